@@ -1,0 +1,36 @@
+//! The applied configuration document. The store keeps it as opaque text; the
+//! gateway owns its format and validation.
+
+use crate::{bump_config_version, now_ms, Result, Store};
+use rusqlite::OptionalExtension;
+
+impl Store {
+    /// The stored configuration document, if one was ever applied.
+    pub fn config_document(&self) -> Result<Option<String>> {
+        let conn = self.connect()?;
+        Ok(conn
+            .query_row("SELECT document FROM config WHERE id = 1", [], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Stores `document` if it differs from the current one. Returns whether it changed,
+    /// so applying the same file twice is a no-op that does not wake the gateway.
+    pub fn replace_config_document(&self, document: &str) -> Result<bool> {
+        let mut conn = self.connect()?;
+        let tx = conn.transaction()?;
+        let current: Option<String> = tx
+            .query_row("SELECT document FROM config WHERE id = 1", [], |r| r.get(0))
+            .optional()?;
+        if current.as_deref() == Some(document) {
+            return Ok(false);
+        }
+        tx.execute(
+            "INSERT INTO config(id, document, updated_ms) VALUES (1, ?1, ?2)
+             ON CONFLICT(id) DO UPDATE SET document = excluded.document, updated_ms = excluded.updated_ms",
+            rusqlite::params![document, now_ms()],
+        )?;
+        bump_config_version(&tx)?;
+        tx.commit()?;
+        Ok(true)
+    }
+}

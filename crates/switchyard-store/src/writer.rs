@@ -1,0 +1,229 @@
+//! The single writer thread of the request log.
+//!
+//! The request path hands a record to a bounded channel and moves on; this thread
+//! drains the channel and writes records in batched transactions. Shutting the
+//! writer down writes everything queued before returning.
+
+use crate::{RequestRecord, Result, Store};
+use rusqlite::Connection;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// Most records written in one transaction.
+const MAX_BATCH: usize = 1024;
+
+enum Message {
+    Record(Box<RequestRecord>),
+    /// Answered once everything queued before it is on disk.
+    Flush(mpsc::Sender<()>),
+    /// Write what is queued, then stop.
+    Stop,
+}
+
+/// What happened to a record handed to [`LogSender::send`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum SendOutcome {
+    Queued,
+    /// The queue was full or the writer stopped; the record was counted as dropped.
+    Dropped,
+}
+
+/// The request path's end of the log: cheap to clone, never blocks.
+#[derive(Clone)]
+pub struct LogSender {
+    tx: SyncSender<Message>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl LogSender {
+    /// Queues a record without waiting. A full queue drops the record (counted and
+    /// reported by [`LogSender::dropped`]) rather than stall a user's request.
+    pub fn send(&self, record: RequestRecord) -> SendOutcome {
+        match self.tx.try_send(Message::Record(Box::new(record))) {
+            Ok(()) => SendOutcome::Queued,
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                let total = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+                tracing::warn!(
+                    dropped_total = total,
+                    "request log queue full; record dropped"
+                );
+                SendOutcome::Dropped
+            }
+        }
+    }
+
+    /// Records dropped since start because the queue was full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Blocks until every record queued so far is written. For shutdown paths and tests.
+    pub fn flush(&self) {
+        let (reply_tx, reply_rx) = mpsc::channel();
+        if self.tx.send(Message::Flush(reply_tx)).is_ok() {
+            let _ = reply_rx.recv();
+        }
+    }
+}
+
+/// Owns the writer thread.
+pub struct LogWriter {
+    sender: LogSender,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl LogWriter {
+    /// Starts the writer thread with a queue of `capacity` records.
+    pub fn start(store: &Store, capacity: usize) -> Result<LogWriter> {
+        let conn = store.connect()?;
+        let (tx, rx) = mpsc::sync_channel(capacity);
+        let thread = std::thread::Builder::new()
+            .name("switchyard-log-writer".into())
+            .spawn(move || write_loop(conn, rx))
+            .map_err(|e| crate::StoreError::DataDir {
+                path: store.path().to_path_buf(),
+                source: e,
+            })?;
+        Ok(LogWriter {
+            sender: LogSender {
+                tx,
+                dropped: Arc::new(AtomicU64::new(0)),
+            },
+            thread: Some(thread),
+        })
+    }
+
+    pub fn sender(&self) -> LogSender {
+        self.sender.clone()
+    }
+
+    /// Writes every queued record, then stops the thread. Blocks until done.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        if let Some(thread) = self.thread.take() {
+            // A blocking send: at shutdown, waiting for room is right.
+            let _ = self.sender.tx.send(Message::Stop);
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for LogWriter {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn write_loop(mut conn: Connection, rx: Receiver<Message>) {
+    let mut batch: Vec<Box<RequestRecord>> = Vec::with_capacity(MAX_BATCH);
+    let mut replies: Vec<mpsc::Sender<()>> = Vec::new();
+    loop {
+        let first = match rx.recv() {
+            Ok(m) => m,
+            Err(_) => return, // every sender is gone and nothing is queued
+        };
+        let mut stop = false;
+        let mut next = Some(first);
+        while let Some(message) = next.take() {
+            match message {
+                Message::Record(r) => batch.push(r),
+                Message::Flush(reply) => replies.push(reply),
+                Message::Stop => {
+                    stop = true;
+                    break;
+                }
+            }
+            if batch.len() >= MAX_BATCH {
+                break;
+            }
+            next = rx.try_recv().ok();
+        }
+        if !batch.is_empty() {
+            write_batch_with_retry(&mut conn, &batch);
+            batch.clear();
+        }
+        for reply in replies.drain(..) {
+            let _ = reply.send(());
+        }
+        if stop {
+            return;
+        }
+    }
+}
+
+fn write_batch_with_retry(conn: &mut Connection, batch: &[Box<RequestRecord>]) {
+    for attempt in 1..=3 {
+        match write_batch(conn, batch) {
+            Ok(()) => return,
+            Err(e) => {
+                tracing::error!(attempt, error = %e, records = batch.len(), "writing request log failed");
+                std::thread::sleep(Duration::from_millis(100 * attempt));
+            }
+        }
+    }
+    tracing::error!(
+        records = batch.len(),
+        "request log records lost after 3 attempts"
+    );
+}
+
+fn write_batch(conn: &mut Connection, batch: &[Box<RequestRecord>]) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    {
+        let mut stmt = tx.prepare_cached(
+            "INSERT INTO requests (request_id, ts_ms, key_id, client_api, requested_model, provider,
+                upstream_model, stream, status, error_kind, error_message, input_tokens,
+                cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, output_tokens,
+                reasoning_tokens, cost_usd, latency_ms, ttft_ms, upstream_ms, overhead_ms, user_id,
+                trace_id, session_id, branch, repo, agent, tags, extra)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+                ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)",
+        )?;
+        for r in batch {
+            let tags = if r.tags.is_empty() {
+                None
+            } else {
+                serde_json::to_string(&r.tags).ok()
+            };
+            stmt.execute(rusqlite::params![
+                r.request_id,
+                r.ts_ms,
+                r.key_id,
+                r.client_api,
+                r.requested_model,
+                r.provider,
+                r.upstream_model,
+                r.stream,
+                r.status,
+                r.error_kind,
+                r.error_message,
+                r.tokens.input as i64,
+                r.tokens.cache_read as i64,
+                r.tokens.cache_write_5m as i64,
+                r.tokens.cache_write_1h as i64,
+                r.tokens.output as i64,
+                r.tokens.reasoning as i64,
+                r.cost_usd,
+                r.latency_ms,
+                r.ttft_ms,
+                r.upstream_ms,
+                r.overhead_ms,
+                r.user_id,
+                r.trace_id,
+                r.session_id,
+                r.branch,
+                r.repo,
+                r.agent,
+                tags,
+                r.extra,
+            ])?;
+        }
+    }
+    tx.commit()
+}

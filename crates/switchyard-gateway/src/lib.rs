@@ -1,1 +1,47 @@
+//! The Switchyard gateway: a local OpenAI- and Anthropic-compatible endpoint that
+//! forwards requests to the user's providers with the user's keys, records every
+//! request with its cost, and serves the admin API and dashboard.
+//!
+//! No Tauri and no SQL here: the desktop shell and the CLI both host this crate, and
+//! the store crate owns the database.
 
+pub mod admin;
+pub mod auth;
+pub mod config;
+pub mod errors;
+pub mod json_body;
+pub mod manage;
+pub mod metadata;
+pub mod models;
+pub mod pricing;
+pub mod providers;
+pub mod proxy;
+pub mod recorder;
+pub mod secrets;
+pub mod server;
+pub mod snapshot;
+pub mod sse;
+pub mod state;
+pub mod stream;
+pub mod ui;
+pub mod usage;
+
+pub use server::{
+    dashboard_url, default_listen_addr, launch, GatewayOptions, LaunchError, RunningGateway,
+    DEFAULT_PORT,
+};
+
+/// Where Switchyard keeps its data unless `--data-dir` or `SWITCHYARD_DATA_DIR` says
+/// otherwise: the OS's per-user data directory (`~/.local/share/switchyard` on Linux).
+pub fn default_data_dir() -> Option<std::path::PathBuf> {
+    if let Some(dir) = std::env::var_os("SWITCHYARD_DATA_DIR").filter(|d| !d.is_empty()) {
+        return Some(dir.into());
+    }
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .filter(|d| !d.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".local/share"))
+        })?;
+    Some(base.join("switchyard"))
+}

@@ -36,6 +36,8 @@ pub enum StoreError {
     KeyExists(String),
     #[error("no active gateway key named '{0}'")]
     KeyNotFound(String),
+    #[error("background task failed: {0}")]
+    Task(String),
     #[error(
         "the database was written by a newer Switchyard (schema {found}, this build knows {known})"
     )]

@@ -1,0 +1,186 @@
+//! Building one request-log record over the life of a request and handing it to the
+//! store's writer exactly once: when the request finishes, fails, or is abandoned
+//! (a client that disconnects still leaves a record of what was used).
+
+use crate::errors::ApiError;
+use crate::metadata::RequestMeta;
+use crate::pricing::{cost_usd, ModelPrice};
+use crate::providers::WireFormat;
+use std::time::Instant;
+use switchyard_store::{LogSender, RequestRecord, TokenCounts};
+
+/// `error_kind` of a request whose client went away before the answer was complete.
+pub const CLIENT_DISCONNECTED: &str = "client_disconnected";
+
+pub struct PendingRecord {
+    record: RequestRecord,
+    started: Instant,
+    dispatched: Option<Instant>,
+    upstream_done: Option<Instant>,
+    price: Option<ModelPrice>,
+    sink: LogSender,
+    sent: bool,
+}
+
+fn new_request_id() -> String {
+    let mut bytes = [0u8; 12];
+    // Falls back to a time-only id if the OS has no randomness to give, which is harmless.
+    let _ = getrandom::fill(&mut bytes);
+    format!("req_{:x}{}", switchyard_store::now_ms(), hex::encode(bytes))
+}
+
+impl PendingRecord {
+    pub fn new(sink: LogSender, client_api: WireFormat, started: Instant) -> PendingRecord {
+        PendingRecord {
+            record: RequestRecord {
+                request_id: new_request_id(),
+                ts_ms: switchyard_store::now_ms(),
+                client_api: client_api.label(),
+                ..Default::default()
+            },
+            started,
+            dispatched: None,
+            upstream_done: None,
+            price: None,
+            sink,
+            sent: false,
+        }
+    }
+
+    pub fn request_id(&self) -> &str {
+        &self.record.request_id
+    }
+
+    pub fn upstream_model(&self) -> Option<&str> {
+        self.record.upstream_model.as_deref()
+    }
+
+    pub fn set_key(&mut self, key_id: i64) {
+        self.record.key_id = Some(key_id);
+    }
+
+    pub fn set_meta(&mut self, meta: RequestMeta) {
+        let r = &mut self.record;
+        r.user_id = meta.user_id;
+        r.trace_id = meta.trace_id;
+        r.session_id = meta.session_id;
+        r.branch = meta.branch;
+        r.repo = meta.repo;
+        r.agent = meta.agent;
+        r.tags = meta.tags;
+        r.extra = meta.extra;
+    }
+
+    pub fn set_requested_model(&mut self, model: &str, stream: bool) {
+        self.record.requested_model = Some(model.to_string());
+        self.record.stream = stream;
+    }
+
+    pub fn set_route(&mut self, provider: &str, upstream_model: &str, price: Option<ModelPrice>) {
+        self.record.provider = Some(provider.to_string());
+        self.record.upstream_model = Some(upstream_model.to_string());
+        self.price = price;
+    }
+
+    /// The request is about to leave for the provider.
+    pub fn mark_dispatched(&mut self) {
+        self.dispatched = Some(Instant::now());
+    }
+
+    /// The provider's answer is complete.
+    pub fn mark_upstream_done(&mut self) {
+        self.upstream_done.get_or_insert_with(Instant::now);
+    }
+
+    /// The first byte of the answer is going to the client.
+    pub fn mark_first_byte(&mut self) {
+        if self.record.ttft_ms.is_none() {
+            self.record.ttft_ms = Some(ms_since(self.started));
+        }
+    }
+
+    pub fn set_tokens(&mut self, tokens: TokenCounts) {
+        self.record.tokens = tokens;
+    }
+
+    pub fn set_error(&mut self, kind: &str, message: impl Into<String>) {
+        self.record.error_kind = Some(kind.to_string());
+        self.record.error_message = Some(truncate(message.into(), 500));
+    }
+
+    /// Records the request as answered with `status`.
+    pub fn finish(mut self, status: u16) {
+        self.send(status);
+    }
+
+    /// Records a failed request.
+    pub fn fail(mut self, error: &ApiError) {
+        self.set_error(error.kind.log_name(), error.message.clone());
+        self.send(error.status.as_u16());
+    }
+
+    fn send(&mut self, status: u16) {
+        if self.sent {
+            return;
+        }
+        self.sent = true;
+        let now = Instant::now();
+        let r = &mut self.record;
+        r.status = status;
+        r.latency_ms = ms_between(self.started, now);
+        if let (Some(d), Some(u)) = (self.dispatched, self.upstream_done) {
+            let upstream = ms_between(d, u);
+            r.upstream_ms = Some(upstream);
+            r.overhead_ms = Some((r.latency_ms - upstream).max(0.0));
+        } else if self.dispatched.is_none() {
+            // Answered by the gateway itself: all of it was overhead.
+            r.overhead_ms = Some(r.latency_ms);
+        }
+        r.cost_usd = self.price.as_ref().and_then(|p| cost_usd(p, &r.tokens));
+        self.sink.send(std::mem::take(&mut self.record));
+    }
+}
+
+impl Drop for PendingRecord {
+    /// A request dropped before it finished: its client went away.
+    fn drop(&mut self) {
+        if !self.sent {
+            if self.record.error_kind.is_none() {
+                self.set_error(CLIENT_DISCONNECTED, "the client closed the connection");
+            }
+            let status = if self.record.status == 0 {
+                499
+            } else {
+                self.record.status
+            };
+            self.mark_upstream_done();
+            self.send(status);
+        }
+    }
+}
+
+impl PendingRecord {
+    /// For streams: the HTTP status already sent, kept if the client disconnects later.
+    pub fn set_status_sent(&mut self, status: u16) {
+        self.record.status = status;
+    }
+}
+
+fn ms_since(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1000.0
+}
+
+fn ms_between(a: Instant, b: Instant) -> f64 {
+    b.saturating_duration_since(a).as_secs_f64() * 1000.0
+}
+
+fn truncate(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+    }
+    s
+}

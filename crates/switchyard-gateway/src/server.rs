@@ -1,0 +1,213 @@
+//! Starting and stopping a gateway: bind, load config, serve, follow changes, and on
+//! shutdown write every queued request record before returning.
+
+use crate::auth::load_or_create_admin_token;
+use crate::secrets::SecretStore;
+use crate::snapshot::Snapshot;
+use crate::state::{AppState, RELOAD_POLL};
+use crate::{admin, models, proxy, ui};
+use axum::routing::{get, post};
+use axum::Router;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use switchyard_store::{LogWriter, Store, StoreError};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// The port the gateway listens on unless told otherwise. Chosen away from the ports
+/// other local LLM tools use (1234, 3456, 4000, 8000, 11434, 15721).
+pub const DEFAULT_PORT: u16 = 7450;
+/// Request records the writer queue holds before new ones are dropped.
+const LOG_QUEUE: usize = 65_536;
+/// How long shutdown waits for open requests (streams) before closing them.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+pub fn default_listen_addr() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT))
+}
+
+pub struct GatewayOptions {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub secrets: Arc<dyn SecretStore>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot read or create the admin token in {path}: {source}")]
+    AdminToken {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot build the HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+}
+
+/// A gateway serving in the background of the current tokio runtime.
+pub struct RunningGateway {
+    state: Arc<AppState>,
+    stop: watch::Sender<bool>,
+    server: JoinHandle<()>,
+    poller: JoinHandle<()>,
+    writer: LogWriter,
+}
+
+/// Binds, loads the configuration and starts serving.
+pub async fn launch(options: GatewayOptions) -> Result<RunningGateway, LaunchError> {
+    let listener = TcpListener::bind(options.listen)
+        .await
+        .map_err(|source| LaunchError::Bind {
+            addr: options.listen,
+            source,
+        })?;
+    let local_addr = listener.local_addr().map_err(|source| LaunchError::Bind {
+        addr: options.listen,
+        source,
+    })?;
+
+    let data_dir = options.data_dir.clone();
+    let secrets = options.secrets.clone();
+    let (store, writer, admin_token, snapshot) = tokio::task::spawn_blocking(move || {
+        let store = Store::open(&data_dir)?;
+        let writer = LogWriter::start(&store, LOG_QUEUE)?;
+        let admin_token =
+            load_or_create_admin_token(&data_dir).map_err(|source| LaunchError::AdminToken {
+                path: data_dir.clone(),
+                source,
+            })?;
+        let snapshot = Snapshot::load(&store, &*secrets)?;
+        Ok::<_, LaunchError>((store, writer, admin_token, snapshot))
+    })
+    .await
+    .map_err(|e| StoreError::Task(e.to_string()))??;
+
+    let http = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        // Long reasoning can pause a stream, but not for this long.
+        .read_timeout(Duration::from_secs(600))
+        .pool_idle_timeout(Duration::from_secs(90))
+        .tcp_nodelay(true)
+        .user_agent(concat!("switchyard/", env!("CARGO_PKG_VERSION")))
+        .build()?;
+
+    let state = Arc::new(AppState::new(
+        store,
+        options.secrets,
+        writer.sender(),
+        http,
+        admin_token,
+        local_addr,
+        snapshot,
+    ));
+    let (stop, stop_rx) = watch::channel(false);
+    let server = tokio::spawn(serve(listener, router(state.clone()), stop_rx.clone()));
+    let poller = tokio::spawn(follow_config(state.clone(), stop_rx));
+    Ok(RunningGateway {
+        state,
+        stop,
+        server,
+        poller,
+        writer,
+    })
+}
+
+/// Every route of the gateway.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/v1/chat/completions", post(proxy::openai_chat))
+        .route("/v1/messages", post(proxy::anthropic_messages))
+        .route("/v1/models", get(models::list_models))
+        .route("/health", get(models::health))
+        .route("/", get(ui::to_index))
+        .route("/ui", get(ui::to_index))
+        .route("/ui/", get(ui::index))
+        .route("/ui/{file}", get(ui::file))
+        .merge(admin::router(state.clone()))
+        .with_state(state)
+}
+
+async fn serve(listener: TcpListener, app: Router, mut stop: watch::Receiver<bool>) {
+    let shutdown = async move {
+        let _ = stop.changed().await;
+    };
+    if let Err(e) = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+    {
+        tracing::error!(error = %e, "server stopped with an error");
+    }
+}
+
+/// Polls the store so that changes made by the CLI apply without a restart.
+async fn follow_config(state: Arc<AppState>, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(RELOAD_POLL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                if let Err(e) = state.reload_if_changed().await {
+                    tracing::warn!(error = %e, "checking for configuration changes failed");
+                }
+            }
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+impl RunningGateway {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.state.local_addr
+    }
+
+    /// `http://127.0.0.1:PORT`, what clients use as their base URL.
+    pub fn base_url(&self) -> String {
+        self.state.base_url()
+    }
+
+    /// The dashboard, with the admin token in the fragment (never sent to a server).
+    pub fn dashboard_url(&self) -> String {
+        dashboard_url(&self.base_url(), &self.state.admin_token)
+    }
+
+    pub fn admin_token(&self) -> &str {
+        &self.state.admin_token
+    }
+
+    pub fn state(&self) -> &Arc<AppState> {
+        &self.state
+    }
+
+    /// Stops accepting requests, gives open ones a moment, then writes every queued
+    /// request record to disk.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let mut server = self.server;
+        if tokio::time::timeout(SHUTDOWN_GRACE, &mut server)
+            .await
+            .is_err()
+        {
+            tracing::warn!("open requests did not finish in time; closing them");
+            server.abort();
+            let _ = server.await;
+        }
+        let _ = self.poller.await;
+        let writer = self.writer;
+        // Dropping the router (with the aborted server) drops the last records' owners,
+        // which queue their records; then the writer drains the queue.
+        let _ = tokio::task::spawn_blocking(move || writer.shutdown()).await;
+    }
+}
+
+pub fn dashboard_url(base_url: &str, admin_token: &str) -> String {
+    format!("{base_url}/ui/#token={admin_token}")
+}

@@ -1,0 +1,185 @@
+//! Reading token usage from provider responses into the log's disjoint buckets.
+//!
+//! OpenAI's `prompt_tokens` *includes* cached tokens; Anthropic's `input_tokens`
+//! *excludes* cache reads and writes. Getting this wrong is the classic gateway cost
+//! bug, so both conversions live here, next to their tests.
+
+use serde::Deserialize;
+use switchyard_store::TokenCounts;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct OpenAiUsage {
+    #[serde(default)]
+    prompt_tokens: u64,
+    #[serde(default)]
+    completion_tokens: u64,
+    prompt_tokens_details: Option<PromptDetails>,
+    completion_tokens_details: Option<CompletionDetails>,
+    /// DeepSeek reports its cache this way.
+    prompt_cache_hit_tokens: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct PromptDetails {
+    cached_tokens: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct CompletionDetails {
+    reasoning_tokens: Option<u64>,
+}
+
+impl OpenAiUsage {
+    pub fn to_counts(&self) -> TokenCounts {
+        let cached = self
+            .prompt_tokens_details
+            .as_ref()
+            .and_then(|d| d.cached_tokens)
+            .or(self.prompt_cache_hit_tokens)
+            .unwrap_or(0)
+            .min(self.prompt_tokens);
+        TokenCounts {
+            input: self.prompt_tokens - cached,
+            cache_read: cached,
+            output: self.completion_tokens,
+            reasoning: self
+                .completion_tokens_details
+                .as_ref()
+                .and_then(|d| d.reasoning_tokens)
+                .unwrap_or(0),
+            ..Default::default()
+        }
+    }
+}
+
+/// Anthropic usage; in streams, `message_start` and `message_delta` each carry some of it.
+#[derive(Debug, Default, Deserialize, Clone)]
+pub struct AnthropicUsage {
+    input_tokens: Option<u64>,
+    output_tokens: Option<u64>,
+    cache_read_input_tokens: Option<u64>,
+    cache_creation_input_tokens: Option<u64>,
+    cache_creation: Option<CacheCreation>,
+}
+
+#[derive(Debug, Default, Deserialize, Clone)]
+struct CacheCreation {
+    ephemeral_5m_input_tokens: Option<u64>,
+    ephemeral_1h_input_tokens: Option<u64>,
+}
+
+impl AnthropicUsage {
+    /// Folds in a later report: fields present in `later` replace earlier ones
+    /// (`message_delta` counts are cumulative).
+    pub fn update(&mut self, later: AnthropicUsage) {
+        fn take(slot: &mut Option<u64>, v: Option<u64>) {
+            if v.is_some() {
+                *slot = v;
+            }
+        }
+        take(&mut self.input_tokens, later.input_tokens);
+        take(&mut self.output_tokens, later.output_tokens);
+        take(
+            &mut self.cache_read_input_tokens,
+            later.cache_read_input_tokens,
+        );
+        take(
+            &mut self.cache_creation_input_tokens,
+            later.cache_creation_input_tokens,
+        );
+        if later.cache_creation.is_some() {
+            self.cache_creation = later.cache_creation;
+        }
+    }
+
+    pub fn to_counts(&self) -> TokenCounts {
+        let creation = self.cache_creation_input_tokens.unwrap_or(0);
+        let (write_5m, write_1h) = match &self.cache_creation {
+            Some(c)
+                if c.ephemeral_5m_input_tokens.is_some()
+                    || c.ephemeral_1h_input_tokens.is_some() =>
+            {
+                (
+                    c.ephemeral_5m_input_tokens.unwrap_or(0),
+                    c.ephemeral_1h_input_tokens.unwrap_or(0),
+                )
+            }
+            _ => (creation, 0),
+        };
+        TokenCounts {
+            input: self.input_tokens.unwrap_or(0),
+            cache_read: self.cache_read_input_tokens.unwrap_or(0),
+            cache_write_5m: write_5m,
+            cache_write_1h: write_1h,
+            output: self.output_tokens.unwrap_or(0),
+            reasoning: 0,
+        }
+    }
+}
+
+/// Just the usage of a complete (non-streamed) response.
+#[derive(Deserialize)]
+pub struct OpenAiResponseUsage {
+    pub usage: Option<OpenAiUsage>,
+}
+
+#[derive(Deserialize)]
+pub struct AnthropicResponseUsage {
+    pub usage: Option<AnthropicUsage>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openai_cached_tokens_are_taken_out_of_input() {
+        let u: OpenAiUsage = serde_json::from_str(
+            r#"{"prompt_tokens":1000,"completion_tokens":50,"prompt_tokens_details":{"cached_tokens":800},"completion_tokens_details":{"reasoning_tokens":20}}"#,
+        )
+        .unwrap();
+        let c = u.to_counts();
+        assert_eq!(
+            (c.input, c.cache_read, c.output, c.reasoning),
+            (200, 800, 50, 20)
+        );
+    }
+
+    #[test]
+    fn deepseek_cache_hits_count_as_cache_reads() {
+        let u: OpenAiUsage = serde_json::from_str(
+            r#"{"prompt_tokens":100,"completion_tokens":5,"prompt_cache_hit_tokens":60,"prompt_cache_miss_tokens":40}"#,
+        )
+        .unwrap();
+        assert_eq!((u.to_counts().input, u.to_counts().cache_read), (40, 60));
+    }
+
+    #[test]
+    fn anthropic_stream_usage_merges_start_and_delta() {
+        let mut u: AnthropicUsage = serde_json::from_str(
+            r#"{"input_tokens":12,"cache_creation_input_tokens":300,"cache_read_input_tokens":4000,"cache_creation":{"ephemeral_5m_input_tokens":100,"ephemeral_1h_input_tokens":200},"output_tokens":1}"#,
+        )
+        .unwrap();
+        u.update(serde_json::from_str(r#"{"output_tokens":87}"#).unwrap());
+        let c = u.to_counts();
+        assert_eq!(
+            (
+                c.input,
+                c.cache_read,
+                c.cache_write_5m,
+                c.cache_write_1h,
+                c.output
+            ),
+            (12, 4000, 100, 200, 87)
+        );
+    }
+
+    #[test]
+    fn anthropic_cache_writes_without_breakdown_are_five_minute_writes() {
+        let u: AnthropicUsage = serde_json::from_str(
+            r#"{"input_tokens":1,"cache_creation_input_tokens":50,"output_tokens":2}"#,
+        )
+        .unwrap();
+        assert_eq!(u.to_counts().cache_write_5m, 50);
+    }
+}

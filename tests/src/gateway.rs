@@ -1,0 +1,117 @@
+//! A gateway started in-process on a free port, with its own data directory, an
+//! in-memory secret store, providers pointing at a mock upstream, and a gateway key.
+
+use crate::MockUpstream;
+use std::sync::Arc;
+use switchyard_gateway::secrets::{MemorySecretStore, SecretStore};
+use switchyard_gateway::{manage, GatewayOptions, RunningGateway};
+use switchyard_store::{RecentRequest, Store};
+
+/// The provider key the mock providers are configured with.
+pub const UPSTREAM_SECRET: &str = "upstream-secret-123";
+
+/// Providers: `oai` (kind openai, so catalog prices apply), `ant` (kind anthropic),
+/// `local` (openai-compatible, no price) and a price override for `oai/custom-model`.
+pub fn mock_config(mock: &MockUpstream) -> String {
+    format!(
+        r#"
+[[providers]]
+name = "oai"
+kind = "openai"
+base_url = "{openai}"
+api_key = {{ keyring = "oai" }}
+
+[[providers]]
+name = "ant"
+kind = "anthropic"
+base_url = "{anthropic}"
+api_key = {{ keyring = "ant" }}
+
+[[providers]]
+name = "local"
+kind = "openai-compatible"
+base_url = "{openai}"
+models = ["llama3.2"]
+
+[prices."oai/custom-model"]
+input_cost_per_token = 0.000001
+output_cost_per_token = 0.000002
+"#,
+        openai = mock.openai_base(),
+        anthropic = mock.anthropic_base()
+    )
+}
+
+pub struct TestGateway {
+    pub gateway: RunningGateway,
+    pub store: Store,
+    pub key: String,
+    pub http: reqwest::Client,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestGateway {
+    pub async fn start(mock: &MockUpstream) -> TestGateway {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(dir.path()).expect("store opens");
+        manage::apply_config(&store, &mock_config(mock)).expect("config applies");
+        let key = manage::create_key(&store, "test").expect("key").key;
+        let secrets = Arc::new(MemorySecretStore::default());
+        secrets.set("oai", UPSTREAM_SECRET).expect("secret");
+        secrets.set("ant", UPSTREAM_SECRET).expect("secret");
+        let gateway = switchyard_gateway::launch(GatewayOptions {
+            data_dir: dir.path().to_path_buf(),
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            secrets,
+        })
+        .await
+        .expect("gateway starts");
+        TestGateway {
+            gateway,
+            store,
+            key,
+            http: reqwest::Client::new(),
+            dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.gateway.base_url())
+    }
+
+    /// A POST with the gateway key and a JSON body.
+    pub fn post(&self, path: &str, body: &serde_json::Value) -> reqwest::RequestBuilder {
+        self.http
+            .post(self.url(path))
+            .bearer_auth(&self.key)
+            .json(body)
+    }
+
+    pub fn admin(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, self.url(path))
+            .bearer_auth(self.gateway.admin_token())
+    }
+
+    /// Waits for queued records to reach the database, then returns the newest first.
+    pub async fn records(&self) -> Vec<RecentRequest> {
+        let log = self.gateway.state().log.clone();
+        tokio::task::spawn_blocking(move || log.flush())
+            .await
+            .expect("flush");
+        self.store.recent_requests(100).expect("records")
+    }
+
+    /// The newest record, waiting briefly for it to be written (records of streams are
+    /// queued when the stream ends, which may be just after the client saw the end).
+    pub async fn last_record(&self, expected_count: usize) -> RecentRequest {
+        for _ in 0..100 {
+            let records = self.records().await;
+            if records.len() >= expected_count {
+                return records[0].clone();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("expected {expected_count} records");
+    }
+}

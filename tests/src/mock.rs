@@ -1,0 +1,292 @@
+//! A mock provider on 127.0.0.1. The requested model picks the behaviour:
+//!
+//! | model        | behaviour                                                        |
+//! |--------------|------------------------------------------------------------------|
+//! | `fail-<NNN>` | HTTP NNN with a provider-style error body (and `retry-after: 7`) |
+//! | `tool`       | a tool call instead of text                                      |
+//! | `cut`        | a stream that stops before its end marker                        |
+//! | `slow`       | a stream that sends its start, then keep-alives for 30 s          |
+//! | anything else| "Hello from mock" with fixed usage                                |
+//!
+//! Every response carries an unknown field (`x_mock_extra`) so tests can check that
+//! the gateway passes unknown fields back to clients.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// One request the mock received.
+#[derive(Clone, Debug)]
+pub struct Captured {
+    pub path_and_query: String,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Captured {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+}
+
+#[derive(Default)]
+struct Shared {
+    captured: Mutex<Vec<Captured>>,
+    /// Streams whose client (the gateway) went away before the stream ended.
+    cancelled_streams: AtomicUsize,
+}
+
+pub struct MockUpstream {
+    pub addr: SocketAddr,
+    shared: Arc<Shared>,
+}
+
+impl MockUpstream {
+    pub async fn start() -> std::io::Result<MockUpstream> {
+        Self::start_on("127.0.0.1:0".parse().map_err(std::io::Error::other)?).await
+    }
+
+    pub async fn start_on(addr: SocketAddr) -> std::io::Result<MockUpstream> {
+        let shared = Arc::new(Shared::default());
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let app = Router::new()
+            .route("/v1/chat/completions", post(openai))
+            .route("/v1/messages", post(anthropic))
+            .with_state(shared.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(MockUpstream { addr, shared })
+    }
+
+    /// Base URL for OpenAI-style providers (`.../v1`).
+    pub fn openai_base(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    /// Base URL for Anthropic providers (the host, as in `ANTHROPIC_BASE_URL`).
+    pub fn anthropic_base(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn captured(&self) -> Vec<Captured> {
+        self.shared.captured.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    pub fn last(&self) -> Option<Captured> {
+        self.captured().pop()
+    }
+
+    pub fn cancelled_streams(&self) -> usize {
+        self.shared.cancelled_streams.load(Ordering::SeqCst)
+    }
+}
+
+async fn capture(shared: &Shared, request: Request) -> (Captured, Value) {
+    let (parts, body) = request.into_parts();
+    let body = axum::body::to_bytes(body, 64 * 1024 * 1024)
+        .await
+        .unwrap_or_default();
+    let captured = Captured {
+        path_and_query: parts
+            .uri
+            .path_and_query()
+            .map(|p| p.to_string())
+            .unwrap_or_default(),
+        headers: parts.headers,
+        body,
+    };
+    let json = captured.json();
+    if let Ok(mut list) = shared.captured.lock() {
+        list.push(captured.clone());
+    }
+    (captured, json)
+}
+
+fn failure(model: &str, anthropic: bool) -> Option<Response> {
+    let code: u16 = model.strip_prefix("fail-")?.parse().ok()?;
+    let status = StatusCode::from_u16(code).ok()?;
+    let message = format!("mock failure {code}");
+    let body = if anthropic {
+        json!({"type": "error", "error": {"type": "rate_limit_error", "message": message}})
+    } else {
+        json!({"error": {"message": message, "type": "requests", "code": "mock_code"}})
+    };
+    Some((status, [("retry-after", "7")], axum::Json(body)).into_response())
+}
+
+fn sse(events: Vec<String>) -> Response {
+    let stream = futures_util::stream::iter(
+        events
+            .into_iter()
+            .map(|e| Ok::<_, std::io::Error>(Bytes::from(e))),
+    );
+    (
+        [("content-type", "text/event-stream")],
+        Body::from_stream(stream),
+    )
+        .into_response()
+}
+
+/// Sends `first`, then an SSE comment every 100 ms for 30 s; counts a cancellation if
+/// the receiver goes away first.
+fn slow_stream(shared: Arc<Shared>, first: Vec<String>) -> Response {
+    struct CancelGuard(Arc<Shared>, bool);
+    impl CancelGuard {
+        fn complete(mut self) {
+            self.1 = true;
+        }
+    }
+    impl Drop for CancelGuard {
+        fn drop(&mut self) {
+            if !self.1 {
+                self.0.cancelled_streams.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    }
+    let guard = CancelGuard(shared, false);
+    let stream = futures_util::stream::unfold((0usize, first, guard), |(i, first, guard)| async move {
+        if i < first.len() {
+            let item = Bytes::from(first[i].clone());
+            return Some((Ok::<_, std::io::Error>(item), (i + 1, first, guard)));
+        }
+        if i >= first.len() + 300 {
+            guard.complete();
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        Some((Ok(Bytes::from_static(b": keep-alive\n\n")), (i + 1, first, guard)))
+    });
+    (
+        [("content-type", "text/event-stream")],
+        Body::from_stream(stream),
+    )
+        .into_response()
+}
+
+async fn openai(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let (_, body) = capture(&shared, request).await;
+    let model = body["model"].as_str().unwrap_or("").to_string();
+    if let Some(r) = failure(&model, false) {
+        return r;
+    }
+    let stream = body["stream"].as_bool().unwrap_or(false);
+    let include_usage = body["stream_options"]["include_usage"].as_bool().unwrap_or(false);
+    let usage = json!({"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17,
+        "prompt_tokens_details": {"cached_tokens": 2}, "completion_tokens_details": {"reasoning_tokens": 1}});
+    let tool = model == "tool";
+    if !stream {
+        let message = if tool {
+            json!({"role": "assistant", "content": null, "tool_calls": [{"id": "call_1", "type": "function",
+                "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}]})
+        } else {
+            json!({"role": "assistant", "content": "Hello from mock"})
+        };
+        return axum::Json(json!({
+            "id": "chatcmpl-mock", "object": "chat.completion", "created": 1, "model": model,
+            "choices": [{"index": 0, "message": message, "finish_reason": if tool {"tool_calls"} else {"stop"}}],
+            "usage": usage, "x_mock_extra": {"kept": true}
+        }))
+        .into_response();
+    }
+    let chunk = |delta: Value, finish: Value| {
+        format!(
+            "data: {}\n\n",
+            json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 1, "model": model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], "x_mock_extra": {"kept": true}})
+        )
+    };
+    let mut events = vec![chunk(json!({"role": "assistant", "content": ""}), Value::Null)];
+    if tool {
+        events.push(chunk(json!({"tool_calls": [{"index": 0, "id": "call_1", "type": "function",
+            "function": {"name": "get_weather", "arguments": ""}}]}), Value::Null));
+        events.push(chunk(json!({"tool_calls": [{"index": 0, "function": {"arguments": "{\"city\":"}}]}), Value::Null));
+        events.push(chunk(json!({"tool_calls": [{"index": 0, "function": {"arguments": "\"Paris\"}"}}]}), Value::Null));
+        events.push(chunk(json!({}), json!("tool_calls")));
+    } else {
+        events.push(chunk(json!({"content": "Hello"}), Value::Null));
+        events.push(chunk(json!({"content": " from mock"}), Value::Null));
+        if model == "slow" {
+            return slow_stream(shared, events);
+        }
+        if model == "cut" {
+            return sse(events);
+        }
+        events.push(chunk(json!({}), json!("stop")));
+    }
+    if include_usage {
+        events.push(format!(
+            "data: {}\n\n",
+            json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 1, "model": model,
+                "choices": [], "usage": usage})
+        ));
+    }
+    events.push("data: [DONE]\n\n".to_string());
+    sse(events)
+}
+
+async fn anthropic(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let (_, body) = capture(&shared, request).await;
+    let model = body["model"].as_str().unwrap_or("").to_string();
+    if let Some(r) = failure(&model, true) {
+        return r;
+    }
+    let stream = body["stream"].as_bool().unwrap_or(false);
+    let tool = model == "tool";
+    let usage = json!({"input_tokens": 20, "cache_creation_input_tokens": 50, "cache_read_input_tokens": 100,
+        "output_tokens": 7});
+    if !stream {
+        let content = if tool {
+            json!([{"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Paris"}}])
+        } else {
+            json!([{"type": "text", "text": "Hello from mock"}])
+        };
+        return axum::Json(json!({
+            "id": "msg_mock", "type": "message", "role": "assistant", "model": model, "content": content,
+            "stop_reason": if tool {"tool_use"} else {"end_turn"}, "stop_sequence": null,
+            "usage": usage, "x_mock_extra": {"kept": true}
+        }))
+        .into_response();
+    }
+    let event = |name: &str, data: Value| format!("event: {name}\ndata: {data}\n\n");
+    let mut events = vec![
+        event("message_start", json!({"type": "message_start", "message": {"id": "msg_mock", "type": "message",
+            "role": "assistant", "model": model, "content": [], "stop_reason": null,
+            "usage": {"input_tokens": 20, "cache_creation_input_tokens": 50, "cache_read_input_tokens": 100, "output_tokens": 1}}})),
+        event("ping", json!({"type": "ping"})),
+    ];
+    if tool {
+        events.push(event("content_block_start", json!({"type": "content_block_start", "index": 0,
+            "content_block": {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {}}})));
+        events.push(event("content_block_delta", json!({"type": "content_block_delta", "index": 0,
+            "delta": {"type": "input_json_delta", "partial_json": "{\"city\": \"Paris\"}"}})));
+    } else {
+        events.push(event("content_block_start", json!({"type": "content_block_start", "index": 0,
+            "content_block": {"type": "text", "text": ""}})));
+        events.push(event("content_block_delta", json!({"type": "content_block_delta", "index": 0,
+            "delta": {"type": "text_delta", "text": "Hello"}})));
+        events.push(event("content_block_delta", json!({"type": "content_block_delta", "index": 0,
+            "delta": {"type": "text_delta", "text": " from mock"}})));
+        if model == "slow" {
+            return slow_stream(shared, events);
+        }
+        if model == "cut" {
+            return sse(events);
+        }
+    }
+    events.push(event("content_block_stop", json!({"type": "content_block_stop", "index": 0})));
+    events.push(event("message_delta", json!({"type": "message_delta",
+        "delta": {"stop_reason": if tool {"tool_use"} else {"end_turn"}, "stop_sequence": null},
+        "usage": {"output_tokens": 7}})));
+    events.push(event("message_stop", json!({"type": "message_stop"})));
+    sse(events)
+}

@@ -79,7 +79,11 @@ impl MockUpstream {
     }
 
     pub fn captured(&self) -> Vec<Captured> {
-        self.shared.captured.lock().map(|c| c.clone()).unwrap_or_default()
+        self.shared
+            .captured
+            .lock()
+            .map(|c| c.clone())
+            .unwrap_or_default()
     }
 
     pub fn last(&self) -> Option<Captured> {
@@ -154,18 +158,22 @@ fn slow_stream(shared: Arc<Shared>, first: Vec<String>) -> Response {
         }
     }
     let guard = CancelGuard(shared, false);
-    let stream = futures_util::stream::unfold((0usize, first, guard), |(i, first, guard)| async move {
-        if i < first.len() {
-            let item = Bytes::from(first[i].clone());
-            return Some((Ok::<_, std::io::Error>(item), (i + 1, first, guard)));
-        }
-        if i >= first.len() + 300 {
-            guard.complete();
-            return None;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        Some((Ok(Bytes::from_static(b": keep-alive\n\n")), (i + 1, first, guard)))
-    });
+    let stream =
+        futures_util::stream::unfold((0usize, first, guard), |(i, first, guard)| async move {
+            if i < first.len() {
+                let item = Bytes::from(first[i].clone());
+                return Some((Ok::<_, std::io::Error>(item), (i + 1, first, guard)));
+            }
+            if i >= first.len() + 300 {
+                guard.complete();
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            Some((
+                Ok(Bytes::from_static(b": keep-alive\n\n")),
+                (i + 1, first, guard),
+            ))
+        });
     (
         [("content-type", "text/event-stream")],
         Body::from_stream(stream),
@@ -180,7 +188,9 @@ async fn openai(State(shared): State<Arc<Shared>>, request: Request) -> Response
         return r;
     }
     let stream = body["stream"].as_bool().unwrap_or(false);
-    let include_usage = body["stream_options"]["include_usage"].as_bool().unwrap_or(false);
+    let include_usage = body["stream_options"]["include_usage"]
+        .as_bool()
+        .unwrap_or(false);
     let usage = json!({"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17,
         "prompt_tokens_details": {"cached_tokens": 2}, "completion_tokens_details": {"reasoning_tokens": 1}});
     let tool = model == "tool";
@@ -205,12 +215,24 @@ async fn openai(State(shared): State<Arc<Shared>>, request: Request) -> Response
                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], "x_mock_extra": {"kept": true}})
         )
     };
-    let mut events = vec![chunk(json!({"role": "assistant", "content": ""}), Value::Null)];
+    let mut events = vec![chunk(
+        json!({"role": "assistant", "content": ""}),
+        Value::Null,
+    )];
     if tool {
-        events.push(chunk(json!({"tool_calls": [{"index": 0, "id": "call_1", "type": "function",
-            "function": {"name": "get_weather", "arguments": ""}}]}), Value::Null));
-        events.push(chunk(json!({"tool_calls": [{"index": 0, "function": {"arguments": "{\"city\":"}}]}), Value::Null));
-        events.push(chunk(json!({"tool_calls": [{"index": 0, "function": {"arguments": "\"Paris\"}"}}]}), Value::Null));
+        events.push(chunk(
+            json!({"tool_calls": [{"index": 0, "id": "call_1", "type": "function",
+            "function": {"name": "get_weather", "arguments": ""}}]}),
+            Value::Null,
+        ));
+        events.push(chunk(
+            json!({"tool_calls": [{"index": 0, "function": {"arguments": "{\"city\":"}}]}),
+            Value::Null,
+        ));
+        events.push(chunk(
+            json!({"tool_calls": [{"index": 0, "function": {"arguments": "\"Paris\"}"}}]}),
+            Value::Null,
+        ));
         events.push(chunk(json!({}), json!("tool_calls")));
     } else {
         events.push(chunk(json!({"content": "Hello"}), Value::Null));
@@ -259,23 +281,38 @@ async fn anthropic(State(shared): State<Arc<Shared>>, request: Request) -> Respo
     }
     let event = |name: &str, data: Value| format!("event: {name}\ndata: {data}\n\n");
     let mut events = vec![
-        event("message_start", json!({"type": "message_start", "message": {"id": "msg_mock", "type": "message",
+        event(
+            "message_start",
+            json!({"type": "message_start", "message": {"id": "msg_mock", "type": "message",
             "role": "assistant", "model": model, "content": [], "stop_reason": null,
-            "usage": {"input_tokens": 20, "cache_creation_input_tokens": 50, "cache_read_input_tokens": 100, "output_tokens": 1}}})),
+            "usage": {"input_tokens": 20, "cache_creation_input_tokens": 50, "cache_read_input_tokens": 100, "output_tokens": 1}}}),
+        ),
         event("ping", json!({"type": "ping"})),
     ];
     if tool {
         events.push(event("content_block_start", json!({"type": "content_block_start", "index": 0,
             "content_block": {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {}}})));
-        events.push(event("content_block_delta", json!({"type": "content_block_delta", "index": 0,
-            "delta": {"type": "input_json_delta", "partial_json": "{\"city\": \"Paris\"}"}})));
+        events.push(event(
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": 0,
+            "delta": {"type": "input_json_delta", "partial_json": "{\"city\": \"Paris\"}"}}),
+        ));
     } else {
-        events.push(event("content_block_start", json!({"type": "content_block_start", "index": 0,
-            "content_block": {"type": "text", "text": ""}})));
-        events.push(event("content_block_delta", json!({"type": "content_block_delta", "index": 0,
-            "delta": {"type": "text_delta", "text": "Hello"}})));
-        events.push(event("content_block_delta", json!({"type": "content_block_delta", "index": 0,
-            "delta": {"type": "text_delta", "text": " from mock"}})));
+        events.push(event(
+            "content_block_start",
+            json!({"type": "content_block_start", "index": 0,
+            "content_block": {"type": "text", "text": ""}}),
+        ));
+        events.push(event(
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": 0,
+            "delta": {"type": "text_delta", "text": "Hello"}}),
+        ));
+        events.push(event(
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": 0,
+            "delta": {"type": "text_delta", "text": " from mock"}}),
+        ));
         if model == "slow" {
             return slow_stream(shared, events);
         }
@@ -283,10 +320,16 @@ async fn anthropic(State(shared): State<Arc<Shared>>, request: Request) -> Respo
             return sse(events);
         }
     }
-    events.push(event("content_block_stop", json!({"type": "content_block_stop", "index": 0})));
-    events.push(event("message_delta", json!({"type": "message_delta",
+    events.push(event(
+        "content_block_stop",
+        json!({"type": "content_block_stop", "index": 0}),
+    ));
+    events.push(event(
+        "message_delta",
+        json!({"type": "message_delta",
         "delta": {"stop_reason": if tool {"tool_use"} else {"end_turn"}, "stop_sequence": null},
-        "usage": {"output_tokens": 7}})));
+        "usage": {"output_tokens": 7}}),
+    ));
     events.push(event("message_stop", json!({"type": "message_stop"})));
     sse(events)
 }

@@ -7,6 +7,7 @@ use crate::errors::{ApiError, ErrorKind};
 use crate::manage::{self, ManageError};
 use crate::snapshot::KeyStatus;
 use crate::state::AppState;
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::Next;
@@ -89,6 +90,21 @@ async fn guard(State(app): State<Arc<AppState>>, request: Request, next: Next) -
         .into_response();
     }
     next.run(request).await
+}
+
+/// A JSON body, or a clear error in the admin API's shape instead of axum's plain text.
+fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+    body.map(|Json(b)| b).map_err(|rejection| {
+        ApiError::new(
+            rejection.status(),
+            if rejection.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE {
+                ErrorKind::UnsupportedMediaType
+            } else {
+                ErrorKind::InvalidRequest
+            },
+            rejection.body_text(),
+        )
+    })
 }
 
 fn manage_error(e: ManageError) -> ApiError {
@@ -207,8 +223,9 @@ struct ConfigBody {
 
 async fn put_config(
     State(app): State<Arc<AppState>>,
-    Json(body): Json<ConfigBody>,
+    body: Result<Json<ConfigBody>, JsonRejection>,
 ) -> Result<Json<manage::ApplyOutcome>, ApiError> {
+    let body = json_body(body)?;
     let store = app.store.clone();
     let outcome = blocking(move || manage::apply_config(&store, &body.toml)).await?;
     reload(&app).await?;
@@ -234,8 +251,9 @@ struct NewKey {
 
 async fn create_key(
     State(app): State<Arc<AppState>>,
-    Json(body): Json<NewKey>,
+    body: Result<Json<NewKey>, JsonRejection>,
 ) -> Result<(StatusCode, Json<manage::CreatedKey>), ApiError> {
+    let body = json_body(body)?;
     let store = app.store.clone();
     let created = blocking(move || manage::create_key(&store, &body.name)).await?;
     reload(&app).await?;
@@ -260,8 +278,9 @@ struct SecretBody {
 async fn set_secret(
     State(app): State<Arc<AppState>>,
     Path(name): Path<String>,
-    Json(body): Json<SecretBody>,
+    body: Result<Json<SecretBody>, JsonRejection>,
 ) -> Result<StatusCode, ApiError> {
+    let body = json_body(body)?;
     let (store, secrets) = (app.store.clone(), app.secrets.clone());
     blocking(move || manage::set_secret(&store, &*secrets, &name, &body.value)).await?;
     reload(&app).await?;

@@ -44,20 +44,32 @@ async fn openai_request_passes_through_with_only_the_model_and_metadata_changed(
     assert_eq!(response.headers()["x-switchyard-model"], "gpt-4.1");
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["choices"][0]["message"]["content"], "Hello from mock");
-    assert_eq!(body["x_mock_extra"]["kept"], true, "unknown response fields survive");
+    assert_eq!(
+        body["x_mock_extra"]["kept"], true,
+        "unknown response fields survive"
+    );
 
     let sent = mock.last().unwrap();
     assert_eq!(sent.path_and_query, "/v1/chat/completions");
     let text = String::from_utf8(sent.body.to_vec()).unwrap();
-    assert!(text.contains(r#""x_future":{"n":1.50,"s":"\u00e9"}"#), "{text}");
+    assert!(
+        text.contains(r#""x_future":{"n":1.50,"s":"\u00e9"}"#),
+        "{text}"
+    );
     assert!(text.starts_with(r#"{"model":"gpt-4.1","#), "{text}");
-    assert!(!text.contains("switchyard"), "metadata object removed: {text}");
+    assert!(
+        !text.contains("switchyard"),
+        "metadata object removed: {text}"
+    );
     assert_eq!(
         sent.headers["authorization"],
         format!("Bearer {UPSTREAM_SECRET}").as_str()
     );
     for (name, value) in &sent.headers {
-        assert!(!name.as_str().starts_with("x-switchyard"), "{name} forwarded");
+        assert!(
+            !name.as_str().starts_with("x-switchyard"),
+            "{name} forwarded"
+        );
         assert!(!name.as_str().starts_with("x-requesty"), "{name} forwarded");
         assert!(
             !value.to_str().unwrap_or("").contains(&gw.key),
@@ -118,11 +130,18 @@ async fn price_overrides_apply_and_unknown_models_have_unknown_cost() {
     // 10 uncached input (the override has no cache price, so cache reads cost input
     // price) + 2 cache reads at 1e-6, 5 output at 2e-6.
     let expected = 12.0 * 1e-6 + 5.0 * 2e-6;
-    assert!((r["cost_usd"].as_f64().unwrap() - expected).abs() < 1e-15, "{r:?}");
+    assert!(
+        (r["cost_usd"].as_f64().unwrap() - expected).abs() < 1e-15,
+        "{r:?}"
+    );
 
     assert_eq!(ask("local/llama3.2").await.unwrap().status(), 200);
     let r = gw.last_record(2).await;
-    assert_eq!(r["cost_usd"], Value::Null, "no price known: unknown, not zero");
+    assert_eq!(
+        r["cost_usd"],
+        Value::Null,
+        "no price known: unknown, not zero"
+    );
     assert_eq!(r["input_tokens"], 10);
 }
 
@@ -145,13 +164,19 @@ async fn openai_stream_gets_usage_upstream_and_drops_the_extra_chunk() {
     let text = response.text().await.unwrap();
     assert!(text.contains("Hello") && text.contains(" from mock"));
     assert!(text.ends_with("data: [DONE]\n\n"), "{text}");
-    assert!(!text.contains("\"usage\""), "usage chunk not asked for: {text}");
+    assert!(
+        !text.contains("\"usage\""),
+        "usage chunk not asked for: {text}"
+    );
     let sent = mock.last().unwrap().json();
     assert_eq!(sent["stream_options"]["include_usage"], true);
 
     let r = gw.last_record(1).await;
     assert_eq!(r["stream"], 1);
-    assert_eq!((r["input_tokens"].clone(), r["output_tokens"].clone()), (json!(10), json!(5)));
+    assert_eq!(
+        (r["input_tokens"].clone(), r["output_tokens"].clone()),
+        (json!(10), json!(5))
+    );
     assert!(r["ttft_ms"].as_f64().unwrap() > 0.0);
     assert_eq!(r["error_kind"], Value::Null);
 }
@@ -173,7 +198,10 @@ async fn openai_stream_keeps_the_usage_chunk_when_the_client_asks() {
         .unwrap();
     assert!(text.contains("\"usage\""), "{text}");
     let sent = mock.last().unwrap().json();
-    assert_eq!(sent["stream_options"], json!({"include_usage": true, "x": 1}));
+    assert_eq!(
+        sent["stream_options"],
+        json!({"include_usage": true, "x": 1})
+    );
     assert_eq!(gw.last_record(1).await["output_tokens"], 5);
 }
 
@@ -236,8 +264,10 @@ async fn anthropic_stream_is_forwarded_event_for_event_and_usage_is_merged() {
         .http
         .post(gw.url("/v1/messages"))
         .header("x-api-key", &gw.key)
-        .json(&json!({"model": "ant/claude-sonnet-4-5", "max_tokens": 100, "stream": true,
-            "messages": [{"role": "user", "content": "hi"}]}))
+        .json(
+            &json!({"model": "ant/claude-sonnet-4-5", "max_tokens": 100, "stream": true,
+            "messages": [{"role": "user", "content": "hi"}]}),
+        )
         .send()
         .await
         .unwrap();
@@ -315,8 +345,10 @@ async fn tool_calls_pass_through_both_formats_streaming_and_not() {
         .http
         .post(gw.url("/v1/messages"))
         .header("x-api-key", &gw.key)
-        .json(&json!({"model": "ant/tool", "max_tokens": 100, "stream": true,
-            "messages": [{"role": "user", "content": "weather?"}]}))
+        .json(
+            &json!({"model": "ant/tool", "max_tokens": 100, "stream": true,
+            "messages": [{"role": "user", "content": "weather?"}]}),
+        )
         .send()
         .await
         .unwrap()
@@ -360,7 +392,10 @@ async fn upstream_errors_keep_their_status_and_come_back_in_the_callers_dialect(
     let r = gw.last_record(2).await;
     assert_eq!(r["status"], 500);
     assert_eq!(r["error_kind"], "upstream");
-    assert!(r["error_message"].as_str().unwrap().contains("mock failure 500"));
+    assert!(r["error_message"]
+        .as_str()
+        .unwrap()
+        .contains("mock failure 500"));
 }
 
 #[tokio::test]
@@ -370,7 +405,10 @@ async fn unreachable_provider_is_a_502_naming_it() {
     switchyard_gateway::manage::apply_config(&gw.store, dead).unwrap();
     gw.gateway.state().reload().await.unwrap();
     let response = gw
-        .post("/v1/chat/completions", &json!({"model": "dead/x", "messages": []}))
+        .post(
+            "/v1/chat/completions",
+            &json!({"model": "dead/x", "messages": []}),
+        )
         .send()
         .await
         .unwrap();
@@ -400,7 +438,10 @@ async fn a_stream_cut_midway_ends_with_an_error_event_and_is_recorded() {
     assert!(!text.contains("[DONE]"));
     let last = text.trim_end().lines().last().unwrap();
     let error: Value = serde_json::from_str(last.strip_prefix("data: ").unwrap()).unwrap();
-    assert!(error["error"]["message"].as_str().unwrap().contains("stream failed"));
+    assert!(error["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("stream failed"));
     let r = gw.last_record(1).await;
     assert_eq!(r["error_kind"], "upstream_stream_error");
 
@@ -415,7 +456,10 @@ async fn a_stream_cut_midway_ends_with_an_error_event_and_is_recorded() {
         .text()
         .await
         .unwrap();
-    assert!(text.contains("event: error\ndata: {\"type\":\"error\""), "{text}");
+    assert!(
+        text.contains("event: error\ndata: {\"type\":\"error\""),
+        "{text}"
+    );
     let r = gw.last_record(2).await;
     assert_eq!(r["error_kind"], "upstream_stream_error");
     assert_eq!(r["input_tokens"], 20, "usage seen before the cut is kept");

@@ -33,7 +33,7 @@ enum Command {
     /// Run the gateway in the foreground until Ctrl-C or SIGTERM
     Serve {
         /// Address to listen on
-        #[arg(long, value_name = "ADDR:PORT", default_value_t = switchyard_gateway::default_listen_addr())]
+        #[arg(long, env = "SWITCHYARD_LISTEN", value_name = "ADDR:PORT", default_value_t = switchyard_gateway::default_listen_addr())]
         listen: SocketAddr,
     },
     /// Make a TOML file the configuration (applying the same file twice changes nothing)
@@ -240,13 +240,16 @@ fn serve(dir: PathBuf, listen: SocketAddr) -> Result<()> {
             secrets: Arc::new(KeyringSecretStore),
         })
         .await?;
-        println!("Switchyard gateway listening on {}", gateway.base_url());
-        println!(
-            "Data in {}; open the dashboard with the link from `switchyard dashboard`.",
+        // Whoever started us may have closed our stdout; that is no reason to stop.
+        let banner = format!(
+            "Switchyard gateway listening on {}\nData in {}; open the dashboard with the link from `switchyard dashboard`.\n",
+            gateway.base_url(),
             dir.display()
         );
+        let _ = std::io::Write::write_all(&mut std::io::stdout(), banner.as_bytes());
+        let _ = std::io::Write::flush(&mut std::io::stdout());
         wait_for_shutdown_signal().await;
-        eprintln!("Shutting down: writing queued request records...");
+        tracing::info!("shutting down: writing queued request records");
         gateway.shutdown().await;
         Ok(())
     })

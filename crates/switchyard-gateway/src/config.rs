@@ -93,8 +93,7 @@ pub enum ConfigError {
 impl Config {
     /// Parses and validates a TOML document.
     pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
-        let config: Config =
-            toml::from_str(text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
+        let config: Config = toml::from_str(text).map_err(|e| syntax_error(text, &e))?;
         config.validate()?;
         Ok(config)
     }
@@ -144,6 +143,21 @@ impl Config {
             }
         }
         Ok(())
+    }
+}
+
+/// The parser's message with its position, but without the excerpt of the file that
+/// `toml` would print: that excerpt could be a pasted API key.
+fn syntax_error(text: &str, e: &toml::de::Error) -> ConfigError {
+    let message = e.message().trim_end();
+    match e.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            ConfigError::Syntax(format!("line {line}, column {column}: {message}"))
+        }
+        None => ConfigError::Syntax(message.to_string()),
     }
 }
 

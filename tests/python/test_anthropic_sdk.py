@@ -1,0 +1,89 @@
+"""The official `anthropic` Python SDK against the running gateway."""
+
+import anthropic
+import pytest
+
+
+@pytest.fixture
+def client(gateway):
+    return anthropic.Anthropic(base_url=gateway.url, api_key=gateway.key, max_retries=0)
+
+
+def test_message(client):
+    message = client.messages.create(
+        model="ant/claude-sonnet-4-5", max_tokens=100, messages=[{"role": "user", "content": "hi"}]
+    )
+    assert message.content[0].text == "Hello from mock"
+    assert message.usage.input_tokens == 20
+    assert message.usage.cache_read_input_tokens == 100
+
+
+def test_bearer_auth_works_too(gateway):
+    client = anthropic.Anthropic(base_url=gateway.url, auth_token=gateway.key, max_retries=0)
+    message = client.messages.create(
+        model="ant/claude-sonnet-4-5", max_tokens=100, messages=[{"role": "user", "content": "hi"}]
+    )
+    assert message.content[0].text == "Hello from mock"
+
+
+def test_streaming(client):
+    with client.messages.stream(
+        model="ant/claude-sonnet-4-5", max_tokens=100, messages=[{"role": "user", "content": "hi"}]
+    ) as stream:
+        text = "".join(stream.text_stream)
+        final = stream.get_final_message()
+    assert text == "Hello from mock"
+    assert final.usage.output_tokens == 7
+    assert final.stop_reason == "end_turn"
+
+
+def test_streamed_tool_use(client):
+    with client.messages.stream(
+        model="ant/tool",
+        max_tokens=100,
+        tools=[{"name": "get_weather", "input_schema": {"type": "object"}}],
+        messages=[{"role": "user", "content": "weather in Paris?"}],
+    ) as stream:
+        final = stream.get_final_message()
+    assert final.content[0].type == "tool_use"
+    assert final.content[0].input == {"city": "Paris"}
+    assert final.stop_reason == "tool_use"
+
+
+def test_beta_messages_with_query_string(client):
+    # Claude Code calls /v1/messages?beta=true with anthropic-beta headers.
+    message = client.beta.messages.create(
+        model="ant/claude-sonnet-4-5",
+        max_tokens=100,
+        messages=[{"role": "user", "content": "hi"}],
+        betas=["prompt-caching-2024-07-31"],
+    )
+    assert message.content[0].text == "Hello from mock"
+
+
+def test_rate_limit_error(client):
+    with pytest.raises(anthropic.RateLimitError) as err:
+        client.messages.create(model="ant/fail-429", max_tokens=10, messages=[{"role": "user", "content": "hi"}])
+    assert "mock failure 429" in str(err.value)
+
+
+def test_bad_key(gateway):
+    bad = anthropic.Anthropic(base_url=gateway.url, api_key="sy-wrong", max_retries=0)
+    with pytest.raises(anthropic.AuthenticationError):
+        bad.messages.create(model="ant/claude-sonnet-4-5", max_tokens=10, messages=[{"role": "user", "content": "hi"}])
+
+
+def test_translation_not_yet_supported_is_a_clear_bad_request(client):
+    with pytest.raises(anthropic.BadRequestError) as err:
+        client.messages.create(model="oai/gpt-4.1", max_tokens=10, messages=[{"role": "user", "content": "hi"}])
+    assert "not supported yet" in str(err.value)
+
+
+def test_a_stream_cut_midway_raises(client):
+    with pytest.raises(anthropic.APIError) as err:
+        with client.messages.stream(
+            model="ant/cut", max_tokens=10, messages=[{"role": "user", "content": "hi"}]
+        ) as stream:
+            for _ in stream:
+                pass
+    assert "stream failed" in str(err.value)

@@ -1,5 +1,6 @@
 //! The `switchyard` binary as a user runs it: serve, keys, apply/export, usage, secrets,
 //! and a shutdown that writes every queued record.
+#![allow(clippy::unwrap_used)]
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;

@@ -149,7 +149,7 @@ mod tests {
             obj.get::<String>("model").unwrap().unwrap(),
             "openai/gpt-4.1"
         );
-        assert_eq!(obj.get::<bool>("stream").unwrap().unwrap(), true);
+        assert!(obj.get::<bool>("stream").unwrap().unwrap());
         assert!(obj.remove("switchyard").is_some());
         obj.set_string("model", "gpt-4.1");
         obj.set_raw("stream_options", r#"{"include_usage":true}"#.into());

@@ -94,7 +94,7 @@ async fn prepare(
     record: &mut PendingRecord,
 ) -> Result<Outbound, ApiError> {
     let headers = &parts.headers;
-    record.set_meta(RequestMeta::from_headers(headers));
+    *record.meta_mut() = RequestMeta::from_headers(headers);
 
     let presented = presented_key(headers).ok_or_else(|| {
         ApiError::unauthorized(
@@ -129,7 +129,6 @@ async fn prepare(
     };
     record.set_requested_model(&model, stream);
 
-    let mut meta = RequestMeta::from_headers(headers);
     for field in BODY_METADATA_FIELDS {
         if let Some(raw) = object.remove(field) {
             let parsed: BodyMetadata = serde_json::from_str(&raw).map_err(|e| {
@@ -137,10 +136,9 @@ async fn prepare(
                     "`{field}` must be an object with tags, user_id, trace_id, session_id and extra: {e}"
                 ))
             })?;
-            meta.merge_body(parsed);
+            record.meta_mut().merge_body(parsed);
         }
     }
-    record.set_meta(meta);
 
     let (provider, upstream_model) = resolve_model(snapshot, &model)?;
     record.set_route(

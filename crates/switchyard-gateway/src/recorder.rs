@@ -18,6 +18,8 @@ pub struct PendingRecord {
     dispatched: Option<Instant>,
     upstream_done: Option<Instant>,
     price: Option<ModelPrice>,
+    /// Kept apart until the record is sent, so body metadata can still be merged in.
+    meta: RequestMeta,
     sink: LogSender,
     sent: bool,
 }
@@ -42,6 +44,7 @@ impl PendingRecord {
             dispatched: None,
             upstream_done: None,
             price: None,
+            meta: RequestMeta::default(),
             sink,
             sent: false,
         }
@@ -59,16 +62,9 @@ impl PendingRecord {
         self.record.key_id = Some(key_id);
     }
 
-    pub fn set_meta(&mut self, meta: RequestMeta) {
-        let r = &mut self.record;
-        r.user_id = meta.user_id;
-        r.trace_id = meta.trace_id;
-        r.session_id = meta.session_id;
-        r.branch = meta.branch;
-        r.repo = meta.repo;
-        r.agent = meta.agent;
-        r.tags = meta.tags;
-        r.extra = meta.extra;
+    /// The request's metadata, for headers first and the body's metadata object later.
+    pub fn meta_mut(&mut self) -> &mut RequestMeta {
+        &mut self.meta
     }
 
     pub fn set_requested_model(&mut self, model: &str, stream: bool) {
@@ -125,7 +121,16 @@ impl PendingRecord {
         }
         self.sent = true;
         let now = Instant::now();
+        let meta = std::mem::take(&mut self.meta);
         let r = &mut self.record;
+        r.user_id = meta.user_id;
+        r.trace_id = meta.trace_id;
+        r.session_id = meta.session_id;
+        r.branch = meta.branch;
+        r.repo = meta.repo;
+        r.agent = meta.agent;
+        r.tags = meta.tags;
+        r.extra = meta.extra;
         r.status = status;
         r.latency_ms = ms_between(self.started, now);
         if let (Some(d), Some(u)) = (self.dispatched, self.upstream_done) {

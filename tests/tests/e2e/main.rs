@@ -1,4 +1,5 @@
 //! End-to-end tests over HTTP against a mock provider, compiled as one test binary.
+#![allow(clippy::unwrap_used)]
 
 mod admin;
 mod bad_input;

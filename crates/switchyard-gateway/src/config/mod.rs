@@ -1,8 +1,15 @@
 //! The declarative configuration file: parsing, validation and the canonical form
 //! that `switchyard apply` stores and `switchyard export` prints.
 //!
-//! The format leaves room for the sections still to come (policies, approved models,
-//! per-key limits): each is a new top-level key beside `providers` and `prices`.
+//! Each concern is a top-level section: `providers` and `prices` here, routing
+//! (`policies`, `aliases`) in [`routing`], governance (`approved_models`, `keys`,
+//! `limits`, `alerts`) in [`governance`].
+
+pub mod governance;
+pub mod routing;
+
+pub use governance::{AlertConfig, KeyConfig, LimitsConfig, WebhookFormat};
+pub use routing::{ModelRef, PolicyConfig, PolicyKind, StepConfig};
 
 use crate::pricing::ModelPrice;
 use crate::providers::ProviderKind;
@@ -12,8 +19,24 @@ use std::collections::{BTreeMap, HashSet};
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// Models allowed for every key (`anthropic/*`, `policy/*`, `openai/gpt-4.1`);
+    /// absent means everything configured is allowed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_models: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub providers: Vec<ProviderConfig>,
+    /// Names of the user's choosing for a model or a policy (`fast = "policy/fast"`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub aliases: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policies: Vec<PolicyConfig>,
+    /// Settings for gateway keys, matched by the key's name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<KeyConfig>,
+    #[serde(default, skip_serializing_if = "LimitsConfig::is_empty")]
+    pub limits: LimitsConfig,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alerts: Vec<AlertConfig>,
     /// Price overrides keyed by `<provider>/<model>`, in USD per token.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub prices: BTreeMap<String, ModelPrice>,
@@ -30,6 +53,10 @@ pub struct ProviderConfig {
     pub base_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key: Option<KeyRef>,
+    /// Further named keys for the same provider (a work and a personal account); a
+    /// policy step picks one with `credential = "NAME"`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub credentials: BTreeMap<String, KeyRef>,
     /// Models to list in `/v1/models`; defaults to the kind's models in the price catalog.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub models: Vec<String>,
@@ -109,6 +136,14 @@ impl Config {
         self.providers.iter().find(|p| p.name == name)
     }
 
+    pub fn policy(&self, name: &str) -> Option<&PolicyConfig> {
+        self.policies.iter().find(|p| p.name == name)
+    }
+
+    pub fn key_settings(&self, name: &str) -> Option<&KeyConfig> {
+        self.keys.iter().find(|k| k.name == name)
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
         let mut seen = HashSet::new();
         for p in &self.providers {
@@ -142,6 +177,8 @@ impl Config {
                 }
             }
         }
+        routing::validate(self)?;
+        governance::validate(self)?;
         Ok(())
     }
 }
@@ -149,7 +186,12 @@ impl Config {
 /// The parser's message with its position, but without the excerpt of the file that
 /// `toml` would print: that excerpt could be a pasted API key.
 fn syntax_error(text: &str, e: &toml::de::Error) -> ConfigError {
-    let message = e.message().trim_end();
+    let mut message = e.message().trim_end().to_string();
+    if message.contains("unknown field `approved_models`") {
+        message.push_str(
+            " (in TOML, top-level keys such as approved_models must come before the first [table])",
+        );
+    }
     match e.span() {
         Some(span) => {
             let before = &text[..span.start.min(text.len())];
@@ -161,11 +203,16 @@ fn syntax_error(text: &str, e: &toml::de::Error) -> ConfigError {
     }
 }
 
+/// Whether `name` is usable as a provider, policy, alias or key name.
+pub(crate) fn is_simple_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
 fn validate_provider_name(name: &str) -> Result<(), ConfigError> {
-    let valid_chars = name
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if name.is_empty() || !valid_chars {
+    if !is_simple_name(name) {
         return Err(ConfigError::Invalid(format!(
             "provider name '{name}' may only use letters, digits, '-', '_' and '.'"
         )));

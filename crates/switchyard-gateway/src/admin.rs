@@ -165,7 +165,7 @@ async fn status(State(app): State<Arc<AppState>>) -> Result<Json<serde_json::Val
                 "base_url": p.base_url,
                 "wire_format": p.kind.wire_format().label(),
             });
-            let (key, key_error) = match &p.key_status {
+            let (key, key_error) = match &p.default_credential.status {
                 KeyStatus::Ok => ("ok", None),
                 KeyStatus::NotNeeded => ("not-needed", None),
                 KeyStatus::Missing(why) => ("missing", Some(why.clone())),

@@ -100,8 +100,19 @@ pub struct ApiError {
     pub message: String,
     /// A machine-readable code for OpenAI's `code` field (`model_not_found`, ...).
     pub code: Option<&'static str>,
-    /// The upstream's own error body, passed through when it is already in the client's dialect.
-    pub upstream_body: Option<bytes::Bytes>,
+    /// What the provider answered, when the error is the provider's (boxed: rare, and
+    /// it keeps every `Result<_, ApiError>` small).
+    pub upstream: Option<Box<UpstreamReply>>,
+}
+
+/// A provider's error answer, parts of which are passed back to the client.
+#[derive(Clone, Debug, Default)]
+pub struct UpstreamReply {
+    /// The provider's own error body, passed through when it is already in the
+    /// client's dialect.
+    pub body: Option<bytes::Bytes>,
+    /// Headers to pass back with the error (`retry-after`, rate-limit headers).
+    pub headers: axum::http::HeaderMap,
 }
 
 impl ApiError {
@@ -111,7 +122,7 @@ impl ApiError {
             kind,
             message: message.into(),
             code: None,
-            upstream_body: None,
+            upstream: None,
         }
     }
 
@@ -143,7 +154,17 @@ impl ApiError {
 
     /// Renders the error as the given API would.
     pub fn render(&self, dialect: Dialect) -> Response {
-        if let Some(body) = &self.upstream_body {
+        let mut response = self.render_body(dialect);
+        if let Some(upstream) = &self.upstream {
+            for (name, value) in &upstream.headers {
+                response.headers_mut().append(name.clone(), value.clone());
+            }
+        }
+        response
+    }
+
+    fn render_body(&self, dialect: Dialect) -> Response {
+        if let Some(body) = self.upstream.as_ref().and_then(|u| u.body.as_ref()) {
             let mut response = (self.status, body.clone()).into_response();
             response.headers_mut().insert(
                 header::CONTENT_TYPE,

@@ -6,6 +6,7 @@
 //! the store crate owns the database.
 
 pub mod admin;
+pub mod alerts;
 pub mod auth;
 pub mod config;
 pub mod errors;
@@ -17,9 +18,11 @@ pub mod pricing;
 pub mod providers;
 pub mod proxy;
 pub mod recorder;
+pub mod routing;
 pub mod secrets;
 pub mod server;
 pub mod snapshot;
+pub mod spend;
 pub mod sse;
 pub mod state;
 pub mod stream;

@@ -6,8 +6,10 @@ use crate::errors::ApiError;
 use crate::metadata::RequestMeta;
 use crate::pricing::{cost_usd, ModelPrice};
 use crate::providers::WireFormat;
+use crate::spend::SpendTracker;
+use std::sync::Arc;
 use std::time::Instant;
-use switchyard_store::{LogSender, RequestRecord, TokenCounts};
+use switchyard_store::{AttemptRecord, LogSender, RequestRecord, TokenCounts};
 
 /// `error_kind` of a request whose client went away before the answer was complete.
 pub const CLIENT_DISCONNECTED: &str = "client_disconnected";
@@ -18,6 +20,7 @@ pub struct PendingRecord {
     dispatched: Option<Instant>,
     upstream_done: Option<Instant>,
     price: Option<ModelPrice>,
+    spend: Arc<SpendTracker>,
     /// Kept apart until the record is sent, so body metadata can still be merged in.
     meta: RequestMeta,
     sink: LogSender,
@@ -32,7 +35,12 @@ fn new_request_id() -> String {
 }
 
 impl PendingRecord {
-    pub fn new(sink: LogSender, client_api: WireFormat, started: Instant) -> PendingRecord {
+    pub fn new(
+        sink: LogSender,
+        spend: Arc<SpendTracker>,
+        client_api: WireFormat,
+        started: Instant,
+    ) -> PendingRecord {
         PendingRecord {
             record: RequestRecord {
                 request_id: new_request_id(),
@@ -44,6 +52,7 @@ impl PendingRecord {
             dispatched: None,
             upstream_done: None,
             price: None,
+            spend,
             meta: RequestMeta::default(),
             sink,
             sent: false,
@@ -65,6 +74,14 @@ impl PendingRecord {
     /// The request's metadata, for headers first and the body's metadata object later.
     pub fn meta_mut(&mut self) -> &mut RequestMeta {
         &mut self.meta
+    }
+
+    pub fn set_policy(&mut self, policy: Option<String>) {
+        self.record.policy = policy;
+    }
+
+    pub fn add_attempt(&mut self, attempt: AttemptRecord) {
+        self.record.attempts.push(attempt);
     }
 
     pub fn set_requested_model(&mut self, model: &str, stream: bool) {
@@ -142,6 +159,9 @@ impl PendingRecord {
             r.overhead_ms = Some(r.latency_ms);
         }
         r.cost_usd = self.price.as_ref().and_then(|p| cost_usd(p, &r.tokens));
+        if let Some(cost) = r.cost_usd {
+            self.spend.add(r.key_id, cost);
+        }
         self.sink.send(std::mem::take(&mut self.record));
     }
 }

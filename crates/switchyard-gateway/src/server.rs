@@ -4,8 +4,9 @@
 use crate::auth::load_or_create_admin_token;
 use crate::secrets::SecretStore;
 use crate::snapshot::Snapshot;
-use crate::state::{AppState, RELOAD_POLL};
-use crate::{admin, models, proxy, ui};
+use crate::spend::SpendTracker;
+use crate::state::{AppState, Parts, RELOAD_POLL};
+use crate::{admin, alerts, models, proxy, ui};
 use axum::routing::{get, post};
 use axum::Router;
 use std::net::SocketAddr;
@@ -77,7 +78,8 @@ pub async fn launch(options: GatewayOptions) -> Result<RunningGateway, LaunchErr
 
     let data_dir = options.data_dir.clone();
     let secrets = options.secrets.clone();
-    let (store, writer, admin_token, snapshot) = tokio::task::spawn_blocking(move || {
+    let (alerts_tx, alerts_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (store, writer, admin_token, snapshot, spend) = tokio::task::spawn_blocking(move || {
         let store = Store::open(&data_dir)?;
         let writer = LogWriter::start(&store, LOG_QUEUE)?;
         let admin_token =
@@ -86,7 +88,8 @@ pub async fn launch(options: GatewayOptions) -> Result<RunningGateway, LaunchErr
                 source,
             })?;
         let snapshot = Snapshot::load(&store, &*secrets)?;
-        Ok::<_, LaunchError>((store, writer, admin_token, snapshot))
+        let spend = SpendTracker::load(&store, alerts_tx)?;
+        Ok::<_, LaunchError>((store, writer, admin_token, snapshot, spend))
     })
     .await
     .map_err(|e| StoreError::Task(e.to_string()))??;
@@ -100,14 +103,21 @@ pub async fn launch(options: GatewayOptions) -> Result<RunningGateway, LaunchErr
         .user_agent(concat!("switchyard/", env!("CARGO_PKG_VERSION")))
         .build()?;
 
-    let state = Arc::new(AppState::new(
+    let state = Arc::new(AppState::new(Parts {
         store,
-        options.secrets,
-        writer.sender(),
+        secrets: options.secrets,
+        log: writer.sender(),
+        spend: Arc::new(spend),
         http,
         admin_token,
         local_addr,
         snapshot,
+    }));
+    tokio::spawn(alerts::deliver(
+        alerts_rx,
+        state.store.clone(),
+        state.http.clone(),
+        state.alert_events.clone(),
     ));
     let (stop, stop_rx) = watch::channel(false);
     let server = tokio::spawn(serve(listener, router(state.clone()), stop_rx.clone()));
@@ -185,6 +195,13 @@ impl RunningGateway {
 
     pub fn state(&self) -> &Arc<AppState> {
         &self.state
+    }
+
+    /// Spend alerts as they fire (the desktop shell shows them as notifications).
+    pub fn subscribe_alerts(
+        &self,
+    ) -> tokio::sync::broadcast::Receiver<switchyard_store::AlertEvent> {
+        self.state.alert_events.subscribe()
     }
 
     /// Stops accepting requests, gives open ones a moment, then writes every queued

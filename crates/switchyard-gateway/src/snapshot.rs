@@ -9,7 +9,11 @@ use crate::secrets::{Secret, SecretStore};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 use switchyard_store::{KeyHash, Store, StoreError};
+
+/// How long a provider may take to start answering unless its config says otherwise.
+pub const DEFAULT_PROVIDER_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// A configured provider, ready to receive requests.
 #[derive(Debug)]
@@ -18,9 +22,29 @@ pub struct Provider {
     pub kind: ProviderKind,
     /// Without a trailing slash.
     pub base_url: String,
-    pub api_key: Option<Secret>,
-    pub key_status: KeyStatus,
+    /// The provider's `api_key`.
+    pub default_credential: Credential,
+    /// The provider's named `credentials`.
+    pub credentials: HashMap<String, Credential>,
     pub models: Vec<String>,
+    pub timeout: Duration,
+}
+
+impl Provider {
+    /// The named credential, or the default one for `None`.
+    pub fn credential(&self, name: Option<&str>) -> Option<&Credential> {
+        match name {
+            None => Some(&self.default_credential),
+            Some(n) => self.credentials.get(n),
+        }
+    }
+}
+
+/// A provider key as resolved from the keychain or the environment.
+#[derive(Debug)]
+pub struct Credential {
+    pub secret: Option<Secret>,
+    pub status: KeyStatus,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -32,11 +56,18 @@ pub enum KeyStatus {
     Missing(String),
 }
 
-/// A gateway key allowed to make requests.
-#[derive(Clone, Debug)]
+/// A gateway key allowed to make requests, with its settings from `[[keys]]`.
+#[derive(Clone, Debug, Default)]
 pub struct ActiveKey {
     pub id: i64,
     pub name: String,
+    pub monthly_limit_usd: Option<f64>,
+    /// Narrows the global approved list; `None` leaves it as is.
+    pub approved_models: Option<Vec<String>>,
+    /// Unix milliseconds after which the key no longer works.
+    pub expires_after_ms: Option<i64>,
+    /// The `expires` date as written, for messages.
+    pub expires: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -68,13 +99,17 @@ impl Snapshot {
             .into_iter()
             .filter(|k| k.revoked_ms.is_none())
             .map(|k| {
-                (
-                    k.hash,
-                    ActiveKey {
-                        id: k.id,
-                        name: k.name,
-                    },
-                )
+                let settings = config.key_settings(&k.name);
+                let expires = settings.and_then(|s| s.expires.clone());
+                let active = ActiveKey {
+                    id: k.id,
+                    monthly_limit_usd: settings.and_then(|s| s.monthly_limit_usd),
+                    approved_models: settings.and_then(|s| s.approved_models.clone()),
+                    expires_after_ms: expires.as_deref().and_then(end_of_day_ms),
+                    expires,
+                    name: k.name,
+                };
+                (k.hash, active)
             })
             .collect();
         Ok(Snapshot {
@@ -106,13 +141,25 @@ impl Snapshot {
     }
 }
 
-fn resolve_provider(p: &ProviderConfig, secrets: &dyn SecretStore) -> Provider {
-    let (api_key, key_status) = match &p.api_key {
-        None if p.kind.requires_key() => (
+/// The first millisecond after the given local date ends.
+fn end_of_day_ms(date: &str) -> Option<i64> {
+    let date = crate::config::governance::parse_date(date)?;
+    let offset = time::UtcOffset::current_local_offset().unwrap_or(time::UtcOffset::UTC);
+    let next = date.next_day()?.midnight().assume_offset(offset);
+    Some(next.unix_timestamp() * 1000)
+}
+
+fn resolve_credential(
+    provider: &ProviderConfig,
+    key: Option<&KeyRef>,
+    secrets: &dyn SecretStore,
+) -> Credential {
+    let (secret, status) = match key {
+        None if provider.kind.requires_key() => (
             None,
             KeyStatus::Missing(format!(
                 "provider '{}' has no api_key; add api_key = {{ keyring = \"{}\" }} or {{ env = \"VARIABLE\" }}",
-                p.name, p.name
+                provider.name, provider.name
             )),
         ),
         None => (None, KeyStatus::NotNeeded),
@@ -121,8 +168,8 @@ fn resolve_provider(p: &ProviderConfig, secrets: &dyn SecretStore) -> Provider {
             _ => (
                 None,
                 KeyStatus::Missing(format!(
-                    "environment variable {var} (api_key of provider '{}') is not set in the gateway's environment",
-                    p.name
+                    "environment variable {var} (a key of provider '{}') is not set in the gateway's environment",
+                    provider.name
                 )),
             ),
         },
@@ -131,6 +178,10 @@ fn resolve_provider(p: &ProviderConfig, secrets: &dyn SecretStore) -> Provider {
             Err(e) => (None, KeyStatus::Missing(e.to_string())),
         },
     };
+    Credential { secret, status }
+}
+
+fn resolve_provider(p: &ProviderConfig, secrets: &dyn SecretStore) -> Provider {
     let base_url = p
         .base_url
         .as_deref()
@@ -142,8 +193,16 @@ fn resolve_provider(p: &ProviderConfig, secrets: &dyn SecretStore) -> Provider {
         name: p.name.clone(),
         kind: p.kind,
         base_url,
-        api_key,
-        key_status,
+        default_credential: resolve_credential(p, p.api_key.as_ref(), secrets),
+        credentials: p
+            .credentials
+            .iter()
+            .map(|(name, key)| (name.clone(), resolve_credential(p, Some(key), secrets)))
+            .collect(),
         models: p.models.clone(),
+        timeout: p
+            .timeout_secs
+            .map(Duration::from_secs)
+            .unwrap_or(DEFAULT_PROVIDER_TIMEOUT),
     }
 }

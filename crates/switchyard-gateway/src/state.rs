@@ -1,47 +1,62 @@
 //! Shared state of a running gateway and how it follows configuration changes.
 
+use crate::routing::health::RouteHealth;
 use crate::secrets::SecretStore;
 use crate::snapshot::Snapshot;
+use crate::spend::SpendTracker;
 use arc_swap::ArcSwap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use switchyard_store::{LogSender, Store, StoreError};
+use switchyard_store::{AlertEvent, LogSender, Store, StoreError};
+use tokio::sync::broadcast;
 
 /// How often a running gateway checks the store for changes made elsewhere (the CLI).
 pub const RELOAD_POLL: Duration = Duration::from_secs(1);
+
+/// What a gateway is made of, handed to [`AppState::new`].
+pub struct Parts {
+    pub store: Store,
+    pub secrets: Arc<dyn SecretStore>,
+    pub log: LogSender,
+    pub spend: Arc<SpendTracker>,
+    pub http: reqwest::Client,
+    pub admin_token: String,
+    pub local_addr: SocketAddr,
+    pub snapshot: Snapshot,
+}
 
 pub struct AppState {
     pub store: Store,
     pub secrets: Arc<dyn SecretStore>,
     pub log: LogSender,
+    pub spend: Arc<SpendTracker>,
+    pub health: RouteHealth,
     pub http: reqwest::Client,
     pub admin_token: String,
     pub local_addr: SocketAddr,
     pub started: Instant,
+    /// Spend alerts as they fire, for the desktop shell and other listeners.
+    pub alert_events: broadcast::Sender<AlertEvent>,
     snapshot: ArcSwap<Snapshot>,
     reload_lock: tokio::sync::Mutex<()>,
 }
 
 impl AppState {
-    pub fn new(
-        store: Store,
-        secrets: Arc<dyn SecretStore>,
-        log: LogSender,
-        http: reqwest::Client,
-        admin_token: String,
-        local_addr: SocketAddr,
-        snapshot: Snapshot,
-    ) -> AppState {
+    pub fn new(parts: Parts) -> AppState {
+        parts.spend.configure(&parts.snapshot);
         AppState {
-            store,
-            secrets,
-            log,
-            http,
-            admin_token,
-            local_addr,
+            store: parts.store,
+            secrets: parts.secrets,
+            log: parts.log,
+            spend: parts.spend,
+            health: RouteHealth::default(),
+            http: parts.http,
+            admin_token: parts.admin_token,
+            local_addr: parts.local_addr,
             started: Instant::now(),
-            snapshot: ArcSwap::from_pointee(snapshot),
+            alert_events: broadcast::channel(64).0,
+            snapshot: ArcSwap::from_pointee(parts.snapshot),
             reload_lock: tokio::sync::Mutex::new(()),
         }
     }
@@ -61,6 +76,7 @@ impl AppState {
             .await
             .map_err(|e| StoreError::Task(e.to_string()))??;
         tracing::info!(version = snapshot.version, "configuration loaded");
+        self.spend.configure(&snapshot);
         self.snapshot.store(Arc::new(snapshot));
         Ok(())
     }

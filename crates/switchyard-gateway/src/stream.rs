@@ -166,7 +166,7 @@ impl StreamObserver {
     }
 }
 
-type UpstreamStream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
+pub type UpstreamStream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
 
 pub struct ProxyStream {
     upstream: UpstreamStream,

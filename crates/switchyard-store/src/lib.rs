@@ -4,6 +4,7 @@
 //! batches request-log records, and the read queries used by the CLI and the admin
 //! API. Nothing else in the workspace speaks SQL.
 
+mod alerts;
 mod config_doc;
 mod keys;
 mod migrations;
@@ -11,8 +12,9 @@ mod record;
 mod usage;
 mod writer;
 
+pub use alerts::AlertEvent;
 pub use keys::{GatewayKeyRow, KeyHash};
-pub use record::{RequestRecord, TokenCounts};
+pub use record::{AttemptRecord, RequestRecord, TokenCounts};
 pub use usage::{GroupBy, RecentRequest, UsageQuery, UsageRow, UsageTotals};
 pub use writer::{LogSender, LogWriter, SendOutcome};
 

@@ -4,7 +4,11 @@ use crate::{Result, StoreError};
 use rusqlite::Connection;
 
 /// Every migration, in order. Append new files; never edit a released one.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_init.sql"),
+    include_str!("../migrations/0002_routing.sql"),
+    include_str!("../migrations/0003_alerts.sql"),
+];
 
 pub(crate) fn run(conn: &mut Connection) -> Result<()> {
     let current: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;

@@ -54,4 +54,20 @@ pub struct RequestRecord {
     pub tags: Vec<String>,
     /// Free-form metadata object, stored as JSON text.
     pub extra: Option<String>,
+    /// The routing policy that served the request, if any.
+    pub policy: Option<String>,
+    /// Every try the request took, in order (empty when it never reached a provider).
+    pub attempts: Vec<AttemptRecord>,
+}
+
+/// One try of a request at one provider.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct AttemptRecord {
+    pub provider: String,
+    pub model: String,
+    /// HTTP status, or 0 when no answer came (connection failure, timeout).
+    pub status: u16,
+    pub error_kind: Option<String>,
+    pub error_message: Option<String>,
+    pub latency_ms: f64,
 }

@@ -128,6 +128,32 @@ impl Store {
         Ok(UsageTotals { rows, total })
     }
 
+    /// The attempts of the request with `request_id`, in order (only requests that took
+    /// more than one attempt have them).
+    pub fn request_attempts(&self, request_id: &str) -> Result<Vec<RecentRequest>> {
+        let conn = self.connect()?;
+        let mut stmt = conn.prepare(
+            "SELECT a.attempt, a.provider, a.model, a.status, a.error_kind, a.error_message, a.latency_ms
+             FROM request_attempts a JOIN requests r ON r.id = a.request_row
+             WHERE r.request_id = ?1 ORDER BY a.attempt",
+        )?;
+        let rows = stmt.query_map([request_id], |r| {
+            let mut map = serde_json::Map::new();
+            map.insert("attempt".into(), r.get::<_, i64>(0)?.into());
+            map.insert("provider".into(), r.get::<_, String>(1)?.into());
+            map.insert("model".into(), r.get::<_, String>(2)?.into());
+            map.insert("status".into(), r.get::<_, i64>(3)?.into());
+            map.insert("error_kind".into(), r.get::<_, Option<String>>(4)?.into());
+            map.insert(
+                "error_message".into(),
+                r.get::<_, Option<String>>(5)?.into(),
+            );
+            map.insert("latency_ms".into(), r.get::<_, f64>(6)?.into());
+            Ok(map)
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// The newest `limit` requests, newest first.
     pub fn recent_requests(&self, limit: u32) -> Result<Vec<RecentRequest>> {
         let conn = self.connect()?;

@@ -181,9 +181,13 @@ fn write_batch(conn: &mut Connection, batch: &[Box<RequestRecord>]) -> rusqlite:
                 upstream_model, stream, status, error_kind, error_message, input_tokens,
                 cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, output_tokens,
                 reasoning_tokens, cost_usd, latency_ms, ttft_ms, upstream_ms, overhead_ms, user_id,
-                trace_id, session_id, branch, repo, agent, tags, extra)
+                trace_id, session_id, branch, repo, agent, tags, extra, policy, attempts)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-                ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)",
+                ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32)",
+        )?;
+        let mut attempt_stmt = tx.prepare_cached(
+            "INSERT INTO request_attempts (request_row, attempt, provider, model, status,
+                error_kind, error_message, latency_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?;
         for r in batch {
             let tags = if r.tags.is_empty() {
@@ -222,7 +226,24 @@ fn write_batch(conn: &mut Connection, batch: &[Box<RequestRecord>]) -> rusqlite:
                 r.agent,
                 tags,
                 r.extra,
+                r.policy,
+                r.attempts.len().max(1) as i64,
             ])?;
+            if r.attempts.len() > 1 {
+                let row = tx.last_insert_rowid();
+                for (i, a) in r.attempts.iter().enumerate() {
+                    attempt_stmt.execute(rusqlite::params![
+                        row,
+                        i as i64 + 1,
+                        a.provider,
+                        a.model,
+                        a.status,
+                        a.error_kind,
+                        a.error_message,
+                        a.latency_ms,
+                    ])?;
+                }
+            }
         }
     }
     tx.commit()

@@ -60,6 +60,10 @@ pub struct ProviderConfig {
     /// Models to list in `/v1/models`; defaults to the kind's models in the price catalog.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub models: Vec<String>,
+    /// Seconds to wait for the provider to start answering (default 600). A request
+    /// that times out is retried or falls back like a 5xx.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_secs: Option<u64>,
 }
 
 /// Where a provider's API key comes from. Never the key itself.

@@ -1,0 +1,451 @@
+//! The model endpoints (`/v1/chat/completions`, `/v1/messages`): authenticate, read
+//! just enough of the body, check approval and spend limits, plan the attempts
+//! (a model, an alias or a routing policy), try them with retries and fallback until
+//! one answers, pass its answer (or stream) back, and record the request.
+
+mod attempt;
+
+use crate::auth::{hash_key, presented_key};
+use crate::errors::{ApiError, Dialect, ErrorKind};
+use crate::json_body::JsonObject;
+use crate::metadata::{BodyMetadata, RequestMeta, BODY_METADATA_FIELDS};
+use crate::providers::WireFormat;
+use crate::recorder::PendingRecord;
+use crate::routing::retry::{backoff, random_unit};
+use crate::routing::{self, Attempt, PlanInput};
+use crate::snapshot::{ActiveKey, Snapshot};
+use crate::state::AppState;
+use crate::stream::{ProxyStream, StreamObserver};
+use attempt::{Failure, Success};
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
+use bytes::Bytes;
+use std::sync::Arc;
+use std::time::Instant;
+use switchyard_store::AttemptRecord;
+
+pub use attempt::endpoint_path;
+
+/// Largest request body accepted, in bytes (32 MiB: long agent sessions with images
+/// run to a few MiB; anything near this limit is a mistake).
+pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+
+/// Response headers passed back to the client.
+const FORWARDED_RESPONSE_HEADERS: [&str; 6] = [
+    "retry-after",
+    "x-request-id",
+    "request-id",
+    "openai-processing-ms",
+    "anthropic-organization-id",
+    "cache-control",
+];
+const FORWARDED_RESPONSE_PREFIXES: [&str; 2] = ["x-ratelimit-", "anthropic-ratelimit-"];
+
+pub async fn openai_chat(State(app): State<Arc<AppState>>, request: Request) -> Response {
+    proxy(app, WireFormat::OpenAiChat, request).await
+}
+
+pub async fn anthropic_messages(State(app): State<Arc<AppState>>, request: Request) -> Response {
+    proxy(app, WireFormat::AnthropicMessages, request).await
+}
+
+pub fn dialect_of(api: WireFormat) -> Dialect {
+    match api {
+        WireFormat::OpenAiChat => Dialect::OpenAi,
+        WireFormat::AnthropicMessages => Dialect::Anthropic,
+    }
+}
+
+/// What every attempt needs to know about the client's request.
+pub struct Inbound<'a> {
+    pub api: WireFormat,
+    pub headers: &'a HeaderMap,
+    pub query: Option<&'a str>,
+    pub stream: bool,
+    /// The client asked for the usage chunk of an OpenAI-style stream itself.
+    pub client_wants_usage: bool,
+}
+
+/// Records the failure and answers it in the client's dialect.
+fn fail(record: PendingRecord, error: ApiError, dialect: Dialect) -> Response {
+    let response = error.render(dialect);
+    record.fail(&error);
+    response
+}
+
+async fn proxy(app: Arc<AppState>, api: WireFormat, request: Request) -> Response {
+    let started = Instant::now();
+    let dialect = dialect_of(api);
+    let mut record = PendingRecord::new(app.log.clone(), app.spend.clone(), api, started);
+    let (parts, body) = request.into_parts();
+    let snapshot = app.snapshot();
+    *record.meta_mut() = RequestMeta::from_headers(&parts.headers);
+
+    let key = match authenticate(&snapshot, &parts.headers) {
+        Ok(key) => key,
+        Err(e) => return fail(record, e, dialect),
+    };
+    record.set_key(key.id);
+    let bytes = match read_json_body(&parts.headers, body).await {
+        Ok(bytes) => bytes,
+        Err(e) => return fail(record, e, dialect),
+    };
+    let mut object = match JsonObject::parse(&bytes) {
+        Ok(o) => o,
+        Err(e) => {
+            let error = ApiError::bad_request(format!("Request body is not valid JSON: {e}"));
+            return fail(record, error, dialect);
+        }
+    };
+    let (model, stream) = match read_model_and_stream(&object) {
+        Ok(v) => v,
+        Err(e) => return fail(record, e, dialect),
+    };
+    record.set_requested_model(&model, stream);
+    if let Err(e) = take_body_metadata(&mut object, &mut record) {
+        return fail(record, e, dialect);
+    }
+    if let Err(e) = app.spend.check(&key, &snapshot.config) {
+        return fail(record, e, dialect);
+    }
+
+    let sticky_id = {
+        let meta = record.meta_mut();
+        meta.trace_id
+            .clone()
+            .or_else(|| meta.user_id.clone())
+            .unwrap_or_else(|| record.request_id().to_string())
+    };
+    let plan = match routing::plan(
+        &PlanInput {
+            snapshot: &snapshot,
+            health: &app.health,
+            key: &key,
+            sticky_id: &sticky_id,
+        },
+        &model,
+    ) {
+        Ok(plan) => plan,
+        Err(e) => return fail(record, e, dialect),
+    };
+    record.set_policy(plan.policy.clone());
+
+    let mut client_wants_usage = false;
+    if stream && api == WireFormat::OpenAiChat {
+        match request_include_usage(&mut object) {
+            Ok(wanted) => client_wants_usage = wanted,
+            Err(e) => return fail(record, e, dialect),
+        }
+    }
+    let inbound = Inbound {
+        api,
+        headers: &parts.headers,
+        query: parts.uri.query(),
+        stream,
+        client_wants_usage,
+    };
+    execute(
+        &app,
+        &snapshot,
+        &inbound,
+        &plan.attempts,
+        object,
+        record,
+        dialect,
+    )
+    .await
+}
+
+fn authenticate(snapshot: &Snapshot, headers: &HeaderMap) -> Result<ActiveKey, ApiError> {
+    let presented = presented_key(headers).ok_or_else(|| {
+        ApiError::unauthorized(
+            "Missing gateway key: send it as `Authorization: Bearer sy-...` or `x-api-key: sy-...`. \
+             Create one with `switchyard key create NAME`.",
+        )
+    })?;
+    let key = snapshot
+        .keys
+        .get(&hash_key(presented))
+        .ok_or_else(|| ApiError::unauthorized("Invalid or revoked gateway key."))?;
+    if let (Some(after), Some(date)) = (key.expires_after_ms, &key.expires) {
+        if switchyard_store::now_ms() >= after {
+            return Err(ApiError::unauthorized(format!(
+                "Gateway key '{}' expired on {date}.",
+                key.name
+            )));
+        }
+    }
+    Ok(key.clone())
+}
+
+async fn read_json_body(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    if !essence.eq_ignore_ascii_case("application/json") {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorKind::UnsupportedMediaType,
+            format!(
+                "Content-Type must be application/json (got '{}').",
+                if content_type.is_empty() {
+                    "none"
+                } else {
+                    content_type
+                }
+            ),
+        ));
+    }
+    axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|e| {
+            let too_large = std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+            if too_large {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    ErrorKind::TooLarge,
+                    format!(
+                        "Request body is larger than the gateway's limit of {} MiB.",
+                        MAX_BODY_BYTES / (1024 * 1024)
+                    ),
+                )
+            } else {
+                ApiError::bad_request(format!("Could not read the request body: {e}"))
+            }
+        })
+}
+
+fn read_model_and_stream(object: &JsonObject<'_>) -> Result<(String, bool), ApiError> {
+    let model = match object.get::<String>("model") {
+        Some(Ok(m)) if !m.trim().is_empty() => m,
+        Some(Err(_)) => return Err(ApiError::bad_request("`model` must be a string.")),
+        _ => {
+            return Err(ApiError::bad_request(
+                "Missing `model`: name one as <provider>/<model>, for example openai/gpt-4.1.",
+            ))
+        }
+    };
+    let stream = match object.get::<bool>("stream") {
+        None => false,
+        Some(Ok(s)) => s,
+        Some(Err(_)) => return Err(ApiError::bad_request("`stream` must be true or false.")),
+    };
+    Ok((model, stream))
+}
+
+/// Moves the `switchyard` (or `requesty`) object out of the body into the record.
+fn take_body_metadata(
+    object: &mut JsonObject<'_>,
+    record: &mut PendingRecord,
+) -> Result<(), ApiError> {
+    for field in BODY_METADATA_FIELDS {
+        if let Some(raw) = object.remove(field) {
+            let parsed: BodyMetadata = serde_json::from_str(&raw).map_err(|e| {
+                ApiError::bad_request(format!(
+                    "`{field}` must be an object with tags, user_id, trace_id, session_id and extra: {e}"
+                ))
+            })?;
+            record.meta_mut().merge_body(parsed);
+        }
+    }
+    Ok(())
+}
+
+/// Makes an OpenAI-style stream end with a usage chunk, which is the only way such
+/// providers report usage in a stream. Returns whether the client asked for it itself,
+/// so the gateway can drop the chunk if it did not.
+fn request_include_usage(object: &mut JsonObject<'_>) -> Result<bool, ApiError> {
+    let mut options = match object
+        .get::<serde_json::Map<String, serde_json::Value>>("stream_options")
+    {
+        None => serde_json::Map::new(),
+        Some(Ok(map)) => map,
+        Some(Err(_)) => return Err(ApiError::bad_request("`stream_options` must be an object.")),
+    };
+    let wanted = options.get("include_usage") == Some(&serde_json::Value::Bool(true));
+    options.insert("include_usage".into(), serde_json::Value::Bool(true));
+    object.set_raw(
+        "stream_options",
+        serde_json::Value::Object(options).to_string(),
+    );
+    Ok(wanted)
+}
+
+/// Tries the attempts in order, each with its retries, until one answers. Nothing is
+/// retried once a byte has gone to the client: streams are committed only after their
+/// first chunk arrived.
+async fn execute(
+    app: &AppState,
+    snapshot: &Snapshot,
+    inbound: &Inbound<'_>,
+    attempts: &[Attempt],
+    mut object: JsonObject<'_>,
+    mut record: PendingRecord,
+    dialect: Dialect,
+) -> Response {
+    let mut last_error = None;
+    let mut tries = 0u32;
+    'steps: for attempt in attempts {
+        let target = attempt.target();
+        record.set_route(
+            &attempt.provider.name,
+            &attempt.model,
+            snapshot.price_for(&attempt.provider, &attempt.model),
+        );
+        for retry in 0..=u32::from(attempt.retries) {
+            tries += 1;
+            object.set_string("model", &attempt.model);
+            record.mark_dispatched();
+            let began = Instant::now();
+            match attempt::send(app, inbound, attempt, object.to_bytes()).await {
+                Ok(success) => {
+                    let latency = began.elapsed().as_secs_f64() * 1000.0;
+                    app.health.record_success(&target, latency);
+                    record.add_attempt(attempt_record(
+                        attempt,
+                        success_status(&success),
+                        None,
+                        latency,
+                    ));
+                    return respond(success, attempt, tries, record, inbound, dialect);
+                }
+                Err(Failure {
+                    error,
+                    retryable,
+                    retry_after,
+                }) => {
+                    let latency = began.elapsed().as_secs_f64() * 1000.0;
+                    record.add_attempt(attempt_record(
+                        attempt,
+                        error.status,
+                        Some(&error),
+                        latency,
+                    ));
+                    tracing::debug!(target = %target, status = %error.status, retryable, "attempt failed");
+                    last_error = Some(error);
+                    if !retryable {
+                        continue 'steps;
+                    }
+                    app.health.record_failure(&target);
+                    if retry < u32::from(attempt.retries) {
+                        tokio::time::sleep(backoff(retry, retry_after, random_unit())).await;
+                    }
+                }
+            }
+        }
+    }
+    let error = last_error.unwrap_or_else(|| ApiError::internal("No provider could be tried."));
+    let mut response = error.render(dialect);
+    response
+        .headers_mut()
+        .insert("x-switchyard-attempts", HeaderValue::from(tries));
+    record.fail(&error);
+    response
+}
+
+fn success_status(success: &Success) -> StatusCode {
+    match success {
+        Success::Complete { status, .. } | Success::Stream { status, .. } => *status,
+    }
+}
+
+fn attempt_record(
+    attempt: &Attempt,
+    status: StatusCode,
+    error: Option<&ApiError>,
+    latency_ms: f64,
+) -> AttemptRecord {
+    AttemptRecord {
+        provider: attempt.provider.name.clone(),
+        model: attempt.model.clone(),
+        status: status.as_u16(),
+        error_kind: error.map(|e| e.kind.log_name().to_string()),
+        error_message: error.map(|e| e.message.clone()),
+        latency_ms,
+    }
+}
+
+/// The successful attempt's answer, passed back with Switchyard's own headers.
+fn respond(
+    success: Success,
+    attempt: &Attempt,
+    tries: u32,
+    mut record: PendingRecord,
+    inbound: &Inbound<'_>,
+    dialect: Dialect,
+) -> Response {
+    let (status, upstream_headers) = match &success {
+        Success::Complete {
+            status, headers, ..
+        }
+        | Success::Stream {
+            status, headers, ..
+        } => (*status, headers),
+    };
+    let mut headers = forwardable_headers(upstream_headers);
+    let content_type = upstream_headers
+        .get(header::CONTENT_TYPE)
+        .cloned()
+        .unwrap_or(HeaderValue::from_static("application/json"));
+    headers.insert(header::CONTENT_TYPE, content_type);
+    headers.insert(
+        "x-switchyard-provider",
+        header_value(&attempt.provider.name),
+    );
+    headers.insert("x-switchyard-model", header_value(&attempt.model));
+    headers.insert("x-switchyard-attempts", HeaderValue::from(tries));
+    headers.insert("x-switchyard-request-id", header_value(record.request_id()));
+
+    let mut response = match success {
+        Success::Complete { body, tokens, .. } => {
+            record.mark_upstream_done();
+            if let Some(tokens) = tokens {
+                record.set_tokens(tokens);
+            }
+            record.mark_first_byte();
+            record.finish(status.as_u16());
+            Response::new(Body::from(body))
+        }
+        Success::Stream { stream, .. } => {
+            let observer = match attempt.provider.kind.wire_format() {
+                WireFormat::OpenAiChat => StreamObserver::openai(inbound.client_wants_usage),
+                WireFormat::AnthropicMessages => StreamObserver::anthropic(),
+            };
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            Response::new(Body::from_stream(ProxyStream::new(
+                stream,
+                observer,
+                record,
+                dialect,
+                attempt.provider.name.clone(),
+                status.as_u16(),
+            )))
+        }
+    };
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
+    response
+}
+
+/// The provider's response headers worth passing to the client.
+pub(crate) fn forwardable_headers(upstream: &HeaderMap) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    for (name, value) in upstream {
+        let n = name.as_str();
+        if FORWARDED_RESPONSE_HEADERS.contains(&n)
+            || FORWARDED_RESPONSE_PREFIXES.iter().any(|p| n.starts_with(p))
+        {
+            headers.append(name.clone(), value.clone());
+        }
+    }
+    headers
+}
+
+fn header_value(s: &str) -> HeaderValue {
+    HeaderValue::from_str(s).unwrap_or(HeaderValue::from_static("invalid"))
+}

@@ -52,9 +52,16 @@ pub struct TestGateway {
 
 impl TestGateway {
     pub async fn start(mock: &MockUpstream) -> TestGateway {
+        Self::start_with(mock, "", "").await
+    }
+
+    /// Starts with more config: `top` holds top-level keys (TOML wants them before the
+    /// first table), `extra` more tables.
+    pub async fn start_with(mock: &MockUpstream, top: &str, extra: &str) -> TestGateway {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Store::open(dir.path()).expect("store opens");
-        manage::apply_config(&store, &mock_config(mock)).expect("config applies");
+        let config = format!("{top}\n{}\n{extra}", mock_config(mock));
+        manage::apply_config(&store, &config).unwrap_or_else(|e| panic!("config applies: {e}"));
         let key = manage::create_key(&store, "test").expect("key").key;
         let secrets = Arc::new(MemorySecretStore::default());
         secrets.set("oai", UPSTREAM_SECRET).expect("secret");

@@ -6,7 +6,15 @@
 //! | `tool`       | a tool call instead of text                                      |
 //! | `cut`        | a stream that stops before its end marker                        |
 //! | `slow`       | a stream that sends its start, then keep-alives for 30 s          |
+//! | `seq:A,B,..` | the n-th request for this exact model gets outcome n (the last    |
+//! |              | one repeats): `ok`, an HTTP status such as `500` or `429`, `hang` |
+//! |              | (no answer for an hour), `midstream` (a stream that fails after   |
+//! |              | its first event)                                                  |
 //! | anything else| "Hello from mock" with fixed usage                                |
+//!
+//! `POST /hooks/<name>` receives webhooks; `/hooks/fail<N>` refuses the first N.
+//! [`MockUpstream::start_resetting`] gives an address that accepts connections and
+//! closes them at once, like a provider resetting connections.
 //!
 //! Every response carries an unknown field (`x_mock_extra`) so tests can check that
 //! the gateway passes unknown fields back to clients.
@@ -40,6 +48,9 @@ impl Captured {
 #[derive(Default)]
 struct Shared {
     captured: Mutex<Vec<Captured>>,
+    /// Requests seen per model (for `seq:`) and per webhook path.
+    counters: Mutex<std::collections::HashMap<String, usize>>,
+    hooks: Mutex<Vec<(String, Value)>>,
     /// Streams whose client (the gateway) went away before the stream ended.
     cancelled_streams: AtomicUsize,
 }
@@ -61,6 +72,7 @@ impl MockUpstream {
         let app = Router::new()
             .route("/v1/chat/completions", post(openai))
             .route("/v1/messages", post(anthropic))
+            .route("/hooks/{name}", post(hook))
             .with_state(shared.clone());
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -93,6 +105,114 @@ impl MockUpstream {
     pub fn cancelled_streams(&self) -> usize {
         self.shared.cancelled_streams.load(Ordering::SeqCst)
     }
+
+    /// Requests received for a model name.
+    pub fn count(&self, model: &str) -> usize {
+        self.shared
+            .counters
+            .lock()
+            .map(|c| c.get(model).copied().unwrap_or(0))
+            .unwrap_or(0)
+    }
+
+    /// Webhooks accepted so far: (hook name, body).
+    pub fn hooks(&self) -> Vec<(String, Value)> {
+        self.shared
+            .hooks
+            .lock()
+            .map(|h| h.clone())
+            .unwrap_or_default()
+    }
+
+    /// Webhook calls received for `name`, accepted or refused.
+    pub fn hook_calls(&self, name: &str) -> usize {
+        self.count(&format!("hook:{name}"))
+    }
+
+    /// An address that accepts TCP connections and closes them without answering.
+    pub async fn start_resetting() -> std::io::Result<SocketAddr> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                drop(socket);
+            }
+        });
+        Ok(addr)
+    }
+}
+
+/// Counts a request under `name`; returns how many came before it.
+fn bump(shared: &Shared, name: &str) -> usize {
+    let Ok(mut counters) = shared.counters.lock() else {
+        return 0;
+    };
+    let n = counters.entry(name.to_string()).or_insert(0);
+    *n += 1;
+    *n - 1
+}
+
+async fn hook(
+    State(shared): State<Arc<Shared>>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+    axum::Json(body): axum::Json<Value>,
+) -> StatusCode {
+    let seen = bump(&shared, &format!("hook:{name}"));
+    let refuse: usize = name
+        .strip_prefix("fail")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    if seen < refuse {
+        return StatusCode::INTERNAL_SERVER_ERROR;
+    }
+    if let Ok(mut hooks) = shared.hooks.lock() {
+        hooks.push((name, body));
+    }
+    StatusCode::NO_CONTENT
+}
+
+/// The outcome a `seq:` model scripts for this request, or the model itself.
+fn scripted(shared: &Shared, model: &str) -> String {
+    let Some(list) = model.strip_prefix("seq:") else {
+        bump(shared, model);
+        return model.to_string();
+    };
+    let steps: Vec<&str> = list.split(',').collect();
+    let n = bump(shared, model);
+    let step = steps[n.min(steps.len() - 1)];
+    match step {
+        "ok" => "ok".to_string(),
+        "hang" | "midstream" => step.to_string(),
+        code => format!("fail-{code}"),
+    }
+}
+
+async fn hang() -> Response {
+    tokio::time::sleep(Duration::from_secs(3600)).await;
+    StatusCode::GATEWAY_TIMEOUT.into_response()
+}
+
+/// A stream that sends one event, then fails (a moment later, so the event is on the
+/// wire before the connection breaks).
+fn midstream(first: String) -> Response {
+    let stream = futures_util::stream::unfold(0, move |step| {
+        let first = first.clone();
+        async move {
+            match step {
+                0 => Some((Ok(Bytes::from(first)), 1)),
+                1 => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    Some((Err(std::io::Error::other("mock stream failure")), 2))
+                }
+                _ => None,
+            }
+        }
+    });
+    (
+        [("content-type", "text/event-stream")],
+        Body::from_stream(stream),
+    )
+        .into_response()
 }
 
 async fn capture(shared: &Shared, request: Request) -> (Captured, Value) {
@@ -125,7 +245,9 @@ fn failure(model: &str, anthropic: bool) -> Option<Response> {
     } else {
         json!({"error": {"message": message, "type": "requests", "code": "mock_code"}})
     };
-    Some((status, [("retry-after", "7")], axum::Json(body)).into_response())
+    // 429s ask for a 2 s wait, other failures for 7 s (which a client may cap).
+    let retry_after = if code == 429 { "2" } else { "7" };
+    Some((status, [("retry-after", retry_after)], axum::Json(body)).into_response())
 }
 
 fn sse(events: Vec<String>) -> Response {
@@ -183,9 +305,19 @@ fn slow_stream(shared: Arc<Shared>, first: Vec<String>) -> Response {
 
 async fn openai(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     let (_, body) = capture(&shared, request).await;
-    let model = body["model"].as_str().unwrap_or("").to_string();
+    let model = scripted(&shared, body["model"].as_str().unwrap_or(""));
     if let Some(r) = failure(&model, false) {
         return r;
+    }
+    if model == "hang" {
+        return hang().await;
+    }
+    if model == "midstream" {
+        return midstream(format!(
+            "data: {}\n\n",
+            json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 1, "model": model,
+                "choices": [{"index": 0, "delta": {"role": "assistant", "content": "Hel"}, "finish_reason": null}]})
+        ));
     }
     let stream = body["stream"].as_bool().unwrap_or(false);
     let include_usage = body["stream_options"]["include_usage"]
@@ -258,9 +390,19 @@ async fn openai(State(shared): State<Arc<Shared>>, request: Request) -> Response
 
 async fn anthropic(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     let (_, body) = capture(&shared, request).await;
-    let model = body["model"].as_str().unwrap_or("").to_string();
+    let model = scripted(&shared, body["model"].as_str().unwrap_or(""));
     if let Some(r) = failure(&model, true) {
         return r;
+    }
+    if model == "hang" {
+        return hang().await;
+    }
+    if model == "midstream" {
+        return midstream(format!(
+            "event: message_start\ndata: {}\n\n",
+            json!({"type": "message_start", "message": {"id": "msg_mock", "type": "message", "role": "assistant",
+                "model": model, "content": [], "usage": {"input_tokens": 20, "output_tokens": 1}}})
+        ));
     }
     let stream = body["stream"].as_bool().unwrap_or(false);
     let tool = model == "tool";

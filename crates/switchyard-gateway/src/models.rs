@@ -1,6 +1,8 @@
-//! `GET /v1/models` (what the calling key may use, in OpenAI's list format) and `GET /health`.
+//! `GET /v1/models` (what the calling key may use, in OpenAI's list format: aliases,
+//! policies, then each provider's models) and `GET /health`.
 
 use crate::auth::{hash_key, presented_key};
+use crate::config::governance::approved_by;
 use crate::errors::{ApiError, Dialect};
 use crate::pricing::PriceCatalog;
 use crate::state::AppState;
@@ -19,17 +21,32 @@ pub async fn list_models(State(app): State<Arc<AppState>>, headers: HeaderMap) -
         Dialect::OpenAi
     };
     let snapshot = app.snapshot();
-    let authorized =
-        presented_key(&headers).is_some_and(|k| snapshot.keys.contains_key(&hash_key(k)));
-    if !authorized {
+    let Some(key) = presented_key(&headers).and_then(|k| snapshot.keys.get(&hash_key(k))) else {
         return ApiError::unauthorized(
             "Missing, invalid or revoked gateway key: send it as `Authorization: Bearer sy-...` or `x-api-key`.",
         )
         .render(dialect);
+    };
+    let config = &snapshot.config;
+    let allowed = |model: &str| {
+        approved_by(config.approved_models.as_deref(), model)
+            && approved_by(key.approved_models.as_deref(), model)
+    };
+    let entry = |id: String, owner: &str| json!({ "id": id, "object": "model", "created": 0, "owned_by": owner });
+    let mut data = Vec::new();
+    for (alias, target) in &config.aliases {
+        if allowed(target) {
+            data.push(entry(alias.clone(), "switchyard"));
+        }
+    }
+    for policy in &config.policies {
+        let id = format!("policy/{}", policy.name);
+        if allowed(&id) {
+            data.push(entry(id, "switchyard"));
+        }
     }
     let mut providers: Vec<_> = snapshot.providers.values().collect();
     providers.sort_by(|a, b| a.name.cmp(&b.name));
-    let mut data = Vec::new();
     for provider in providers {
         let mut models: BTreeSet<String> = provider.models.iter().cloned().collect();
         if models.is_empty() {
@@ -46,12 +63,10 @@ pub async fn list_models(State(app): State<Arc<AppState>>, headers: HeaderMap) -
                 .filter_map(|k| k.strip_prefix(&prefix).map(str::to_string)),
         );
         for model in models {
-            data.push(json!({
-                "id": format!("{}/{}", provider.name, model),
-                "object": "model",
-                "created": 0,
-                "owned_by": provider.name,
-            }));
+            let id = format!("{}/{}", provider.name, model);
+            if allowed(&id) {
+                data.push(entry(id, &provider.name));
+            }
         }
     }
     Json(json!({ "object": "list", "data": data })).into_response()

@@ -4,3 +4,4 @@
 mod admin;
 mod bad_input;
 mod proxy;
+mod routing;

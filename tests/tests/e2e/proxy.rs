@@ -371,7 +371,7 @@ async fn upstream_errors_keep_their_status_and_come_back_in_the_callers_dialect(
         .await
         .unwrap();
     assert_eq!(response.status(), 429);
-    assert_eq!(response.headers()["retry-after"], "7");
+    assert_eq!(response.headers()["retry-after"], "2");
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"]["message"], "mock failure 429");
 

@@ -28,6 +28,8 @@ pub fn router(app: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/api/secrets/{name}", put(set_secret).delete(delete_secret))
         .route("/api/usage", get(usage))
         .route("/api/requests", get(requests))
+        .route("/api/routing", get(routing_health))
+        .route("/api/spend", get(spend))
         .layer(axum::middleware::from_fn_with_state(app, guard))
 }
 
@@ -346,4 +348,44 @@ async fn requests(
     let store = app.store.clone();
     let rows = blocking(move || Ok(store.recent_requests(limit)?)).await?;
     Ok(Json(json!({ "requests": rows })))
+}
+
+/// What routing has seen: recent latency and cooldown per target.
+async fn routing_health(State(app): State<Arc<AppState>>) -> Json<serde_json::Value> {
+    let targets: Vec<_> = app
+        .health
+        .report()
+        .into_iter()
+        .map(|(target, latency_ms, cooling)| {
+            json!({ "target": target, "latency_ms": latency_ms, "cooling": cooling })
+        })
+        .collect();
+    Json(json!({ "targets": targets }))
+}
+
+/// This month's spend against the limits, and the alerts that fired.
+async fn spend(State(app): State<Arc<AppState>>) -> Result<Json<serde_json::Value>, ApiError> {
+    let snapshot = app.snapshot();
+    let (total, per_key) = app.spend.spent();
+    let mut keys: Vec<_> = snapshot
+        .keys
+        .values()
+        .map(|k| {
+            json!({
+                "name": k.name,
+                "spent_usd": per_key.get(&k.id).copied().unwrap_or(0.0),
+                "monthly_limit_usd": k.monthly_limit_usd,
+                "expires": k.expires,
+            })
+        })
+        .collect();
+    keys.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+    let store = app.store.clone();
+    let alerts = blocking(move || Ok(store.alert_events(50)?)).await?;
+    Ok(Json(json!({
+        "month": crate::spend::Month::now().label(),
+        "gateway": { "spent_usd": total, "monthly_limit_usd": snapshot.config.limits.monthly_usd },
+        "keys": keys,
+        "alerts": alerts,
+    })))
 }

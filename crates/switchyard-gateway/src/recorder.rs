@@ -17,8 +17,14 @@ pub const CLIENT_DISCONNECTED: &str = "client_disconnected";
 pub struct PendingRecord {
     record: RequestRecord,
     started: Instant,
+    /// The first time the request left for a provider.
+    first_dispatch: Option<Instant>,
+    /// The latest time it left (the try that answered).
     dispatched: Option<Instant>,
     upstream_done: Option<Instant>,
+    /// Time the gateway itself spent: before the first dispatch, and from the
+    /// provider's answer to the response being handed back.
+    overhead: Option<std::time::Duration>,
     price: Option<ModelPrice>,
     spend: Arc<SpendTracker>,
     /// Kept apart until the record is sent, so body metadata can still be merged in.
@@ -49,8 +55,10 @@ impl PendingRecord {
                 ..Default::default()
             },
             started,
+            first_dispatch: None,
             dispatched: None,
             upstream_done: None,
+            overhead: None,
             price: None,
             spend,
             meta: RequestMeta::default(),
@@ -97,7 +105,22 @@ impl PendingRecord {
 
     /// The request is about to leave for the provider.
     pub fn mark_dispatched(&mut self) {
-        self.dispatched = Some(Instant::now());
+        let now = Instant::now();
+        self.first_dispatch.get_or_insert(now);
+        self.dispatched = Some(now);
+    }
+
+    /// The answer is ready to go back to the client, the provider having answered at
+    /// `answered`. Returns the gateway's own time so far, in milliseconds.
+    pub fn mark_handed_back(&mut self, answered: Instant) -> f64 {
+        let now = Instant::now();
+        let before = self
+            .first_dispatch
+            .map(|d| d.saturating_duration_since(self.started))
+            .unwrap_or_default();
+        let overhead = before + now.saturating_duration_since(answered);
+        self.overhead = Some(overhead);
+        overhead.as_secs_f64() * 1000.0
     }
 
     /// The provider's answer is complete.
@@ -151,13 +174,15 @@ impl PendingRecord {
         r.status = status;
         r.latency_ms = ms_between(self.started, now);
         if let (Some(d), Some(u)) = (self.dispatched, self.upstream_done) {
-            let upstream = ms_between(d, u);
-            r.upstream_ms = Some(upstream);
-            r.overhead_ms = Some((r.latency_ms - upstream).max(0.0));
-        } else if self.dispatched.is_none() {
-            // Answered by the gateway itself: all of it was overhead.
-            r.overhead_ms = Some(r.latency_ms);
+            r.upstream_ms = Some(ms_between(d, u));
         }
+        r.overhead_ms = match (self.overhead, self.first_dispatch) {
+            (Some(o), _) => Some(o.as_secs_f64() * 1000.0),
+            // Failed after reaching a provider: the time before the first dispatch.
+            (None, Some(d)) => Some(ms_between(self.started, d)),
+            // Answered by the gateway itself: all of it was overhead.
+            (None, None) => Some(r.latency_ms),
+        };
         r.cost_usd = self.price.as_ref().and_then(|p| cost_usd(p, &r.tokens));
         if let Some(cost) = r.cost_usd {
             self.spend.add(r.key_id, cost);

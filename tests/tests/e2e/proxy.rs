@@ -42,6 +42,12 @@ async fn openai_request_passes_through_with_only_the_model_and_metadata_changed(
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["x-switchyard-provider"], "oai");
     assert_eq!(response.headers()["x-switchyard-model"], "gpt-4.1");
+    let overhead: f64 = response.headers()["x-switchyard-overhead-ms"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(overhead >= 0.0 && overhead < 1000.0, "{overhead}");
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["choices"][0]["message"]["content"], "Hello from mock");
     assert_eq!(

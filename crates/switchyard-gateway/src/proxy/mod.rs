@@ -304,7 +304,8 @@ async fn execute(
             let began = Instant::now();
             match attempt::send(app, inbound, attempt, object.to_bytes()).await {
                 Ok(success) => {
-                    let latency = began.elapsed().as_secs_f64() * 1000.0;
+                    let answered = Instant::now();
+                    let latency = answered.duration_since(began).as_secs_f64() * 1000.0;
                     app.health.record_success(&target, latency);
                     record.add_attempt(attempt_record(
                         attempt,
@@ -312,7 +313,7 @@ async fn execute(
                         None,
                         latency,
                     ));
-                    return respond(success, attempt, tries, record, inbound, dialect);
+                    return respond(success, attempt, tries, answered, record, inbound, dialect);
                 }
                 Err(Failure {
                     error,
@@ -375,6 +376,7 @@ fn respond(
     success: Success,
     attempt: &Attempt,
     tries: u32,
+    answered: Instant,
     mut record: PendingRecord,
     inbound: &Inbound<'_>,
     dialect: Dialect,
@@ -400,6 +402,11 @@ fn respond(
     headers.insert("x-switchyard-model", header_value(&attempt.model));
     headers.insert("x-switchyard-attempts", HeaderValue::from(tries));
     headers.insert("x-switchyard-request-id", header_value(record.request_id()));
+    let overhead_ms = record.mark_handed_back(answered);
+    headers.insert(
+        "x-switchyard-overhead-ms",
+        header_value(&format!("{overhead_ms:.3}")),
+    );
 
     let mut response = match success {
         Success::Complete { body, tokens, .. } => {

@@ -73,10 +73,23 @@ def test_bad_key(gateway):
         bad.messages.create(model="ant/claude-sonnet-4-5", max_tokens=10, messages=[{"role": "user", "content": "hi"}])
 
 
-def test_translation_not_yet_supported_is_a_clear_bad_request(client):
-    with pytest.raises(anthropic.BadRequestError) as err:
-        client.messages.create(model="oai/gpt-4.1", max_tokens=10, messages=[{"role": "user", "content": "hi"}])
-    assert "not supported yet" in str(err.value)
+def test_claude_style_client_on_an_openai_format_provider(client):
+    # Translated: Anthropic messages in, OpenAI chat completions upstream.
+    message = client.messages.create(
+        model="oai/gpt-4.1", max_tokens=10, messages=[{"role": "user", "content": "hi"}]
+    )
+    assert message.content[0].text == "Hello from mock"
+    assert message.usage.input_tokens == 10
+    with client.messages.stream(
+        model="oai/tool",
+        max_tokens=100,
+        tools=[{"name": "get_weather", "input_schema": {"type": "object"}}],
+        messages=[{"role": "user", "content": "weather?"}],
+    ) as stream:
+        final = stream.get_final_message()
+    assert final.content[0].type == "tool_use"
+    assert final.content[0].input == {"city": "Paris"}
+    assert final.stop_reason == "tool_use"
 
 
 def test_a_stream_cut_midway_raises(client):

@@ -113,3 +113,23 @@ def test_models_list(client):
     ids = [m.id for m in client.models.list()]
     assert "oai/gpt-4.1" in ids
     assert "ant/claude-sonnet-4-5" in ids
+
+
+def test_openai_client_on_anthropic(client):
+    # Translated: OpenAI chat in, Anthropic messages upstream.
+    reply = client.chat.completions.create(
+        model="ant/claude-sonnet-4-5", messages=[{"role": "user", "content": "hi"}]
+    )
+    assert reply.choices[0].message.content == "Hello from mock"
+    assert reply.usage.prompt_tokens == 170
+    chunks = list(
+        client.chat.completions.create(
+            model="ant/claude-sonnet-4-5",
+            messages=[{"role": "user", "content": "hi"}],
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "Hello from mock"
+    assert chunks[-1].usage.completion_tokens == 7

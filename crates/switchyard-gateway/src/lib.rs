@@ -26,6 +26,7 @@ pub mod spend;
 pub mod sse;
 pub mod state;
 pub mod stream;
+pub mod translate;
 pub mod ui;
 pub mod usage;
 

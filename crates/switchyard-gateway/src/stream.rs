@@ -168,13 +168,58 @@ impl StreamObserver {
 
 pub type UpstreamStream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
 
+/// Turns a provider's whole events into what the client receives: forwarded as they
+/// are (same format), or translated.
+pub trait EventHandler: Send {
+    /// One whole upstream event; pushes what the client should get.
+    fn event(&mut self, event: Bytes, out: &mut VecDeque<Bytes>);
+    /// The upstream ended; `failure` is set when it was cut short. Pushes whatever
+    /// closes the client's stream properly.
+    fn end(&mut self, failure: Option<&ApiError>, out: &mut VecDeque<Bytes>);
+    /// Usage seen so far, in the log's buckets.
+    fn tokens(&self) -> Option<TokenCounts>;
+    /// Whether the provider ended its stream properly.
+    fn completed(&self) -> bool;
+    /// An error the provider reported inside the stream.
+    fn provider_error(&self) -> Option<String>;
+}
+
+impl EventHandler for StreamObserver {
+    fn event(&mut self, event: Bytes, out: &mut VecDeque<Bytes>) {
+        if self.observe(&event) {
+            out.push_back(event);
+        }
+    }
+
+    fn end(&mut self, failure: Option<&ApiError>, out: &mut VecDeque<Bytes>) {
+        if let Some(error) = failure {
+            let dialect = match self {
+                StreamObserver::OpenAi { .. } => Dialect::OpenAi,
+                StreamObserver::Anthropic { .. } => Dialect::Anthropic,
+            };
+            out.push_back(error.sse_event(dialect));
+        }
+    }
+
+    fn tokens(&self) -> Option<TokenCounts> {
+        StreamObserver::tokens(self)
+    }
+
+    fn completed(&self) -> bool {
+        StreamObserver::completed(self)
+    }
+
+    fn provider_error(&self) -> Option<String> {
+        StreamObserver::provider_error(self).map(str::to_string)
+    }
+}
+
 pub struct ProxyStream {
     upstream: UpstreamStream,
     splitter: SseSplitter,
-    observer: StreamObserver,
+    handler: Box<dyn EventHandler>,
     recorder: Option<PendingRecord>,
     out: VecDeque<Bytes>,
-    dialect: Dialect,
     provider: String,
     ended: bool,
 }
@@ -182,9 +227,8 @@ pub struct ProxyStream {
 impl ProxyStream {
     pub fn new(
         upstream: UpstreamStream,
-        observer: StreamObserver,
+        handler: Box<dyn EventHandler>,
         mut recorder: PendingRecord,
-        dialect: Dialect,
         provider: String,
         status: u16,
     ) -> ProxyStream {
@@ -192,10 +236,9 @@ impl ProxyStream {
         ProxyStream {
             upstream,
             splitter: SseSplitter::default(),
-            observer,
+            handler,
             recorder: Some(recorder),
             out: VecDeque::new(),
-            dialect,
             provider,
             ended: false,
         }
@@ -203,41 +246,39 @@ impl ProxyStream {
 
     fn take_events(&mut self) {
         while let Some(event) = self.splitter.next_event() {
-            if self.observer.observe(&event) {
-                self.out.push_back(event);
-            }
+            self.handler.event(event, &mut self.out);
         }
     }
 
-    /// The upstream ended (cleanly or not): tell the client if it was cut short, record.
+    /// The upstream ended (cleanly or not): close the client's stream properly, record.
     fn end(&mut self, failure: Option<String>) {
         self.ended = true;
         if let Some(rest) = self.splitter.take_rest() {
-            if self.observer.observe(&rest) {
-                self.out.push_back(rest);
-            }
+            self.handler.event(rest, &mut self.out);
         }
+        let cut = failure.or_else(|| {
+            (!self.handler.completed())
+                .then(|| "the provider closed the stream before it was complete".to_string())
+        });
+        let error = cut.map(|reason| {
+            ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                ErrorKind::Upstream,
+                format!("Provider '{}' stream failed: {reason}", self.provider),
+            )
+        });
+        self.handler.end(error.as_ref(), &mut self.out);
         let Some(mut recorder) = self.recorder.take() else {
             return;
         };
         recorder.mark_upstream_done();
-        if let Some(tokens) = self.observer.tokens() {
+        if let Some(tokens) = self.handler.tokens() {
             recorder.set_tokens(tokens);
         }
-        let cut = failure.or_else(|| {
-            (!self.observer.completed())
-                .then(|| "the provider closed the stream before it was complete".to_string())
-        });
-        if let Some(reason) = cut {
-            let error = ApiError::new(
-                StatusCode::BAD_GATEWAY,
-                ErrorKind::Upstream,
-                format!("Provider '{}' stream failed: {reason}", self.provider),
-            );
-            self.out.push_back(error.sse_event(self.dialect));
+        if let Some(error) = error {
             recorder.set_error("upstream_stream_error", error.message);
-        } else if let Some(message) = self.observer.provider_error() {
-            recorder.set_error("upstream_stream_error", message.to_string());
+        } else if let Some(message) = self.handler.provider_error() {
+            recorder.set_error("upstream_stream_error", message);
         }
         recorder.finish(200);
     }
@@ -275,7 +316,7 @@ impl Drop for ProxyStream {
     /// The client went away mid-stream: record what was used so far.
     fn drop(&mut self) {
         if let Some(mut recorder) = self.recorder.take() {
-            if let Some(tokens) = self.observer.tokens() {
+            if let Some(tokens) = self.handler.tokens() {
                 recorder.set_tokens(tokens);
             }
             recorder.set_error(CLIENT_DISCONNECTED, "the client closed the stream early");

@@ -261,38 +261,6 @@ async fn a_revoked_key_stops_working_at_once() {
 }
 
 #[tokio::test]
-async fn a_request_needing_translation_is_refused_with_the_limitation_named() {
-    let mock = MockUpstream::start().await.unwrap();
-    let gw = TestGateway::start(&mock).await;
-    let response = gw
-        .http
-        .post(gw.url("/v1/messages"))
-        .header("x-api-key", &gw.key)
-        .json(&json!({"model": "oai/gpt-4.1", "max_tokens": 5, "messages": []}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 400);
-    let message = error_message("/v1/messages", &response.json().await.unwrap());
-    assert!(
-        message.contains("not supported yet") && message.contains("/v1/chat/completions"),
-        "{message}"
-    );
-
-    let response = gw
-        .post(
-            "/v1/chat/completions",
-            &json!({"model": "ant/claude-sonnet-4-5", "messages": []}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 400);
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["error"]["code"], "translation_unsupported");
-}
-
-#[tokio::test]
 async fn a_provider_whose_key_cannot_be_found_says_how_to_fix_it() {
     let mock = MockUpstream::start().await.unwrap();
     let gw = TestGateway::start(&mock).await;

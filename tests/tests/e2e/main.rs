@@ -6,3 +6,4 @@ mod bad_input;
 mod proxy;
 mod routing;
 mod spend;
+mod translate;

@@ -47,7 +47,7 @@ async fn openai_request_passes_through_with_only_the_model_and_metadata_changed(
         .unwrap()
         .parse()
         .unwrap();
-    assert!(overhead >= 0.0 && overhead < 1000.0, "{overhead}");
+    assert!((0.0..1000.0).contains(&overhead), "{overhead}");
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["choices"][0]["message"]["content"], "Hello from mock");
     assert_eq!(

@@ -81,23 +81,6 @@ pub async fn send(
 ) -> Result<Success, Failure> {
     let provider = &attempt.provider;
     let format = provider.kind.wire_format();
-    if format != inbound.api {
-        return Err(Failure::fatal(
-            ApiError::bad_request(format!(
-                "Model '{}/{}' is served by provider '{}', which speaks {}; translating {} requests \
-                 to it is not supported yet. Call {} for this model, or pick a model on a provider \
-                 that speaks {}.",
-                provider.name,
-                attempt.model,
-                provider.name,
-                format.display_name(),
-                inbound.api.display_name(),
-                endpoint_path(format),
-                inbound.api.display_name(),
-            ))
-            .with_code("translation_unsupported"),
-        ));
-    }
     let credential = provider
         .credential(attempt.credential.as_deref())
         .ok_or_else(|| {
@@ -163,7 +146,7 @@ pub async fn send(
     let headers = response.headers().clone();
     if !status.is_success() {
         let body = read_limited(response, MAX_ERROR_BODY_BYTES).await;
-        let mut error = upstream_error(provider, status, body, true);
+        let mut error = upstream_error(provider, status, body, format == inbound.api);
         error.upstream.get_or_insert_default().headers = super::forwardable_headers(&headers);
         return Err(Failure {
             error,

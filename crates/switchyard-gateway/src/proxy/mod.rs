@@ -9,13 +9,16 @@ use crate::auth::{hash_key, presented_key};
 use crate::errors::{ApiError, Dialect, ErrorKind};
 use crate::json_body::JsonObject;
 use crate::metadata::{BodyMetadata, RequestMeta, BODY_METADATA_FIELDS};
+use crate::pricing::PriceCatalog;
+use crate::providers::ProviderKind;
 use crate::providers::WireFormat;
 use crate::recorder::PendingRecord;
 use crate::routing::retry::{backoff, random_unit};
 use crate::routing::{self, Attempt, PlanInput};
 use crate::snapshot::{ActiveKey, Snapshot};
 use crate::state::AppState;
-use crate::stream::{ProxyStream, StreamObserver};
+use crate::stream::{EventHandler, ProxyStream, StreamObserver};
+use crate::translate::{self, convert, Target, ToolNames};
 use attempt::{Failure, Success};
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -61,6 +64,8 @@ pub fn dialect_of(api: WireFormat) -> Dialect {
 /// What every attempt needs to know about the client's request.
 pub struct Inbound<'a> {
     pub api: WireFormat,
+    /// The model as the client named it (echoed in translated answers).
+    pub model: &'a str,
     pub headers: &'a HeaderMap,
     pub query: Option<&'a str>,
     pub stream: bool,
@@ -141,6 +146,7 @@ async fn proxy(app: Arc<AppState>, api: WireFormat, request: Request) -> Respons
     }
     let inbound = Inbound {
         api,
+        model: &model,
         headers: &parts.headers,
         query: parts.uri.query(),
         stream,
@@ -290,6 +296,8 @@ async fn execute(
 ) -> Response {
     let mut last_error = None;
     let mut tries = 0u32;
+    // Parsed in full only when some attempt needs translating.
+    let mut pivot: Option<translate::Request> = None;
     'steps: for attempt in attempts {
         let target = attempt.target();
         record.set_route(
@@ -297,12 +305,19 @@ async fn execute(
             &attempt.model,
             snapshot.price_for(&attempt.provider, &attempt.model),
         );
+        let outbound = match outbound_body(inbound, attempt, &mut object, &mut pivot) {
+            Ok(o) => o,
+            Err(error) => {
+                record.add_attempt(attempt_record(attempt, error.status, Some(&error), 0.0));
+                last_error = Some(error);
+                continue 'steps;
+            }
+        };
         for retry in 0..=u32::from(attempt.retries) {
             tries += 1;
-            object.set_string("model", &attempt.model);
             record.mark_dispatched();
             let began = Instant::now();
-            match attempt::send(app, inbound, attempt, object.to_bytes()).await {
+            match attempt::send(app, inbound, attempt, outbound.body.clone()).await {
                 Ok(success) => {
                     let answered = Instant::now();
                     let latency = answered.duration_since(began).as_secs_f64() * 1000.0;
@@ -313,7 +328,9 @@ async fn execute(
                         None,
                         latency,
                     ));
-                    return respond(success, attempt, tries, answered, record, inbound, dialect);
+                    return respond(
+                        success, attempt, &outbound, tries, answered, record, inbound, dialect,
+                    );
                 }
                 Err(Failure {
                     error,
@@ -349,6 +366,65 @@ async fn execute(
     response
 }
 
+/// The body for one attempt: the client's own body with the attempt's model id when
+/// the formats match, else the request translated into the provider's format.
+struct Outbound {
+    body: Vec<u8>,
+    /// Set when translated: tool names shortened for the provider.
+    names: Option<ToolNames>,
+}
+
+fn outbound_body(
+    inbound: &Inbound<'_>,
+    attempt: &Attempt,
+    object: &mut JsonObject<'_>,
+    pivot: &mut Option<translate::Request>,
+) -> Result<Outbound, ApiError> {
+    let format = attempt.provider.kind.wire_format();
+    if format == inbound.api {
+        object.set_string("model", &attempt.model);
+        return Ok(Outbound {
+            body: object.to_bytes(),
+            names: None,
+        });
+    }
+    let request = match pivot {
+        Some(r) => r,
+        None => {
+            let value: serde_json::Value =
+                serde_json::from_slice(&object.to_bytes()).map_err(|e| {
+                    ApiError::bad_request(format!("Request body is not valid JSON: {e}"))
+                })?;
+            pivot.insert(convert::parse_request(inbound.api, &value)?)
+        }
+    };
+    let target = translation_target(attempt);
+    let names = match format {
+        WireFormat::OpenAiChat => ToolNames::for_tools(&request.tools, translate::MAX_TOOL_NAME),
+        WireFormat::AnthropicMessages => ToolNames::default(),
+    };
+    let value = convert::render_request(format, request, &attempt.model, &target, &names);
+    Ok(Outbound {
+        body: value.to_string().into_bytes(),
+        names: Some(names),
+    })
+}
+
+/// What the attempt's provider and model can take.
+fn translation_target(attempt: &Attempt) -> Target {
+    let kind = attempt.provider.kind;
+    let max_output_tokens = kind
+        .price_catalog()
+        .and_then(|c| PriceCatalog::builtin().lookup(c, &attempt.model))
+        .and_then(|p| p.max_output_tokens);
+    Target {
+        keeps_cache_control: kind == ProviderKind::Anthropic || attempt.model.contains("claude"),
+        wants_reasoning_content: kind == ProviderKind::DeepSeek,
+        uses_max_completion_tokens: kind == ProviderKind::OpenAi,
+        max_output_tokens,
+    }
+}
+
 fn success_status(success: &Success) -> StatusCode {
     match success {
         Success::Complete { status, .. } | Success::Stream { status, .. } => *status,
@@ -372,9 +448,11 @@ fn attempt_record(
 }
 
 /// The successful attempt's answer, passed back with Switchyard's own headers.
+#[allow(clippy::too_many_arguments)]
 fn respond(
     success: Success,
     attempt: &Attempt,
+    outbound: &Outbound,
     tries: u32,
     answered: Instant,
     mut record: PendingRecord,
@@ -408,8 +486,9 @@ fn respond(
         header_value(&format!("{overhead_ms:.3}")),
     );
 
-    let mut response = match success {
-        Success::Complete { body, tokens, .. } => {
+    let provider_format = attempt.provider.kind.wire_format();
+    let mut response = match (success, &outbound.names) {
+        (Success::Complete { body, tokens, .. }, None) => {
             record.mark_upstream_done();
             if let Some(tokens) = tokens {
                 record.set_tokens(tokens);
@@ -418,17 +497,55 @@ fn respond(
             record.finish(status.as_u16());
             Response::new(Body::from(body))
         }
-        Success::Stream { stream, .. } => {
-            let observer = match attempt.provider.kind.wire_format() {
-                WireFormat::OpenAiChat => StreamObserver::openai(inbound.client_wants_usage),
-                WireFormat::AnthropicMessages => StreamObserver::anthropic(),
+        (Success::Complete { body, .. }, Some(names)) => {
+            record.mark_upstream_done();
+            let translated =
+                convert::response(provider_format, inbound.api, &body, names, inbound.model);
+            match translated {
+                Ok((body, tokens)) => {
+                    record.set_tokens(tokens);
+                    record.mark_first_byte();
+                    record.finish(status.as_u16());
+                    headers.insert(
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("application/json"),
+                    );
+                    Response::new(Body::from(body))
+                }
+                Err(mut error) => {
+                    error.status = StatusCode::BAD_GATEWAY;
+                    error.kind = ErrorKind::Upstream;
+                    let response = error.render(dialect);
+                    record.fail(&error);
+                    return response;
+                }
+            }
+        }
+        (Success::Stream { stream, .. }, names) => {
+            let handler: Box<dyn EventHandler> = match names {
+                None => Box::new(match provider_format {
+                    WireFormat::OpenAiChat => StreamObserver::openai(inbound.client_wants_usage),
+                    WireFormat::AnthropicMessages => StreamObserver::anthropic(),
+                }),
+                Some(names) => {
+                    headers.insert(
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("text/event-stream"),
+                    );
+                    Box::new(convert::stream(
+                        provider_format,
+                        inbound.api,
+                        names.clone(),
+                        inbound.model,
+                        inbound.client_wants_usage,
+                    ))
+                }
             };
             headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
             Response::new(Body::from_stream(ProxyStream::new(
                 stream,
-                observer,
+                handler,
                 record,
-                dialect,
                 attempt.provider.name.clone(),
                 status.as_u16(),
             )))

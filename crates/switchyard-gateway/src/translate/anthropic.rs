@@ -1,0 +1,528 @@
+//! Anthropic messages ⟷ the pivot: requests, responses and usage.
+
+use super::*;
+use serde_json::{json, Map};
+
+/// `max_tokens` sent when the client gave none and the model's limit is unknown.
+pub const DEFAULT_MAX_TOKENS: u64 = 8192;
+/// Anthropic's smallest thinking budget.
+pub const MIN_THINKING_BUDGET: u64 = 1024;
+
+fn cache_of(v: &Value) -> CacheControl {
+    v.get("cache_control").cloned()
+}
+
+fn parse_source(v: &Value) -> Result<MediaSource, ApiError> {
+    let source = v.get("source").unwrap_or(&Value::Null);
+    match str_field(source, "type") {
+        Some("base64") => Ok(MediaSource::Base64 {
+            media_type: str_field(source, "media_type")
+                .unwrap_or("application/octet-stream")
+                .to_string(),
+            data: str_field(source, "data").unwrap_or_default().to_string(),
+        }),
+        Some("url") => Ok(MediaSource::Url(
+            str_field(source, "url").unwrap_or_default().to_string(),
+        )),
+        other => Err(invalid(format!(
+            "unsupported {} source type {:?} for translation",
+            str_field(v, "type").unwrap_or("media"),
+            other.unwrap_or("none")
+        ))),
+    }
+}
+
+fn parse_blocks(content: &Value) -> Result<Vec<Block>, ApiError> {
+    match content {
+        Value::String(text) => Ok(vec![Block::Text {
+            text: text.clone(),
+            cache: None,
+        }]),
+        Value::Array(items) => items
+            .iter()
+            .filter_map(|b| parse_block(b).transpose())
+            .collect(),
+        Value::Null => Ok(vec![]),
+        _ => Err(invalid(
+            "message content must be a string or an array of blocks",
+        )),
+    }
+}
+
+fn parse_block(b: &Value) -> Result<Option<Block>, ApiError> {
+    Ok(Some(match str_field(b, "type").unwrap_or("") {
+        "text" => Block::Text {
+            text: str_field(b, "text").unwrap_or_default().to_string(),
+            cache: cache_of(b),
+        },
+        "image" => Block::Image {
+            source: parse_source(b)?,
+            cache: cache_of(b),
+        },
+        "document" => Block::Document {
+            source: parse_source(b)?,
+            cache: cache_of(b),
+        },
+        "tool_use" => Block::ToolUse {
+            id: str_field(b, "id").unwrap_or_default().to_string(),
+            name: str_field(b, "name").unwrap_or_default().to_string(),
+            input: b.get("input").cloned().unwrap_or_else(|| json!({})),
+            cache: cache_of(b),
+        },
+        "tool_result" => Block::ToolResult {
+            id: str_field(b, "tool_use_id").unwrap_or_default().to_string(),
+            content: parse_blocks(b.get("content").unwrap_or(&Value::Null))?,
+            is_error: b.get("is_error").and_then(Value::as_bool).unwrap_or(false),
+            cache: cache_of(b),
+        },
+        "thinking" => Block::Thinking {
+            text: str_field(b, "thinking").unwrap_or_default().to_string(),
+            signature: str_field(b, "signature").map(str::to_string),
+        },
+        "redacted_thinking" => Block::RedactedThinking {
+            data: str_field(b, "data").unwrap_or_default().to_string(),
+        },
+        other => {
+            return Err(invalid(format!(
+                "content blocks of type '{other}' cannot be translated for this provider"
+            )))
+        }
+    }))
+}
+
+/// An Anthropic messages request as the pivot.
+pub fn parse_request(body: &Value) -> Result<Request, ApiError> {
+    let mut request = Request {
+        system: parse_blocks(body.get("system").unwrap_or(&Value::Null))?,
+        stream: body.get("stream").and_then(Value::as_bool).unwrap_or(false),
+        max_tokens: body.get("max_tokens").and_then(Value::as_u64),
+        temperature: body.get("temperature").and_then(Value::as_f64),
+        top_p: body.get("top_p").and_then(Value::as_f64),
+        user: body
+            .pointer("/metadata/user_id")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        ..Default::default()
+    };
+    if let Some(stops) = body.get("stop_sequences").and_then(Value::as_array) {
+        request.stop = stops
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect();
+    }
+    for m in body
+        .get("messages")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let role = match str_field(m, "role") {
+            Some("user") => Role::User,
+            Some("assistant") => Role::Assistant,
+            Some("system") => Role::System,
+            other => {
+                return Err(invalid(format!(
+                    "unknown message role {:?}",
+                    other.unwrap_or("none")
+                )))
+            }
+        };
+        request.messages.push(Message {
+            role,
+            content: parse_blocks(m.get("content").unwrap_or(&Value::Null))?,
+        });
+    }
+    for t in body
+        .get("tools")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        // Server tools (web search, code execution, ...) only exist at Anthropic.
+        if t.get("type")
+            .and_then(Value::as_str)
+            .is_some_and(|ty| ty != "custom")
+        {
+            continue;
+        }
+        request.tools.push(Tool {
+            name: str_field(t, "name").unwrap_or_default().to_string(),
+            description: str_field(t, "description").map(str::to_string),
+            schema: t
+                .get("input_schema")
+                .cloned()
+                .unwrap_or_else(|| json!({"type": "object"})),
+            cache: cache_of(t),
+        });
+    }
+    if let Some(choice) = body.get("tool_choice") {
+        request.tool_choice = match str_field(choice, "type") {
+            Some("auto") => Some(ToolChoice::Auto),
+            Some("any") => Some(ToolChoice::Required),
+            Some("none") => Some(ToolChoice::None),
+            Some("tool") => Some(ToolChoice::Named(
+                str_field(choice, "name").unwrap_or_default().to_string(),
+            )),
+            _ => None,
+        };
+        if let Some(disable) = choice
+            .get("disable_parallel_tool_use")
+            .and_then(Value::as_bool)
+        {
+            request.parallel_tool_calls = Some(!disable);
+        }
+    }
+    if let Some(thinking) = body.get("thinking") {
+        match str_field(thinking, "type") {
+            Some("enabled") => {
+                let budget = thinking
+                    .get("budget_tokens")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(MIN_THINKING_BUDGET);
+                request.reasoning = Some(Reasoning::Budget(budget));
+            }
+            Some("disabled") => request.reasoning = Some(Reasoning::Effort(Effort::None)),
+            _ => {}
+        }
+    }
+    Ok(request)
+}
+
+fn with_cache(mut v: Value, cache: &CacheControl, target: &Target) -> Value {
+    if let (Some(c), true) = (cache, target.keeps_cache_control) {
+        v["cache_control"] = c.clone();
+    }
+    v
+}
+
+fn render_source(source: &MediaSource) -> Value {
+    match source {
+        MediaSource::Base64 { media_type, data } => {
+            json!({"type": "base64", "media_type": media_type, "data": data})
+        }
+        MediaSource::Url(url) => json!({"type": "url", "url": url}),
+    }
+}
+
+fn render_block(b: &Block, target: &Target) -> Option<Value> {
+    Some(match b {
+        Block::Text { text, cache } => {
+            if text.is_empty() {
+                return None; // Anthropic refuses empty text blocks
+            }
+            with_cache(json!({"type": "text", "text": text}), cache, target)
+        }
+        Block::Image { source, cache } => with_cache(
+            json!({"type": "image", "source": render_source(source)}),
+            cache,
+            target,
+        ),
+        Block::Document { source, cache } => with_cache(
+            json!({"type": "document", "source": render_source(source)}),
+            cache,
+            target,
+        ),
+        Block::ToolUse {
+            id,
+            name,
+            input,
+            cache,
+        } => {
+            let input = if input.is_object() {
+                input.clone()
+            } else {
+                json!({})
+            };
+            with_cache(
+                json!({"type": "tool_use", "id": id, "name": name, "input": input}),
+                cache,
+                target,
+            )
+        }
+        Block::ToolResult {
+            id,
+            content,
+            is_error,
+            cache,
+        } => {
+            let inner: Vec<Value> = content
+                .iter()
+                .filter_map(|c| render_block(c, target))
+                .collect();
+            let mut v = json!({"type": "tool_result", "tool_use_id": id, "content": inner});
+            if *is_error {
+                v["is_error"] = json!(true);
+            }
+            with_cache(v, cache, target)
+        }
+        // Only Anthropic's own, signed thinking can go back to Anthropic.
+        Block::Thinking {
+            text,
+            signature: Some(sig),
+        } => json!({"type": "thinking", "thinking": text, "signature": sig}),
+        Block::Thinking {
+            signature: None, ..
+        } => return None,
+        Block::RedactedThinking { data } => json!({"type": "redacted_thinking", "data": data}),
+    })
+}
+
+/// The pivot as an Anthropic messages request for `model`.
+pub fn render_request(request: &Request, model: &str, target: &Target) -> Value {
+    let mut system: Vec<Value> = request
+        .system
+        .iter()
+        .filter_map(|b| render_block(b, target))
+        .collect();
+    let mut messages: Vec<(Role, Vec<Value>)> = Vec::new();
+    // Tool calls still waiting for a result, to repair conversations Anthropic would refuse.
+    let mut open_calls: Vec<String> = Vec::new();
+    for m in &request.messages {
+        match m.role {
+            Role::System => {
+                // Anthropic has no mid-conversation system messages: they join the system prompt.
+                system.extend(m.content.iter().filter_map(|b| render_block(b, target)));
+            }
+            Role::Assistant => {
+                let blocks: Vec<Value> = m
+                    .content
+                    .iter()
+                    .filter_map(|b| render_block(b, target))
+                    .collect();
+                open_calls = m
+                    .content
+                    .iter()
+                    .filter_map(|b| match b {
+                        Block::ToolUse { id, .. } => Some(id.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                push_merged(&mut messages, Role::Assistant, blocks);
+            }
+            Role::User => {
+                let mut results = Vec::new();
+                let mut others = Vec::new();
+                for b in &m.content {
+                    match b {
+                        Block::ToolResult { id, content, .. } if !open_calls.contains(id) => {
+                            // A result whose call is missing: keep what it says, as text.
+                            let text = joined_text(content);
+                            others.push(json!({"type": "text", "text": format!("[result of tool call {id}]\n{text}")}));
+                        }
+                        Block::ToolResult { id, .. } => {
+                            open_calls.retain(|c| c != id);
+                            results.extend(render_block(b, target));
+                        }
+                        _ => others.extend(render_block(b, target)),
+                    }
+                }
+                // Every tool call needs a result in the next user turn.
+                for id in open_calls.drain(..) {
+                    results.push(json!({"type": "tool_result", "tool_use_id": id, "content": "(no result)", "is_error": true}));
+                }
+                results.extend(others);
+                push_merged(&mut messages, Role::User, results);
+            }
+        }
+    }
+    if !open_calls.is_empty() {
+        let results = open_calls
+            .drain(..)
+            .map(|id| json!({"type": "tool_result", "tool_use_id": id, "content": "(no result)", "is_error": true}))
+            .collect();
+        push_merged(&mut messages, Role::User, results);
+    }
+    if messages.first().is_some_and(|(r, _)| *r == Role::Assistant) {
+        messages.insert(
+            0,
+            (
+                Role::User,
+                vec![json!({"type": "text", "text": "(conversation continues)"})],
+            ),
+        );
+    }
+
+    let max_output = target.max_output_tokens;
+    let mut max_tokens = request
+        .max_tokens
+        .unwrap_or(max_output.unwrap_or(DEFAULT_MAX_TOKENS));
+    if let Some(limit) = max_output {
+        max_tokens = max_tokens.min(limit);
+    }
+    let mut body = Map::new();
+    body.insert("model".into(), json!(model));
+    body.insert(
+        "messages".into(),
+        Value::Array(
+            messages
+                .into_iter()
+                .map(|(role, content)| json!({"role": if role == Role::User {"user"} else {"assistant"}, "content": content}))
+                .collect(),
+        ),
+    );
+    if !system.is_empty() {
+        body.insert("system".into(), Value::Array(system));
+    }
+    let thinking_budget = match request.reasoning {
+        Some(Reasoning::Budget(b)) if b > 0 => Some(b),
+        Some(Reasoning::Effort(e)) => effort_budget(e, max_output),
+        _ => None,
+    };
+    if let Some(budget) = thinking_budget {
+        // The budget must be at least 1024 and below max_tokens.
+        let budget = budget.max(MIN_THINKING_BUDGET);
+        if max_tokens <= budget {
+            max_tokens = match max_output {
+                Some(limit) => (budget + 1).min(limit),
+                None => budget + DEFAULT_MAX_TOKENS,
+            };
+        }
+        let budget = budget
+            .min(max_tokens.saturating_sub(1))
+            .max(MIN_THINKING_BUDGET);
+        body.insert(
+            "thinking".into(),
+            json!({"type": "enabled", "budget_tokens": budget}),
+        );
+    } else {
+        // Sampling settings are not allowed together with thinking.
+        if let Some(t) = request.temperature {
+            body.insert("temperature".into(), json!(t.min(1.0)));
+        }
+        if let Some(p) = request.top_p {
+            body.insert("top_p".into(), json!(p));
+        }
+    }
+    body.insert("max_tokens".into(), json!(max_tokens));
+    if !request.stop.is_empty() {
+        body.insert("stop_sequences".into(), json!(request.stop));
+    }
+    if request.stream {
+        body.insert("stream".into(), json!(true));
+    }
+    if !request.tools.is_empty() {
+        let tools: Vec<Value> = request
+            .tools
+            .iter()
+            .map(|t| {
+                let mut v = json!({"name": t.name, "input_schema": t.schema});
+                if let Some(d) = &t.description {
+                    v["description"] = json!(d);
+                }
+                with_cache(v, &t.cache, target)
+            })
+            .collect();
+        body.insert("tools".into(), Value::Array(tools));
+    }
+    let mut choice = match &request.tool_choice {
+        Some(ToolChoice::Auto) => Some(json!({"type": "auto"})),
+        Some(ToolChoice::Required) => Some(json!({"type": "any"})),
+        Some(ToolChoice::None) => Some(json!({"type": "none"})),
+        Some(ToolChoice::Named(n)) => Some(json!({"type": "tool", "name": n})),
+        None => None,
+    };
+    if request.parallel_tool_calls == Some(false) && !request.tools.is_empty() {
+        let c = choice.get_or_insert_with(|| json!({"type": "auto"}));
+        c["disable_parallel_tool_use"] = json!(true);
+    }
+    if let Some(c) = choice.filter(|_| !request.tools.is_empty()) {
+        body.insert("tool_choice".into(), c);
+    }
+    if let Some(user) = &request.user {
+        body.insert("metadata".into(), json!({"user_id": user}));
+    }
+    Value::Object(body)
+}
+
+/// Anthropic wants alternating roles: consecutive turns of one role are merged.
+fn push_merged(messages: &mut Vec<(Role, Vec<Value>)>, role: Role, blocks: Vec<Value>) {
+    if blocks.is_empty() {
+        return;
+    }
+    match messages.last_mut() {
+        Some((last, content)) if *last == role => content.extend(blocks),
+        _ => messages.push((role, blocks)),
+    }
+}
+
+pub fn parse_stop(reason: Option<&str>, sequence: Option<&str>) -> StopReason {
+    match reason {
+        Some("max_tokens") => StopReason::MaxTokens,
+        Some("tool_use") => StopReason::ToolUse,
+        Some("stop_sequence") => StopReason::StopSequence(sequence.map(str::to_string)),
+        Some("refusal") => StopReason::Refusal,
+        _ => StopReason::EndTurn,
+    }
+}
+
+pub fn stop_name(stop: &StopReason) -> &'static str {
+    match stop {
+        StopReason::EndTurn => "end_turn",
+        StopReason::MaxTokens => "max_tokens",
+        StopReason::ToolUse => "tool_use",
+        StopReason::StopSequence(_) => "stop_sequence",
+        StopReason::Refusal | StopReason::ContentFilter => "refusal",
+    }
+}
+
+/// An Anthropic response as the pivot.
+pub fn parse_response(body: &Value) -> Result<Response, ApiError> {
+    let content = parse_blocks(body.get("content").unwrap_or(&Value::Null))?;
+    let usage = body
+        .get("usage")
+        .and_then(|u| serde_json::from_value::<crate::usage::AnthropicUsage>(u.clone()).ok())
+        .map(|u| u.to_counts())
+        .unwrap_or_default();
+    Ok(Response {
+        id: str_field(body, "id").unwrap_or("msg").to_string(),
+        model: str_field(body, "model").unwrap_or_default().to_string(),
+        content,
+        stop: parse_stop(
+            str_field(body, "stop_reason"),
+            str_field(body, "stop_sequence"),
+        ),
+        usage,
+    })
+}
+
+pub fn usage_json(usage: &TokenCounts) -> Value {
+    json!({
+        "input_tokens": usage.input,
+        "cache_creation_input_tokens": usage.cache_write_5m + usage.cache_write_1h,
+        "cache_read_input_tokens": usage.cache_read,
+        "output_tokens": usage.output,
+    })
+}
+
+/// The pivot as an Anthropic response, as Claude would have answered.
+pub fn render_response(response: &Response, model: &str) -> Value {
+    let target = Target::default();
+    let content: Vec<Value> = response
+        .content
+        .iter()
+        .filter_map(|b| match b {
+            // Reasoning from other providers has no signature; clients still see it.
+            Block::Thinking {
+                text,
+                signature: None,
+            } => Some(json!({"type": "thinking", "thinking": text, "signature": ""})),
+            other => render_block(other, &target),
+        })
+        .collect();
+    let stop = response.effective_stop();
+    let sequence = match &stop {
+        StopReason::StopSequence(s) => json!(s),
+        _ => Value::Null,
+    };
+    json!({
+        "id": response.id,
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": content,
+        "stop_reason": stop_name(&stop),
+        "stop_sequence": sequence,
+        "usage": usage_json(&response.usage),
+    })
+}

@@ -1,0 +1,587 @@
+//! OpenAI chat completions ⟷ the pivot: requests, responses and usage.
+
+use super::*;
+use serde_json::{json, Map};
+
+fn parse_parts(content: &Value) -> Result<Vec<Block>, ApiError> {
+    match content {
+        Value::String(text) => Ok(vec![Block::Text {
+            text: text.clone(),
+            cache: None,
+        }]),
+        Value::Null => Ok(vec![]),
+        Value::Array(parts) => parts
+            .iter()
+            .map(|p| {
+                Ok(match str_field(p, "type").unwrap_or("") {
+                    "text" | "input_text" | "output_text" => Block::Text {
+                        text: str_field(p, "text").unwrap_or_default().to_string(),
+                        cache: p.get("cache_control").cloned(),
+                    },
+                    "image_url" => {
+                        let url = p
+                            .get("image_url")
+                            .and_then(|i| i.get("url").and_then(Value::as_str).or(i.as_str()))
+                            .unwrap_or_default();
+                        Block::Image {
+                            source: MediaSource::from_url(url),
+                            cache: p.get("cache_control").cloned(),
+                        }
+                    }
+                    "file" => {
+                        let data = p
+                            .pointer("/file/file_data")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default();
+                        Block::Document {
+                            source: MediaSource::from_url(data),
+                            cache: p.get("cache_control").cloned(),
+                        }
+                    }
+                    other => return Err(invalid(format!(
+                        "message parts of type '{other}' cannot be translated for this provider"
+                    ))),
+                })
+            })
+            .collect(),
+        _ => Err(invalid(
+            "message content must be a string or an array of parts",
+        )),
+    }
+}
+
+/// An OpenAI chat request as the pivot.
+pub fn parse_request(body: &Value) -> Result<Request, ApiError> {
+    let mut request = Request {
+        stream: body.get("stream").and_then(Value::as_bool).unwrap_or(false),
+        max_tokens: body
+            .get("max_completion_tokens")
+            .or_else(|| body.get("max_tokens"))
+            .and_then(Value::as_u64),
+        temperature: body.get("temperature").and_then(Value::as_f64),
+        top_p: body.get("top_p").and_then(Value::as_f64),
+        parallel_tool_calls: body.get("parallel_tool_calls").and_then(Value::as_bool),
+        response_format: body
+            .get("response_format")
+            .cloned()
+            .filter(|v| !v.is_null()),
+        user: str_field(body, "user").map(str::to_string),
+        ..Default::default()
+    };
+    match body.get("stop") {
+        Some(Value::String(s)) => request.stop = vec![s.clone()],
+        Some(Value::Array(a)) => {
+            request.stop = a
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        }
+        _ => {}
+    }
+    request.reasoning = match str_field(body, "reasoning_effort") {
+        Some("none") | Some("minimal") | Some("min") => Some(Reasoning::Effort(Effort::None)),
+        Some("low") => Some(Reasoning::Effort(Effort::Low)),
+        Some("medium") => Some(Reasoning::Effort(Effort::Medium)),
+        Some("high") => Some(Reasoning::Effort(Effort::High)),
+        Some("max") | Some("xhigh") => Some(Reasoning::Effort(Effort::Max)),
+        _ => body
+            .get("reasoning_effort")
+            .and_then(Value::as_u64)
+            .map(Reasoning::Budget),
+    };
+    let mut seen_conversation = false;
+    for m in body
+        .get("messages")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let role = str_field(m, "role").unwrap_or("");
+        let content = parse_parts(m.get("content").unwrap_or(&Value::Null))?;
+        match role {
+            "system" | "developer" if !seen_conversation => request.system.extend(content),
+            "system" | "developer" => request.messages.push(Message {
+                role: Role::System,
+                content,
+            }),
+            "user" => {
+                seen_conversation = true;
+                request.messages.push(Message {
+                    role: Role::User,
+                    content,
+                });
+            }
+            "assistant" => {
+                seen_conversation = true;
+                let mut blocks = Vec::new();
+                if let Some(reasoning) = str_field(m, "reasoning_content").filter(|r| !r.is_empty())
+                {
+                    blocks.push(Block::Thinking {
+                        text: reasoning.to_string(),
+                        signature: None,
+                    });
+                }
+                blocks.extend(content);
+                if let Some(refusal) = str_field(m, "refusal") {
+                    blocks.push(Block::Text {
+                        text: refusal.to_string(),
+                        cache: None,
+                    });
+                }
+                for call in m
+                    .get("tool_calls")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    let arguments = call
+                        .pointer("/function/arguments")
+                        .and_then(Value::as_str)
+                        .unwrap_or("");
+                    let input = if arguments.trim().is_empty() {
+                        json!({})
+                    } else {
+                        serde_json::from_str(arguments)
+                            .unwrap_or_else(|_| json!({"arguments": arguments}))
+                    };
+                    blocks.push(Block::ToolUse {
+                        id: str_field(call, "id").unwrap_or_default().to_string(),
+                        name: call
+                            .pointer("/function/name")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_string(),
+                        input,
+                        cache: None,
+                    });
+                }
+                request.messages.push(Message {
+                    role: Role::Assistant,
+                    content: blocks,
+                });
+            }
+            "tool" | "function" => {
+                seen_conversation = true;
+                let result = Block::ToolResult {
+                    id: str_field(m, "tool_call_id").unwrap_or_default().to_string(),
+                    content,
+                    is_error: false,
+                    cache: None,
+                };
+                // Results of one turn's calls travel together in one user message.
+                match request.messages.last_mut() {
+                    Some(last)
+                        if last.role == Role::User
+                            && last
+                                .content
+                                .iter()
+                                .all(|b| matches!(b, Block::ToolResult { .. })) =>
+                    {
+                        last.content.push(result)
+                    }
+                    _ => request.messages.push(Message {
+                        role: Role::User,
+                        content: vec![result],
+                    }),
+                }
+            }
+            other => return Err(invalid(format!("unknown message role '{other}'"))),
+        }
+    }
+    for t in body
+        .get("tools")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if str_field(t, "type").is_some_and(|ty| ty != "function") {
+            continue;
+        }
+        let f = t.get("function").unwrap_or(t);
+        request.tools.push(Tool {
+            name: str_field(f, "name").unwrap_or_default().to_string(),
+            description: str_field(f, "description").map(str::to_string),
+            schema: f
+                .get("parameters")
+                .cloned()
+                .unwrap_or_else(|| json!({"type": "object", "properties": {}})),
+            cache: t.get("cache_control").cloned(),
+        });
+    }
+    request.tool_choice = match body.get("tool_choice") {
+        Some(Value::String(s)) => match s.as_str() {
+            "auto" => Some(ToolChoice::Auto),
+            "none" => Some(ToolChoice::None),
+            "required" => Some(ToolChoice::Required),
+            _ => None,
+        },
+        Some(v @ Value::Object(_)) => v
+            .pointer("/function/name")
+            .and_then(Value::as_str)
+            .map(|n| ToolChoice::Named(n.to_string())),
+        _ => None,
+    };
+    Ok(request)
+}
+
+fn render_part(b: &Block, target: &Target) -> Option<Value> {
+    let with_cache = |mut v: Value, cache: &CacheControl| {
+        if let (Some(c), true) = (cache, target.keeps_cache_control) {
+            v["cache_control"] = c.clone();
+        }
+        v
+    };
+    Some(match b {
+        Block::Text { text, cache } => with_cache(json!({"type": "text", "text": text}), cache),
+        Block::Image { source, cache } => with_cache(
+            json!({"type": "image_url", "image_url": {"url": source.to_url()}}),
+            cache,
+        ),
+        Block::Document { source, cache } => with_cache(
+            json!({"type": "file", "file": {"filename": "document.pdf", "file_data": source.to_url()}}),
+            cache,
+        ),
+        _ => return None,
+    })
+}
+
+/// Content as a plain string when it is only text (what every compatible server takes),
+/// else as parts.
+fn render_content(blocks: &[Block], target: &Target) -> Value {
+    let only_text = blocks.iter().all(|b| {
+        matches!(b, Block::Text { cache: None, .. })
+            || matches!(b, Block::Text { .. } if !target.keeps_cache_control)
+    });
+    if only_text {
+        return json!(joined_text(blocks));
+    }
+    Value::Array(
+        blocks
+            .iter()
+            .filter_map(|b| render_part(b, target))
+            .collect(),
+    )
+}
+
+/// The pivot as an OpenAI chat request for `model`.
+pub fn render_request(request: &Request, model: &str, target: &Target, names: &ToolNames) -> Value {
+    let mut messages = Vec::new();
+    if !request.system.is_empty() {
+        messages
+            .push(json!({"role": "system", "content": render_content(&request.system, target)}));
+    }
+    for m in &request.messages {
+        match m.role {
+            Role::System => messages
+                .push(json!({"role": "system", "content": render_content(&m.content, target)})),
+            Role::User => {
+                // Tool results become `tool` messages, ahead of the user's own content.
+                let mut rest = Vec::new();
+                let mut images_from_tools = Vec::new();
+                for b in &m.content {
+                    match b {
+                        Block::ToolResult {
+                            id,
+                            content,
+                            is_error,
+                            ..
+                        } => {
+                            let mut text = joined_text(content);
+                            if *is_error && !text.is_empty() {
+                                text = format!("Error: {text}");
+                            }
+                            images_from_tools.extend(
+                                content
+                                    .iter()
+                                    .filter(|c| !matches!(c, Block::Text { .. }))
+                                    .cloned(),
+                            );
+                            messages
+                                .push(json!({"role": "tool", "tool_call_id": id, "content": text}));
+                        }
+                        Block::Thinking { .. }
+                        | Block::RedactedThinking { .. }
+                        | Block::ToolUse { .. } => {}
+                        other => rest.push(other.clone()),
+                    }
+                }
+                // Chat tool messages carry text only: images a tool returned follow as user content.
+                if !images_from_tools.is_empty() {
+                    rest.insert(
+                        0,
+                        Block::Text {
+                            text: "(images returned by the tool call above)".into(),
+                            cache: None,
+                        },
+                    );
+                    rest.splice(1..1, images_from_tools);
+                }
+                if !rest.is_empty() {
+                    messages
+                        .push(json!({"role": "user", "content": render_content(&rest, target)}));
+                }
+            }
+            Role::Assistant => {
+                let text: Vec<Block> = m
+                    .content
+                    .iter()
+                    .filter(|b| matches!(b, Block::Text { .. }))
+                    .cloned()
+                    .collect();
+                let calls: Vec<Value> = m
+                    .content
+                    .iter()
+                    .filter_map(|b| match b {
+                        Block::ToolUse { id, name, input, .. } => Some(json!({
+                            "id": id, "type": "function",
+                            "function": {"name": names.outbound(name), "arguments": input.to_string()}
+                        })),
+                        _ => None,
+                    })
+                    .collect();
+                let mut message = json!({"role": "assistant", "content": if text.is_empty() { Value::Null } else { json!(joined_text(&text)) }});
+                if !calls.is_empty() {
+                    message["tool_calls"] = Value::Array(calls);
+                }
+                if target.wants_reasoning_content {
+                    let reasoning: Vec<&str> = m
+                        .content
+                        .iter()
+                        .filter_map(|b| match b {
+                            Block::Thinking { text, .. } => Some(text.as_str()),
+                            _ => None,
+                        })
+                        .collect();
+                    if !reasoning.is_empty() {
+                        message["reasoning_content"] = json!(reasoning.join("\n"));
+                    }
+                }
+                messages.push(message);
+            }
+        }
+    }
+    let mut body = Map::new();
+    body.insert("model".into(), json!(model));
+    body.insert("messages".into(), Value::Array(messages));
+    if let Some(max) = request.max_tokens {
+        let key = if target.uses_max_completion_tokens {
+            "max_completion_tokens"
+        } else {
+            "max_tokens"
+        };
+        body.insert(key.into(), json!(max));
+    }
+    if let Some(t) = request.temperature {
+        body.insert("temperature".into(), json!(t));
+    }
+    if let Some(p) = request.top_p {
+        body.insert("top_p".into(), json!(p));
+    }
+    if !request.stop.is_empty() {
+        body.insert("stop".into(), json!(request.stop));
+    }
+    if request.stream {
+        body.insert("stream".into(), json!(true));
+        body.insert("stream_options".into(), json!({"include_usage": true}));
+    }
+    match request.reasoning {
+        Some(Reasoning::Effort(Effort::None)) | None => {}
+        Some(Reasoning::Effort(e)) => {
+            let effort = match e {
+                Effort::Low => "low",
+                Effort::Medium => "medium",
+                _ => "high",
+            };
+            body.insert("reasoning_effort".into(), json!(effort));
+        }
+        Some(Reasoning::Budget(b)) => {
+            let effort = match budget_effort(b) {
+                Effort::None => None,
+                Effort::Low => Some("low"),
+                Effort::Medium => Some("medium"),
+                _ => Some("high"),
+            };
+            if let Some(e) = effort {
+                body.insert("reasoning_effort".into(), json!(e));
+            }
+        }
+    }
+    if !request.tools.is_empty() {
+        let tools: Vec<Value> = request
+            .tools
+            .iter()
+            .map(|t| {
+                let mut f = json!({"name": names.outbound(&t.name), "parameters": t.schema});
+                if let Some(d) = &t.description {
+                    f["description"] = json!(d);
+                }
+                json!({"type": "function", "function": f})
+            })
+            .collect();
+        body.insert("tools".into(), Value::Array(tools));
+        if let Some(choice) = &request.tool_choice {
+            let v = match choice {
+                ToolChoice::Auto => json!("auto"),
+                ToolChoice::None => json!("none"),
+                ToolChoice::Required => json!("required"),
+                ToolChoice::Named(n) => {
+                    json!({"type": "function", "function": {"name": names.outbound(n)}})
+                }
+            };
+            body.insert("tool_choice".into(), v);
+        }
+        if let Some(p) = request.parallel_tool_calls {
+            body.insert("parallel_tool_calls".into(), json!(p));
+        }
+    }
+    if let Some(format) = &request.response_format {
+        body.insert("response_format".into(), format.clone());
+    }
+    if let Some(user) = &request.user {
+        body.insert("user".into(), json!(user));
+    }
+    Value::Object(body)
+}
+
+pub fn parse_stop(reason: Option<&str>) -> StopReason {
+    match reason {
+        Some("length") => StopReason::MaxTokens,
+        Some("tool_calls") | Some("function_call") => StopReason::ToolUse,
+        Some("content_filter") => StopReason::ContentFilter,
+        _ => StopReason::EndTurn,
+    }
+}
+
+pub fn stop_name(stop: &StopReason) -> &'static str {
+    match stop {
+        StopReason::EndTurn | StopReason::StopSequence(_) | StopReason::Refusal => "stop",
+        StopReason::MaxTokens => "length",
+        StopReason::ToolUse => "tool_calls",
+        StopReason::ContentFilter => "content_filter",
+    }
+}
+
+/// An OpenAI chat response as the pivot.
+pub fn parse_response(body: &Value, names: &ToolNames) -> Result<Response, ApiError> {
+    let choice = body
+        .pointer("/choices/0")
+        .ok_or_else(|| invalid("the provider's answer has no choices"))?;
+    let message = choice.get("message").unwrap_or(&Value::Null);
+    let mut content = Vec::new();
+    if let Some(r) = str_field(message, "reasoning_content")
+        .or_else(|| str_field(message, "reasoning"))
+        .filter(|r| !r.is_empty())
+    {
+        content.push(Block::Thinking {
+            text: r.to_string(),
+            signature: None,
+        });
+    }
+    if let Some(text) = str_field(message, "content").filter(|t| !t.is_empty()) {
+        content.push(Block::Text {
+            text: text.to_string(),
+            cache: None,
+        });
+    }
+    if let Some(refusal) = str_field(message, "refusal") {
+        content.push(Block::Text {
+            text: refusal.to_string(),
+            cache: None,
+        });
+    }
+    for call in message
+        .get("tool_calls")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let arguments = call
+            .pointer("/function/arguments")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        content.push(Block::ToolUse {
+            id: str_field(call, "id").unwrap_or_default().to_string(),
+            name: names.inbound(
+                call.pointer("/function/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default(),
+            ),
+            input: serde_json::from_str(arguments).unwrap_or_else(|_| json!({})),
+            cache: None,
+        });
+    }
+    let mut stop = parse_stop(str_field(choice, "finish_reason"));
+    if str_field(message, "refusal").is_some() {
+        stop = StopReason::Refusal;
+    }
+    let usage = body
+        .get("usage")
+        .and_then(|u| serde_json::from_value::<crate::usage::OpenAiUsage>(u.clone()).ok())
+        .map(|u| u.to_counts())
+        .unwrap_or_default();
+    Ok(Response {
+        id: str_field(body, "id").unwrap_or("chatcmpl").to_string(),
+        model: str_field(body, "model").unwrap_or_default().to_string(),
+        content,
+        stop,
+        usage,
+    })
+}
+
+pub fn usage_json(usage: &TokenCounts) -> Value {
+    let prompt = usage.total_input();
+    json!({
+        "prompt_tokens": prompt,
+        "completion_tokens": usage.output,
+        "total_tokens": prompt + usage.output,
+        "prompt_tokens_details": {"cached_tokens": usage.cache_read},
+        "completion_tokens_details": {"reasoning_tokens": usage.reasoning},
+    })
+}
+
+/// The pivot as an OpenAI chat response.
+pub fn render_response(response: &Response, model: &str, created: u64) -> Value {
+    let text: Vec<Block> = response
+        .content
+        .iter()
+        .filter(|b| matches!(b, Block::Text { .. }))
+        .cloned()
+        .collect();
+    let reasoning: Vec<&str> = response
+        .content
+        .iter()
+        .filter_map(|b| match b {
+            Block::Thinking { text, .. } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    let calls: Vec<Value> = response
+        .content
+        .iter()
+        .filter_map(|b| match b {
+            Block::ToolUse { id, name, input, .. } => Some(json!({
+                "id": id, "type": "function", "function": {"name": name, "arguments": input.to_string()}
+            })),
+            _ => None,
+        })
+        .collect();
+    let mut message = json!({"role": "assistant", "content": if text.is_empty() { Value::Null } else { json!(joined_text(&text)) }});
+    if !reasoning.is_empty() {
+        message["reasoning_content"] = json!(reasoning.join("\n"));
+    }
+    if !calls.is_empty() {
+        message["tool_calls"] = Value::Array(calls);
+    }
+    if response.stop == StopReason::Refusal {
+        message["refusal"] = message["content"].clone();
+    }
+    json!({
+        "id": response.id,
+        "object": "chat.completion",
+        "created": created,
+        "model": model,
+        "choices": [{"index": 0, "message": message, "finish_reason": stop_name(&response.effective_stop())}],
+        "usage": usage_json(&response.usage),
+    })
+}

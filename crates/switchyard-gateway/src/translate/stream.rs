@@ -1,0 +1,585 @@
+//! Streams between formats: a parser turns each provider event into pivot [`Event`]s,
+//! an emitter turns those into the client's events, and [`Translator`] joins the two
+//! for the proxy's stream. Emitters keep the client's stream well formed whatever the
+//! provider does: Anthropic blocks get consecutive indices and are always closed,
+//! OpenAI streams start with the role and end with a `finish_reason` before `[DONE]`.
+
+use super::*;
+use crate::sse::event_data;
+use crate::stream::EventHandler;
+use crate::usage::{AnthropicUsage, OpenAiUsage};
+use bytes::Bytes;
+use serde_json::json;
+use std::collections::VecDeque;
+
+/// What happened in a stream, format-free.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    Start {
+        id: String,
+        model: String,
+    },
+    Text(String),
+    Thinking(String),
+    Signature(String),
+    /// A tool call begins; `index` is the provider's index for it.
+    ToolStart {
+        index: u64,
+        id: String,
+        name: String,
+    },
+    ToolArgs {
+        index: u64,
+        fragment: String,
+    },
+    /// Usage so far (cumulative).
+    Usage(TokenCounts),
+    Stop(StopReason),
+    Error(String),
+    Done,
+}
+
+/// Reads one provider format's events.
+pub trait Parser: Send {
+    fn parse(&mut self, data: &[u8], out: &mut Vec<Event>);
+}
+
+/// Writes one client format's events.
+pub trait Emitter: Send {
+    fn emit(&mut self, event: &Event, out: &mut VecDeque<Bytes>);
+    /// Closes the stream: normally, or with `error` when the provider failed.
+    fn finish(&mut self, error: Option<&str>, out: &mut VecDeque<Bytes>);
+}
+
+/// OpenAI chat chunks.
+#[derive(Default)]
+pub struct OpenAiParser {
+    started: bool,
+    names: ToolNames,
+}
+
+impl OpenAiParser {
+    pub fn new(names: ToolNames) -> OpenAiParser {
+        OpenAiParser {
+            started: false,
+            names,
+        }
+    }
+}
+
+impl Parser for OpenAiParser {
+    fn parse(&mut self, data: &[u8], out: &mut Vec<Event>) {
+        if data.trim_ascii() == b"[DONE]" {
+            out.push(Event::Done);
+            return;
+        }
+        let Ok(chunk) = serde_json::from_slice::<Value>(data) else {
+            return;
+        };
+        if let Some(error) = chunk.get("error") {
+            let message = str_field(error, "message").unwrap_or("the provider reported an error");
+            out.push(Event::Error(message.to_string()));
+            return;
+        }
+        if !self.started {
+            self.started = true;
+            out.push(Event::Start {
+                id: str_field(&chunk, "id").unwrap_or("chatcmpl").to_string(),
+                model: str_field(&chunk, "model").unwrap_or_default().to_string(),
+            });
+        }
+        if let Some(choice) = chunk.pointer("/choices/0") {
+            let delta = choice.get("delta").unwrap_or(&Value::Null);
+            if let Some(r) =
+                str_field(delta, "reasoning_content").or_else(|| str_field(delta, "reasoning"))
+            {
+                if !r.is_empty() {
+                    out.push(Event::Thinking(r.to_string()));
+                }
+            }
+            if let Some(text) = str_field(delta, "content").filter(|t| !t.is_empty()) {
+                out.push(Event::Text(text.to_string()));
+            }
+            for (position, call) in delta
+                .get("tool_calls")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                let index = call
+                    .get("index")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(position as u64);
+                let name = call.pointer("/function/name").and_then(Value::as_str);
+                if call.get("id").is_some() || name.is_some() {
+                    out.push(Event::ToolStart {
+                        index,
+                        id: str_field(call, "id").unwrap_or_default().to_string(),
+                        name: self.names.inbound(name.unwrap_or_default()),
+                    });
+                }
+                if let Some(args) = call
+                    .pointer("/function/arguments")
+                    .and_then(Value::as_str)
+                    .filter(|a| !a.is_empty())
+                {
+                    out.push(Event::ToolArgs {
+                        index,
+                        fragment: args.to_string(),
+                    });
+                }
+            }
+            if let Some(reason) = str_field(choice, "finish_reason") {
+                out.push(Event::Stop(openai::parse_stop(Some(reason))));
+            }
+        }
+        if let Some(usage) = chunk.get("usage").filter(|u| !u.is_null()) {
+            if let Ok(u) = serde_json::from_value::<OpenAiUsage>(usage.clone()) {
+                out.push(Event::Usage(u.to_counts()));
+            }
+        }
+    }
+}
+
+/// Anthropic message events.
+#[derive(Default)]
+pub struct AnthropicParser {
+    usage: AnthropicUsage,
+}
+
+impl Parser for AnthropicParser {
+    fn parse(&mut self, data: &[u8], out: &mut Vec<Event>) {
+        let Ok(e) = serde_json::from_slice::<Value>(data) else {
+            return;
+        };
+        let index = e.get("index").and_then(Value::as_u64).unwrap_or(0);
+        match str_field(&e, "type").unwrap_or("") {
+            "message_start" => {
+                let message = e.get("message").unwrap_or(&Value::Null);
+                out.push(Event::Start {
+                    id: str_field(message, "id").unwrap_or("msg").to_string(),
+                    model: str_field(message, "model").unwrap_or_default().to_string(),
+                });
+                if let Some(u) = message
+                    .get("usage")
+                    .and_then(|u| serde_json::from_value::<AnthropicUsage>(u.clone()).ok())
+                {
+                    self.usage.update(u);
+                    out.push(Event::Usage(self.usage.to_counts()));
+                }
+            }
+            "content_block_start" => {
+                let block = e.get("content_block").unwrap_or(&Value::Null);
+                match str_field(block, "type") {
+                    Some("tool_use") => out.push(Event::ToolStart {
+                        index,
+                        id: str_field(block, "id").unwrap_or_default().to_string(),
+                        name: str_field(block, "name").unwrap_or_default().to_string(),
+                    }),
+                    Some("text") => {
+                        if let Some(t) = str_field(block, "text").filter(|t| !t.is_empty()) {
+                            out.push(Event::Text(t.to_string()));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            "content_block_delta" => {
+                let delta = e.get("delta").unwrap_or(&Value::Null);
+                match str_field(delta, "type") {
+                    Some("text_delta") => out.push(Event::Text(
+                        str_field(delta, "text").unwrap_or_default().to_string(),
+                    )),
+                    Some("input_json_delta") => out.push(Event::ToolArgs {
+                        index,
+                        fragment: str_field(delta, "partial_json")
+                            .unwrap_or_default()
+                            .to_string(),
+                    }),
+                    Some("thinking_delta") => out.push(Event::Thinking(
+                        str_field(delta, "thinking").unwrap_or_default().to_string(),
+                    )),
+                    Some("signature_delta") => out.push(Event::Signature(
+                        str_field(delta, "signature")
+                            .unwrap_or_default()
+                            .to_string(),
+                    )),
+                    _ => {}
+                }
+            }
+            "message_delta" => {
+                let delta = e.get("delta").unwrap_or(&Value::Null);
+                if let Some(reason) = str_field(delta, "stop_reason") {
+                    out.push(Event::Stop(anthropic::parse_stop(
+                        Some(reason),
+                        str_field(delta, "stop_sequence"),
+                    )));
+                }
+                if let Some(u) = e
+                    .get("usage")
+                    .and_then(|u| serde_json::from_value::<AnthropicUsage>(u.clone()).ok())
+                {
+                    self.usage.update(u);
+                    out.push(Event::Usage(self.usage.to_counts()));
+                }
+            }
+            "message_stop" => out.push(Event::Done),
+            "error" => out.push(Event::Error(
+                e.pointer("/error/message")
+                    .and_then(Value::as_str)
+                    .unwrap_or("the provider reported an error")
+                    .to_string(),
+            )),
+            _ => {}
+        }
+    }
+}
+
+fn sse(event: &str, data: &Value) -> Bytes {
+    Bytes::from(format!("event: {event}\ndata: {data}\n\n"))
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum OpenBlock {
+    Text,
+    Thinking,
+    Tool(u64),
+}
+
+/// Anthropic message events for the client.
+pub struct AnthropicEmitter {
+    model: String,
+    started: bool,
+    finished: bool,
+    open: Option<OpenBlock>,
+    next_index: u64,
+    stop: Option<StopReason>,
+    saw_tool: bool,
+    usage: TokenCounts,
+}
+
+impl AnthropicEmitter {
+    /// `model` is the name the client asked for.
+    pub fn new(model: &str) -> AnthropicEmitter {
+        AnthropicEmitter {
+            model: model.to_string(),
+            started: false,
+            finished: false,
+            open: None,
+            next_index: 0,
+            stop: None,
+            saw_tool: false,
+            usage: TokenCounts::default(),
+        }
+    }
+
+    fn start(&mut self, id: &str, out: &mut VecDeque<Bytes>) {
+        if self.started {
+            return;
+        }
+        self.started = true;
+        let id = if id.starts_with("msg") {
+            id.to_string()
+        } else {
+            format!("msg_{id}")
+        };
+        out.push_back(sse(
+            "message_start",
+            &json!({"type": "message_start", "message": {
+                "id": id, "type": "message", "role": "assistant", "model": self.model, "content": [],
+                "stop_reason": null, "stop_sequence": null, "usage": anthropic::usage_json(&self.usage)
+            }}),
+        ));
+    }
+
+    fn close(&mut self, out: &mut VecDeque<Bytes>) {
+        if self.open.take().is_some() {
+            out.push_back(sse(
+                "content_block_stop",
+                &json!({"type": "content_block_stop", "index": self.next_index - 1}),
+            ));
+        }
+    }
+
+    fn open(&mut self, kind: OpenBlock, block: Value, out: &mut VecDeque<Bytes>) {
+        self.start("msg", out);
+        self.close(out);
+        out.push_back(sse(
+            "content_block_start",
+            &json!({"type": "content_block_start", "index": self.next_index, "content_block": block}),
+        ));
+        self.next_index += 1;
+        self.open = Some(kind);
+    }
+
+    fn delta(&self, delta: Value, out: &mut VecDeque<Bytes>) {
+        out.push_back(sse(
+            "content_block_delta",
+            &json!({"type": "content_block_delta", "index": self.next_index - 1, "delta": delta}),
+        ));
+    }
+}
+
+impl Emitter for AnthropicEmitter {
+    fn emit(&mut self, event: &Event, out: &mut VecDeque<Bytes>) {
+        if self.finished {
+            return;
+        }
+        match event {
+            Event::Start { id, .. } => self.start(id, out),
+            Event::Text(text) => {
+                if text.is_empty() {
+                    return;
+                }
+                if self.open != Some(OpenBlock::Text) {
+                    self.open(OpenBlock::Text, json!({"type": "text", "text": ""}), out);
+                }
+                self.delta(json!({"type": "text_delta", "text": text}), out);
+            }
+            Event::Thinking(text) => {
+                if self.open != Some(OpenBlock::Thinking) {
+                    self.open(
+                        OpenBlock::Thinking,
+                        json!({"type": "thinking", "thinking": ""}),
+                        out,
+                    );
+                }
+                if !text.is_empty() {
+                    self.delta(json!({"type": "thinking_delta", "thinking": text}), out);
+                }
+            }
+            Event::Signature(sig) => {
+                if self.open == Some(OpenBlock::Thinking) {
+                    self.delta(json!({"type": "signature_delta", "signature": sig}), out);
+                }
+            }
+            Event::ToolStart { index, id, name } => {
+                self.saw_tool = true;
+                self.open(
+                    OpenBlock::Tool(*index),
+                    json!({"type": "tool_use", "id": id, "name": name, "input": {}}),
+                    out,
+                );
+            }
+            Event::ToolArgs { index, fragment } => {
+                // Providers stream one tool call's arguments after another; fragments of
+                // a call whose block is already closed cannot be placed and are dropped.
+                if self.open == Some(OpenBlock::Tool(*index)) {
+                    self.delta(
+                        json!({"type": "input_json_delta", "partial_json": fragment}),
+                        out,
+                    );
+                } else {
+                    tracing::warn!(index, "tool-call arguments out of order; dropped");
+                }
+            }
+            Event::Usage(u) => self.usage = *u,
+            Event::Stop(reason) => self.stop = Some(reason.clone()),
+            Event::Error(message) => self.finish(Some(message), out),
+            Event::Done => self.finish(None, out),
+        }
+    }
+
+    fn finish(&mut self, error: Option<&str>, out: &mut VecDeque<Bytes>) {
+        if self.finished {
+            return;
+        }
+        self.start("msg", out);
+        self.close(out);
+        self.finished = true;
+        if let Some(message) = error {
+            out.push_back(sse(
+                "error",
+                &json!({"type": "error", "error": {"type": "api_error", "message": message}}),
+            ));
+            return;
+        }
+        let mut stop = self.stop.clone().unwrap_or(StopReason::EndTurn);
+        if self.saw_tool && stop == StopReason::EndTurn {
+            stop = StopReason::ToolUse;
+        }
+        let sequence = match &stop {
+            StopReason::StopSequence(s) => json!(s),
+            _ => Value::Null,
+        };
+        out.push_back(sse(
+            "message_delta",
+            &json!({"type": "message_delta", "delta": {"stop_reason": anthropic::stop_name(&stop), "stop_sequence": sequence},
+                "usage": anthropic::usage_json(&self.usage)}),
+        ));
+        out.push_back(sse("message_stop", &json!({"type": "message_stop"})));
+    }
+}
+
+/// OpenAI chat chunks for the client.
+pub struct OpenAiEmitter {
+    id: String,
+    model: String,
+    created: u64,
+    role_sent: bool,
+    finished: bool,
+    tools: Vec<u64>,
+    stop: Option<StopReason>,
+    usage: Option<TokenCounts>,
+    client_wants_usage: bool,
+}
+
+impl OpenAiEmitter {
+    pub fn new(model: &str, created: u64, client_wants_usage: bool) -> OpenAiEmitter {
+        OpenAiEmitter {
+            id: "chatcmpl".into(),
+            model: model.to_string(),
+            created,
+            role_sent: false,
+            finished: false,
+            tools: Vec::new(),
+            stop: None,
+            usage: None,
+            client_wants_usage,
+        }
+    }
+
+    fn chunk(&self, delta: Value, finish: Value) -> Bytes {
+        let chunk = json!({"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]});
+        Bytes::from(format!("data: {chunk}\n\n"))
+    }
+
+    fn send(&mut self, mut delta: Value, out: &mut VecDeque<Bytes>) {
+        if !self.role_sent {
+            self.role_sent = true;
+            delta["role"] = json!("assistant");
+        }
+        out.push_back(self.chunk(delta, Value::Null));
+    }
+}
+
+impl Emitter for OpenAiEmitter {
+    fn emit(&mut self, event: &Event, out: &mut VecDeque<Bytes>) {
+        if self.finished {
+            return;
+        }
+        match event {
+            Event::Start { id, .. } => {
+                self.id = if id.starts_with("chatcmpl") {
+                    id.clone()
+                } else {
+                    format!("chatcmpl-{id}")
+                };
+                self.send(json!({"content": ""}), out);
+            }
+            Event::Text(text) => self.send(json!({"content": text}), out),
+            Event::Thinking(text) if !text.is_empty() => {
+                self.send(json!({"reasoning_content": text}), out)
+            }
+            Event::Thinking(_) | Event::Signature(_) => {}
+            Event::ToolStart { index, id, name } => {
+                let position = self.tools.len();
+                self.tools.push(*index);
+                self.send(
+                    json!({"tool_calls": [{"index": position, "id": id, "type": "function", "function": {"name": name, "arguments": ""}}]}),
+                    out,
+                );
+            }
+            Event::ToolArgs { index, fragment } => {
+                if let Some(position) = self.tools.iter().position(|i| i == index) {
+                    self.send(json!({"tool_calls": [{"index": position, "function": {"arguments": fragment}}]}), out);
+                }
+            }
+            Event::Usage(u) => self.usage = Some(*u),
+            Event::Stop(reason) => self.stop = Some(reason.clone()),
+            Event::Error(message) => self.finish(Some(message), out),
+            Event::Done => self.finish(None, out),
+        }
+    }
+
+    fn finish(&mut self, error: Option<&str>, out: &mut VecDeque<Bytes>) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        if let Some(message) = error {
+            let body = json!({"error": {"message": message, "type": "api_error", "code": null}});
+            out.push_back(Bytes::from(format!("data: {body}\n\n")));
+            return;
+        }
+        if !self.role_sent {
+            self.send(json!({"content": ""}), out);
+        }
+        let mut stop = self.stop.clone().unwrap_or(StopReason::EndTurn);
+        if !self.tools.is_empty() && stop == StopReason::EndTurn {
+            stop = StopReason::ToolUse;
+        }
+        out.push_back(self.chunk(json!({}), json!(openai::stop_name(&stop))));
+        if self.client_wants_usage {
+            let usage = self.usage.unwrap_or_default();
+            let chunk = json!({"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
+                "choices": [], "usage": openai::usage_json(&usage)});
+            out.push_back(Bytes::from(format!("data: {chunk}\n\n")));
+        }
+        out.push_back(Bytes::from_static(b"data: [DONE]\n\n"));
+    }
+}
+
+/// A provider stream translated for the client, as the proxy's event handler.
+pub struct Translator {
+    parser: Box<dyn Parser>,
+    emitter: Box<dyn Emitter>,
+    events: Vec<Event>,
+    usage: Option<TokenCounts>,
+    done: bool,
+    error: Option<String>,
+}
+
+impl Translator {
+    pub fn new(parser: Box<dyn Parser>, emitter: Box<dyn Emitter>) -> Translator {
+        Translator {
+            parser,
+            emitter,
+            events: Vec::new(),
+            usage: None,
+            done: false,
+            error: None,
+        }
+    }
+}
+
+impl EventHandler for Translator {
+    fn event(&mut self, event: Bytes, out: &mut VecDeque<Bytes>) {
+        let Some(data) = event_data(&event) else {
+            return; // comments and keep-alives
+        };
+        self.events.clear();
+        self.parser.parse(&data, &mut self.events);
+        for e in &self.events {
+            match e {
+                Event::Usage(u) => self.usage = Some(*u),
+                Event::Done => self.done = true,
+                Event::Error(m) => self.error = Some(m.clone()),
+                _ => {}
+            }
+            self.emitter.emit(e, out);
+        }
+    }
+
+    fn end(&mut self, failure: Option<&ApiError>, out: &mut VecDeque<Bytes>) {
+        self.emitter
+            .finish(failure.map(|e| e.message.as_str()), out);
+    }
+
+    fn tokens(&self) -> Option<TokenCounts> {
+        self.usage
+    }
+
+    fn completed(&self) -> bool {
+        self.done || self.error.is_some()
+    }
+
+    fn provider_error(&self) -> Option<String> {
+        self.error.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests;

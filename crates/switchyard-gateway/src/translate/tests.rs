@@ -1,0 +1,284 @@
+//! Request and response translation, compared as JSON values.
+
+use super::*;
+use serde_json::json;
+
+fn openai_target() -> Target {
+    Target {
+        uses_max_completion_tokens: false,
+        ..Default::default()
+    }
+}
+
+fn claude_target() -> Target {
+    Target {
+        keeps_cache_control: true,
+        max_output_tokens: Some(64_000),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn anthropic_request_becomes_openai_chat() {
+    let body = json!({
+        "model": "x", "max_tokens": 1000, "stream": true,
+        "system": [{"type": "text", "text": "You are Claude Code.", "cache_control": {"type": "ephemeral", "ttl": "1h"}},
+                   {"type": "text", "text": "Be brief."}],
+        "messages": [
+            {"role": "user", "content": [
+                {"type": "text", "text": "What is in /tmp?"},
+                {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "AAAA"}}]},
+            {"role": "assistant", "content": [
+                {"type": "thinking", "thinking": "Let me look.", "signature": "sig"},
+                {"type": "text", "text": "I'll check."},
+                {"type": "tool_use", "id": "toolu_1", "name": "Bash", "input": {"command": "ls /tmp"}},
+                {"type": "tool_use", "id": "toolu_2", "name": "Read", "input": {"path": "/tmp/a"}}]},
+            {"role": "user", "content": [
+                {"type": "tool_result", "tool_use_id": "toolu_1", "content": "a\nb"},
+                {"type": "tool_result", "tool_use_id": "toolu_2", "content": [{"type": "text", "text": "hello"}], "is_error": true},
+                {"type": "text", "text": "Thanks"}]}
+        ],
+        "tools": [{"name": "Bash", "description": "Run", "input_schema": {"type": "object", "properties": {"command": {"type": "string"}}}},
+                  {"type": "web_search_20250305", "name": "web_search"}],
+        "tool_choice": {"type": "any", "disable_parallel_tool_use": true},
+        "stop_sequences": ["END"], "temperature": 0.5,
+        "metadata": {"user_id": "u-1"}
+    });
+    let request = anthropic::parse_request(&body).unwrap();
+    let names = ToolNames::for_tools(&request.tools, MAX_TOOL_NAME);
+    let out = openai::render_request(&request, "gpt-4.1", &openai_target(), &names);
+    assert_eq!(
+        out,
+        json!({
+            "model": "gpt-4.1",
+            "messages": [
+                {"role": "system", "content": "You are Claude Code.\n\nBe brief."},
+                {"role": "user", "content": [
+                    {"type": "text", "text": "What is in /tmp?"},
+                    {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]},
+                {"role": "assistant", "content": "I'll check.", "tool_calls": [
+                    {"id": "toolu_1", "type": "function", "function": {"name": "Bash", "arguments": "{\"command\":\"ls /tmp\"}"}},
+                    {"id": "toolu_2", "type": "function", "function": {"name": "Read", "arguments": "{\"path\":\"/tmp/a\"}"}}]},
+                {"role": "tool", "tool_call_id": "toolu_1", "content": "a\nb"},
+                {"role": "tool", "tool_call_id": "toolu_2", "content": "Error: hello"},
+                {"role": "user", "content": "Thanks"}
+            ],
+            "max_tokens": 1000, "temperature": 0.5, "stop": ["END"],
+            "stream": true, "stream_options": {"include_usage": true},
+            "tools": [{"type": "function", "function": {"name": "Bash", "description": "Run",
+                "parameters": {"type": "object", "properties": {"command": {"type": "string"}}}}}],
+            "tool_choice": "required", "parallel_tool_calls": false, "user": "u-1"
+        })
+    );
+}
+
+#[test]
+fn openai_request_becomes_anthropic_messages() {
+    let body = json!({
+        "model": "x",
+        "messages": [
+            {"role": "system", "content": "System one."},
+            {"role": "developer", "content": [{"type": "text", "text": "System two."}]},
+            {"role": "user", "content": "Weather in Paris and Rome?"},
+            {"role": "assistant", "content": null, "tool_calls": [
+                {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}},
+                {"id": "call_2", "type": "function", "function": {"name": "get_weather", "arguments": ""}}]},
+            {"role": "tool", "tool_call_id": "call_1", "content": "sunny"},
+            {"role": "tool", "tool_call_id": "call_2", "content": "rainy"},
+            {"role": "system", "content": "Mid-conversation note."},
+            {"role": "user", "content": "Thanks"}
+        ],
+        "tools": [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}],
+        "tool_choice": {"type": "function", "function": {"name": "get_weather"}},
+        "max_completion_tokens": 500, "reasoning_effort": "medium", "temperature": 0.2,
+        "stop": "STOP", "user": "u-9"
+    });
+    let request = openai::parse_request(&body).unwrap();
+    let out = anthropic::render_request(&request, "claude-sonnet-4-5", &claude_target());
+    assert_eq!(
+        out,
+        json!({
+            "model": "claude-sonnet-4-5",
+            "messages": [
+                {"role": "user", "content": [{"type": "text", "text": "Weather in Paris and Rome?"}]},
+                {"role": "assistant", "content": [
+                    {"type": "tool_use", "id": "call_1", "name": "get_weather", "input": {"city": "Paris"}},
+                    {"type": "tool_use", "id": "call_2", "name": "get_weather", "input": {}}]},
+                {"role": "user", "content": [
+                    {"type": "tool_result", "tool_use_id": "call_1", "content": [{"type": "text", "text": "sunny"}]},
+                    {"type": "tool_result", "tool_use_id": "call_2", "content": [{"type": "text", "text": "rainy"}]},
+                    {"type": "text", "text": "Thanks"}]}
+            ],
+            "system": [{"type": "text", "text": "System one."}, {"type": "text", "text": "System two."},
+                       {"type": "text", "text": "Mid-conversation note."}],
+            // medium effort is 8192 tokens of thinking; max_tokens must exceed it.
+            "thinking": {"type": "enabled", "budget_tokens": 8192},
+            "max_tokens": 8193,
+            "stop_sequences": ["STOP"],
+            "tools": [{"name": "get_weather", "input_schema": {"type": "object"}}],
+            "tool_choice": {"type": "tool", "name": "get_weather"},
+            "metadata": {"user_id": "u-9"}
+        })
+    );
+}
+
+#[test]
+fn anthropic_needs_max_tokens_and_every_tool_call_answered() {
+    let body = json!({"model": "x", "messages": [
+        {"role": "assistant", "content": "Hi"},
+        {"role": "user", "content": "go"},
+        {"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "t", "arguments": "{}"}}]},
+        {"role": "user", "content": "never mind"},
+        {"role": "tool", "tool_call_id": "ghost", "content": "orphan"}
+    ]});
+    let out = anthropic::render_request(
+        &openai::parse_request(&body).unwrap(),
+        "m",
+        &Target::default(),
+    );
+    assert_eq!(out["max_tokens"], anthropic::DEFAULT_MAX_TOKENS);
+    let messages = out["messages"].as_array().unwrap();
+    assert_eq!(
+        messages[0]["role"], "user",
+        "a conversation starts with the user"
+    );
+    let results = &messages[4]["content"];
+    assert_eq!(results[0]["type"], "tool_result");
+    assert_eq!(results[0]["tool_use_id"], "c1");
+    assert_eq!(
+        results[0]["is_error"], true,
+        "an unanswered call gets a placeholder result"
+    );
+    assert!(
+        results[2]["text"].as_str().unwrap().contains("orphan"),
+        "an orphan result survives as text"
+    );
+}
+
+#[test]
+fn cache_control_is_kept_for_claude_and_removed_for_others() {
+    let body = json!({"model": "x", "max_tokens": 10, "system": [{"type": "text", "text": "s", "cache_control": {"type": "ephemeral", "ttl": "5m"}}],
+        "messages": [{"role": "user", "content": [{"type": "text", "text": "hi", "cache_control": {"type": "ephemeral"}}]}]});
+    let request = anthropic::parse_request(&body).unwrap();
+    let to_claude = anthropic::render_request(&request, "m", &claude_target());
+    assert_eq!(to_claude["system"][0]["cache_control"]["ttl"], "5m");
+    assert_eq!(
+        to_claude["messages"][0]["content"][0]["cache_control"]["type"],
+        "ephemeral"
+    );
+    let to_openrouter_claude = openai::render_request(
+        &request,
+        "anthropic/claude-sonnet-4.5",
+        &claude_target(),
+        &ToolNames::default(),
+    );
+    assert_eq!(
+        to_openrouter_claude["messages"][0]["content"][0]["cache_control"]["ttl"],
+        "5m"
+    );
+    let to_gpt =
+        openai::render_request(&request, "gpt-4.1", &openai_target(), &ToolNames::default());
+    assert!(!to_gpt.to_string().contains("cache_control"));
+}
+
+#[test]
+fn reasoning_round_trips_for_deepseek_and_is_dropped_across_providers() {
+    let body = json!({"model": "x", "messages": [
+        {"role": "user", "content": "q"},
+        {"role": "assistant", "content": "a", "reasoning_content": "thought"},
+        {"role": "user", "content": "q2"}]});
+    let request = openai::parse_request(&body).unwrap();
+    let deepseek = Target {
+        wants_reasoning_content: true,
+        ..Default::default()
+    };
+    let out = openai::render_request(
+        &request,
+        "deepseek-reasoner",
+        &deepseek,
+        &ToolNames::default(),
+    );
+    assert_eq!(out["messages"][1]["reasoning_content"], "thought");
+    let plain =
+        openai::render_request(&request, "gpt-4.1", &openai_target(), &ToolNames::default());
+    assert!(plain["messages"][1].get("reasoning_content").is_none());
+    // Unsigned reasoning cannot go to Anthropic; signed thinking goes back unchanged.
+    let to_claude = anthropic::render_request(&request, "m", &claude_target());
+    assert!(!to_claude.to_string().contains("thought"));
+    let signed = anthropic::parse_request(&json!({"model": "x", "max_tokens": 5, "messages": [
+        {"role": "user", "content": "q"},
+        {"role": "assistant", "content": [{"type": "thinking", "thinking": "t", "signature": "SIG"}, {"type": "text", "text": "a"}]},
+        {"role": "user", "content": "q2"}]})).unwrap();
+    let back = anthropic::render_request(&signed, "m", &claude_target());
+    assert_eq!(
+        back["messages"][1]["content"][0],
+        json!({"type": "thinking", "thinking": "t", "signature": "SIG"})
+    );
+}
+
+#[test]
+fn responses_translate_both_ways_with_usage_buckets() {
+    let openai_body = json!({"id": "chatcmpl-1", "model": "gpt-4.1", "choices": [{"index": 0,
+        "message": {"role": "assistant", "content": "Let me check.", "tool_calls": [
+            {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}]},
+        "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 100, "completion_tokens": 20, "prompt_tokens_details": {"cached_tokens": 60}}});
+    let response = openai::parse_response(&openai_body, &ToolNames::default()).unwrap();
+    assert_eq!(
+        response.usage,
+        TokenCounts {
+            input: 40,
+            cache_read: 60,
+            output: 20,
+            ..Default::default()
+        }
+    );
+    let as_anthropic = anthropic::render_response(&response, "oai/gpt-4.1");
+    assert_eq!(
+        as_anthropic,
+        json!({
+            "id": "chatcmpl-1", "type": "message", "role": "assistant", "model": "oai/gpt-4.1",
+            "content": [{"type": "text", "text": "Let me check."},
+                        {"type": "tool_use", "id": "call_1", "name": "get_weather", "input": {"city": "Paris"}}],
+            "stop_reason": "tool_use", "stop_sequence": null,
+            "usage": {"input_tokens": 40, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 60, "output_tokens": 20}
+        }),
+        "tool calls win over a plain stop"
+    );
+
+    let anthropic_body = json!({"id": "msg_1", "type": "message", "role": "assistant", "model": "claude",
+        "content": [{"type": "thinking", "thinking": "hmm", "signature": "s"}, {"type": "text", "text": "Done."}],
+        "stop_reason": "max_tokens",
+        "usage": {"input_tokens": 10, "cache_read_input_tokens": 100, "cache_creation_input_tokens": 50, "output_tokens": 7}});
+    let response = anthropic::parse_response(&anthropic_body).unwrap();
+    let as_openai = openai::render_response(&response, "ant/claude", 1);
+    assert_eq!(
+        as_openai,
+        json!({
+            "id": "msg_1", "object": "chat.completion", "created": 1, "model": "ant/claude",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "Done.", "reasoning_content": "hmm"},
+                "finish_reason": "length"}],
+            "usage": {"prompt_tokens": 160, "completion_tokens": 7, "total_tokens": 167,
+                "prompt_tokens_details": {"cached_tokens": 100}, "completion_tokens_details": {"reasoning_tokens": 0}}
+        })
+    );
+}
+
+#[test]
+fn long_tool_names_are_shortened_for_openai_and_restored_in_answers() {
+    let long = format!("mcp__server__{}", "x".repeat(70));
+    let body = json!({"model": "x", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}],
+        "tools": [{"name": long, "input_schema": {"type": "object"}}]});
+    let request = anthropic::parse_request(&body).unwrap();
+    let names = ToolNames::for_tools(&request.tools, MAX_TOOL_NAME);
+    let out = openai::render_request(&request, "gpt", &openai_target(), &names);
+    let sent = out["tools"][0]["function"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(sent.len() <= MAX_TOOL_NAME);
+    let answer = json!({"id": "c", "model": "gpt", "choices": [{"index": 0, "finish_reason": "tool_calls",
+        "message": {"role": "assistant", "content": null, "tool_calls": [{"id": "1", "type": "function", "function": {"name": sent, "arguments": "{}"}}]}}]});
+    let response = openai::parse_response(&answer, &names).unwrap();
+    assert!(matches!(&response.content[0], Block::ToolUse { name, .. } if *name == long));
+}

@@ -1,0 +1,263 @@
+//! Requests translated between formats, end to end: an Anthropic client on an
+//! OpenAI-format provider and the reverse, streaming and not, with tools and errors.
+
+use serde_json::{json, Value};
+use switchyard_tests::{MockUpstream, TestGateway};
+
+async fn setup() -> (MockUpstream, TestGateway) {
+    let mock = MockUpstream::start().await.unwrap();
+    let gw = TestGateway::start(&mock).await;
+    (mock, gw)
+}
+
+fn anthropic(gw: &TestGateway, body: Value) -> reqwest::RequestBuilder {
+    gw.http
+        .post(gw.url("/v1/messages?beta=true"))
+        .header("x-api-key", &gw.key)
+        .header("anthropic-version", "2023-06-01")
+        .json(&body)
+}
+
+fn claude_code_like(model: &str, stream: bool) -> Value {
+    json!({"model": model, "max_tokens": 2048, "stream": stream,
+        "system": [{"type": "text", "text": "You are a coding agent.", "cache_control": {"type": "ephemeral"}}],
+        "messages": [
+            {"role": "user", "content": "Read /a"},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_1", "name": "Read", "input": {"path": "/a"}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "file body"}]}],
+        "tools": [{"name": "Read", "description": "Read a file", "input_schema": {"type": "object", "properties": {"path": {"type": "string"}}}}]})
+}
+
+#[tokio::test]
+async fn an_anthropic_client_runs_on_an_openai_format_provider() {
+    let (mock, gw) = setup().await;
+    let response = anthropic(&gw, claude_code_like("oai/gpt-4.1", false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["type"], "message");
+    assert_eq!(body["model"], "oai/gpt-4.1");
+    assert_eq!(
+        body["content"],
+        json!([{"type": "text", "text": "Hello from mock"}])
+    );
+    assert_eq!(body["stop_reason"], "end_turn");
+    assert_eq!(body["usage"]["input_tokens"], 10);
+    assert_eq!(body["usage"]["cache_read_input_tokens"], 2);
+
+    let sent = mock.last().unwrap();
+    assert_eq!(sent.path_and_query, "/v1/chat/completions");
+    assert_eq!(sent.headers["authorization"], "Bearer upstream-secret-123");
+    let sent = sent.json();
+    assert_eq!(sent["model"], "gpt-4.1");
+    assert_eq!(
+        sent["messages"][0],
+        json!({"role": "system", "content": "You are a coding agent."})
+    );
+    assert_eq!(
+        sent["messages"][2]["tool_calls"][0]["function"]["name"],
+        "Read"
+    );
+    assert_eq!(
+        sent["messages"][3],
+        json!({"role": "tool", "tool_call_id": "toolu_1", "content": "file body"})
+    );
+    assert_eq!(
+        sent["max_completion_tokens"], 2048,
+        "OpenAI itself takes max_completion_tokens"
+    );
+    assert!(
+        !sent.to_string().contains("cache_control"),
+        "removed for a non-Claude target"
+    );
+
+    let r = gw.last_record(1).await;
+    assert_eq!(r["client_api"], "anthropic-messages");
+    assert_eq!(r["provider"], "oai");
+    assert_eq!(r["input_tokens"], 10);
+    assert_eq!(r["output_tokens"], 5);
+    assert!(r["cost_usd"].as_f64().unwrap() > 0.0);
+}
+
+#[tokio::test]
+async fn an_anthropic_stream_is_produced_from_openai_chunks_with_tool_calls() {
+    let (mock, gw) = setup().await;
+    let text = anthropic(&gw, claude_code_like("oai/tool", true))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let events: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("event: "))
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "message_start",
+            "content_block_start",
+            "content_block_delta",
+            "content_block_delta",
+            "content_block_stop",
+            "message_delta",
+            "message_stop"
+        ]
+    );
+    assert!(text.contains("\"type\":\"tool_use\"") && text.contains("\"name\":\"get_weather\""));
+    assert!(text.contains("\"stop_reason\":\"tool_use\""));
+    let sent = mock.last().unwrap().json();
+    assert_eq!(sent["stream_options"]["include_usage"], true);
+    let r = gw.last_record(1).await;
+    assert_eq!(r["stream"], 1);
+    assert_eq!(r["output_tokens"], 5, "usage from the OpenAI usage chunk");
+    assert_eq!(r["error_kind"], Value::Null);
+}
+
+#[tokio::test]
+async fn an_openai_client_runs_on_anthropic_streaming_and_not() {
+    let (mock, gw) = setup().await;
+    let body: Value = gw
+        .post(
+            "/v1/chat/completions",
+            &json!({"model": "ant/claude-sonnet-4-5", "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}]}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["object"], "chat.completion");
+    assert_eq!(body["choices"][0]["message"]["content"], "Hello from mock");
+    assert_eq!(body["choices"][0]["finish_reason"], "stop");
+    assert_eq!(
+        body["usage"]["prompt_tokens"], 170,
+        "20 + 100 cache reads + 50 cache writes"
+    );
+    assert_eq!(body["usage"]["prompt_tokens_details"]["cached_tokens"], 100);
+    let sent = mock.last().unwrap();
+    assert_eq!(sent.path_and_query, "/v1/messages");
+    assert_eq!(sent.headers["x-api-key"], "upstream-secret-123");
+    let sent = sent.json();
+    assert_eq!(
+        sent["system"],
+        json!([{"type": "text", "text": "Be brief."}])
+    );
+    assert!(
+        sent["max_tokens"].as_u64().unwrap() > 0,
+        "max_tokens is required by Anthropic"
+    );
+
+    let text = gw
+        .post(
+            "/v1/chat/completions",
+            &json!({"model": "ant/tool", "stream": true, "stream_options": {"include_usage": true}, "messages": [{"role": "user", "content": "weather?"}]}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let chunks: Vec<Value> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter(|d| *d != "[DONE]")
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
+    let args: String = chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"].as_str())
+        .collect();
+    assert_eq!(args, "{\"city\": \"Paris\"}");
+    let finish = chunks
+        .iter()
+        .find_map(|c| c["choices"][0]["finish_reason"].as_str())
+        .unwrap();
+    assert_eq!(finish, "tool_calls");
+    assert_eq!(chunks.last().unwrap()["usage"]["completion_tokens"], 7);
+    assert!(text.ends_with("data: [DONE]\n\n"));
+}
+
+#[tokio::test]
+async fn upstream_errors_come_back_in_the_callers_shape_across_formats() {
+    let (_mock, gw) = setup().await;
+    let response = anthropic(&gw, claude_code_like("oai/fail-429", false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429);
+    assert_eq!(response.headers()["retry-after"], "2");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["type"], "error");
+    assert_eq!(body["error"]["type"], "rate_limit_error");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("mock failure 429"));
+
+    let response = gw
+        .post(
+            "/v1/chat/completions",
+            &json!({"model": "ant/fail-500", "messages": [{"role": "user", "content": "hi"}]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 500);
+    let body: Value = response.json().await.unwrap();
+    assert!(body.get("type").is_none());
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("mock failure 500"));
+}
+
+#[tokio::test]
+async fn a_translated_stream_cut_midway_closes_its_blocks_and_reports_the_error() {
+    let (_mock, gw) = setup().await;
+    let text = anthropic(&gw, json!({"model": "oai/cut", "max_tokens": 10, "stream": true, "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let events: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("event: "))
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "message_start",
+            "content_block_start",
+            "content_block_delta",
+            "content_block_delta",
+            "content_block_stop",
+            "error"
+        ]
+    );
+    let r = gw.last_record(1).await;
+    assert_eq!(r["error_kind"], "upstream_stream_error");
+}
+
+#[tokio::test]
+async fn a_fallback_policy_can_cross_formats() {
+    let mock = MockUpstream::start().await.unwrap();
+    let extra = "[[policies]]\nname = \"any\"\ntype = \"fallback\"\nsteps = [{ model = \"ant/seq:529\" }, { model = \"oai/gpt-4.1\" }]\n";
+    let gw = TestGateway::start_with(&mock, "", extra).await;
+    let response = anthropic(&gw, json!({"model": "policy/any", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-switchyard-provider"], "oai");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["content"][0]["text"], "Hello from mock");
+}

@@ -75,6 +75,12 @@ name = "ant"
 kind = "anthropic"
 base_url = "{mock_url}"
 api_key = {{ env = "SDK_TEST_UPSTREAM_KEY" }}
+
+[[providers]]
+name = "local"
+kind = "openai-compatible"
+base_url = "{mock_url}/v1"
+models = ["llama3.2"]
 """
         )
         run = lambda *a: subprocess.run([binary("switchyard"), *a], env=env, capture_output=True, text=True, check=True)

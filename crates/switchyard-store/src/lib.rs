@@ -5,18 +5,21 @@
 //! API. Nothing else in the workspace speaks SQL.
 
 mod alerts;
+pub mod analytics;
 mod config_doc;
 mod keys;
 mod migrations;
 mod record;
+mod retention;
 mod usage;
 mod writer;
 
 pub use alerts::AlertEvent;
 pub use keys::{GatewayKeyRow, KeyHash};
 pub use record::{AttemptRecord, RequestRecord, TokenCounts};
+pub use retention::{PruneOutcome, Retention, DEFAULT_RETENTION_DAYS};
 pub use usage::{GroupBy, RecentRequest, UsageQuery, UsageRow, UsageTotals};
-pub use writer::{LogSender, LogWriter, SendOutcome};
+pub use writer::{LogSender, LogWriter, SendOutcome, WriterOptions};
 
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
@@ -38,6 +41,8 @@ pub enum StoreError {
     KeyExists(String),
     #[error("no active gateway key named '{0}'")]
     KeyNotFound(String),
+    #[error("{0}")]
+    InvalidQuery(String),
     #[error("background task failed: {0}")]
     Task(String),
     #[error(
@@ -66,7 +71,7 @@ impl Store {
             path: data_dir.join(DB_FILE),
         };
         let mut conn = store.connect()?;
-        migrations::run(&mut conn)?;
+        migrations::run(&mut conn, &jiff::tz::TimeZone::system())?;
         Ok(store)
     }
 

@@ -41,6 +41,9 @@ pub struct RequestRecord {
     pub tokens: TokenCounts,
     /// `None` when the model has no known price: unknown, not free.
     pub cost_usd: Option<f64>,
+    /// What the cache-read tokens would have cost at the model's full input price, less
+    /// what they cost at the cache-read price; `None` when the model has no known price.
+    pub cache_savings_usd: Option<f64>,
     pub latency_ms: f64,
     pub ttft_ms: Option<f64>,
     pub upstream_ms: Option<f64>,
@@ -56,6 +59,9 @@ pub struct RequestRecord {
     pub extra: Option<String>,
     /// The routing policy that served the request, if any.
     pub policy: Option<String>,
+    /// The name of each tool call in the answer, in order (a tool called twice is
+    /// listed twice). Empty when the answer called no tools.
+    pub tool_calls: Vec<String>,
     /// Every try the request took, in order (empty when it never reached a provider).
     pub attempts: Vec<AttemptRecord>,
 }

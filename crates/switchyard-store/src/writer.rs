@@ -1,16 +1,21 @@
 //! The single writer thread of the request log.
 //!
 //! The request path hands a record to a bounded channel and moves on; this thread
-//! drains the channel and writes records in batched transactions. Shutting the
+//! drains the channel and writes records in batched transactions, updating the
+//! analytics rollups in the same transaction. Between batches, about hourly, it
+//! deletes raw rows past the retention age, a few thousand at a time. Shutting the
 //! writer down writes everything queued before returning.
 
-use crate::{RequestRecord, Result, Store};
+use crate::analytics::rollup::RollupWriter;
+use crate::analytics::Obs;
+use crate::{retention, RequestRecord, Result, Store};
+use jiff::tz::TimeZone;
 use rusqlite::Connection;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Most records written in one transaction.
 const MAX_BATCH: usize = 1024;
@@ -55,6 +60,18 @@ impl LogSender {
         }
     }
 
+    /// Queues a record, waiting for room if the queue is full. For bulk loads
+    /// (imports, benchmarks), never for the request path.
+    pub fn send_wait(&self, record: RequestRecord) -> SendOutcome {
+        match self.tx.send(Message::Record(Box::new(record))) {
+            Ok(()) => SendOutcome::Queued,
+            Err(_) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                SendOutcome::Dropped
+            }
+        }
+    }
+
     /// Records dropped since start because the queue was full.
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
@@ -69,6 +86,28 @@ impl LogSender {
     }
 }
 
+/// How the writer thread runs.
+#[derive(Clone, Debug)]
+pub struct WriterOptions {
+    /// The zone whose calendar days the day rollups follow.
+    pub zone: TimeZone,
+    /// How long after start the first retention pass runs.
+    pub first_maintenance: Duration,
+    /// How often retention runs after that.
+    pub maintenance_every: Duration,
+}
+
+impl Default for WriterOptions {
+    fn default() -> Self {
+        WriterOptions {
+            zone: TimeZone::system(),
+            // Not at once: a starting gateway has better things to do with the disk.
+            first_maintenance: Duration::from_secs(60),
+            maintenance_every: Duration::from_secs(3600),
+        }
+    }
+}
+
 /// Owns the writer thread.
 pub struct LogWriter {
     sender: LogSender,
@@ -76,13 +115,18 @@ pub struct LogWriter {
 }
 
 impl LogWriter {
-    /// Starts the writer thread with a queue of `capacity` records.
+    /// Starts the writer thread with a queue of `capacity` records, day rollups in
+    /// the machine's local time zone and hourly retention.
     pub fn start(store: &Store, capacity: usize) -> Result<LogWriter> {
+        Self::start_with(store, capacity, WriterOptions::default())
+    }
+
+    pub fn start_with(store: &Store, capacity: usize, options: WriterOptions) -> Result<LogWriter> {
         let conn = store.connect()?;
         let (tx, rx) = mpsc::sync_channel(capacity);
         let thread = std::thread::Builder::new()
             .name("switchyard-log-writer".into())
-            .spawn(move || write_loop(conn, rx))
+            .spawn(move || write_loop(conn, rx, options))
             .map_err(|e| crate::StoreError::DataDir {
                 path: store.path().to_path_buf(),
                 source: e,
@@ -120,13 +164,87 @@ impl Drop for LogWriter {
     }
 }
 
-fn write_loop(mut conn: Connection, rx: Receiver<Message>) {
+/// Retention work the writer does between batches, one small step at a time.
+enum Maintenance {
+    Idle { due: Instant },
+    Deleting { cutoff: i64 },
+    Vacuuming,
+}
+
+impl Maintenance {
+    fn busy(&self) -> bool {
+        !matches!(self, Maintenance::Idle { .. })
+    }
+
+    /// Does one step; returns the next state.
+    fn step(self, conn: &Connection, every: Duration) -> Maintenance {
+        let idle = || Maintenance::Idle {
+            due: Instant::now() + every,
+        };
+        let result = match self {
+            Maintenance::Idle { .. } => {
+                retention::begin(conn, crate::now_ms()).map(|cutoff| match cutoff {
+                    Some(cutoff) => Maintenance::Deleting { cutoff },
+                    None => idle(),
+                })
+            }
+            Maintenance::Deleting { cutoff } => retention::delete_step(conn, cutoff).map(|n| {
+                if n > 0 {
+                    tracing::debug!(deleted = n, "retention: deleted old request rows");
+                }
+                if n < retention::DELETE_CHUNK as u64 {
+                    Maintenance::Vacuuming
+                } else {
+                    Maintenance::Deleting { cutoff }
+                }
+            }),
+            Maintenance::Vacuuming => retention::vacuum_step(conn).map(|freed| {
+                if freed > 0 {
+                    Maintenance::Vacuuming
+                } else {
+                    idle()
+                }
+            }),
+        };
+        result.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "retention step failed; trying again later");
+            idle()
+        })
+    }
+}
+
+fn write_loop(mut conn: Connection, rx: Receiver<Message>, options: WriterOptions) {
+    let mut rollups = RollupWriter::new(options.zone.clone());
+    let mut maintenance = Maintenance::Idle {
+        due: Instant::now() + options.first_maintenance,
+    };
     let mut batch: Vec<Box<RequestRecord>> = Vec::with_capacity(MAX_BATCH);
     let mut replies: Vec<mpsc::Sender<()>> = Vec::new();
     loop {
-        let first = match rx.recv() {
-            Ok(m) => m,
-            Err(_) => return, // every sender is gone and nothing is queued
+        // Records first; retention only runs when nothing is waiting.
+        let first = if maintenance.busy() {
+            match rx.try_recv() {
+                Ok(m) => m,
+                Err(TryRecvError::Empty) => {
+                    maintenance = maintenance.step(&conn, options.maintenance_every);
+                    continue;
+                }
+                Err(TryRecvError::Disconnected) => return,
+            }
+        } else {
+            let due = match &maintenance {
+                Maintenance::Idle { due } => *due,
+                _ => Instant::now(),
+            };
+            match rx.recv_timeout(due.saturating_duration_since(Instant::now())) {
+                Ok(m) => m,
+                Err(RecvTimeoutError::Timeout) => {
+                    maintenance = maintenance.step(&conn, options.maintenance_every);
+                    continue;
+                }
+                // every sender is gone and nothing is queued
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
         };
         let mut stop = false;
         let mut next = Some(first);
@@ -145,7 +263,7 @@ fn write_loop(mut conn: Connection, rx: Receiver<Message>) {
             next = rx.try_recv().ok();
         }
         if !batch.is_empty() {
-            write_batch_with_retry(&mut conn, &batch);
+            write_batch_with_retry(&mut conn, &mut rollups, &batch);
             batch.clear();
         }
         for reply in replies.drain(..) {
@@ -157,11 +275,17 @@ fn write_loop(mut conn: Connection, rx: Receiver<Message>) {
     }
 }
 
-fn write_batch_with_retry(conn: &mut Connection, batch: &[Box<RequestRecord>]) {
+fn write_batch_with_retry(
+    conn: &mut Connection,
+    rollups: &mut RollupWriter,
+    batch: &[Box<RequestRecord>],
+) {
     for attempt in 1..=3 {
-        match write_batch(conn, batch) {
+        match write_batch(conn, rollups, batch) {
             Ok(()) => return,
             Err(e) => {
+                // The transaction rolled back, days registered in it included.
+                rollups.forget_days();
                 tracing::error!(attempt, error = %e, records = batch.len(), "writing request log failed");
                 std::thread::sleep(Duration::from_millis(100 * attempt));
             }
@@ -173,7 +297,11 @@ fn write_batch_with_retry(conn: &mut Connection, batch: &[Box<RequestRecord>]) {
     );
 }
 
-fn write_batch(conn: &mut Connection, batch: &[Box<RequestRecord>]) -> rusqlite::Result<()> {
+fn write_batch(
+    conn: &mut Connection,
+    rollups: &mut RollupWriter,
+    batch: &[Box<RequestRecord>],
+) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
     {
         let mut stmt = tx.prepare_cached(
@@ -181,20 +309,25 @@ fn write_batch(conn: &mut Connection, batch: &[Box<RequestRecord>]) -> rusqlite:
                 upstream_model, stream, status, error_kind, error_message, input_tokens,
                 cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, output_tokens,
                 reasoning_tokens, cost_usd, latency_ms, ttft_ms, upstream_ms, overhead_ms, user_id,
-                trace_id, session_id, branch, repo, agent, tags, extra, policy, attempts)
+                trace_id, session_id, branch, repo, agent, tags, extra, policy, attempts,
+                cache_savings_usd, tool_calls)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-                ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32)",
+                ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34)",
         )?;
         let mut attempt_stmt = tx.prepare_cached(
             "INSERT INTO request_attempts (request_row, attempt, provider, model, status,
                 error_kind, error_message, latency_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?;
         for r in batch {
-            let tags = if r.tags.is_empty() {
-                None
-            } else {
-                serde_json::to_string(&r.tags).ok()
+            let json_list = |list: &[String]| {
+                if list.is_empty() {
+                    None
+                } else {
+                    serde_json::to_string(list).ok()
+                }
             };
+            let tags = json_list(&r.tags);
+            let tool_calls = json_list(&r.tool_calls);
             stmt.execute(rusqlite::params![
                 r.request_id,
                 r.ts_ms,
@@ -228,6 +361,8 @@ fn write_batch(conn: &mut Connection, batch: &[Box<RequestRecord>]) -> rusqlite:
                 r.extra,
                 r.policy,
                 r.attempts.len().max(1) as i64,
+                r.cache_savings_usd,
+                tool_calls,
             ])?;
             if r.attempts.len() > 1 {
                 let row = tx.last_insert_rowid();
@@ -246,5 +381,6 @@ fn write_batch(conn: &mut Connection, batch: &[Box<RequestRecord>]) -> rusqlite:
             }
         }
     }
+    rollups.apply(&tx, batch.iter().map(|r| Obs::from_record(r)))?;
     tx.commit()
 }

@@ -1,0 +1,811 @@
+//! `switchyard-bench`: measures what the gateway costs on top of a provider.
+//!
+//! It starts a minimal mock upstream (this binary's `mock` subcommand) and the release
+//! `switchyard serve` with request logging to SQLite on, then, on this machine:
+//!
+//! - latency through the gateway and directly to the mock at fixed rates (open loop) and
+//!   at saturation (closed loop), non-streaming (p50/p90/p99) and streaming (time to
+//!   first and to last byte); overhead is the gateway's percentile minus the direct one
+//!   measured in the same run; throughput at saturation as a ratio to direct;
+//! - the same for Anthropic clients through a translated route (Anthropic messages in,
+//!   an OpenAI-compatible provider upstream), against direct Anthropic calls to the mock;
+//! - resident memory idle, after 100,000 and 1,000,000 requests, and under 256
+//!   concurrent streams; start-up time to the first answered request;
+//! - optionally the same latency and memory figures for LiteLLM's proxy.
+//!
+//! Prints a table and writes JSON with the machine's core count. Run it with
+//! `scripts/bench` (which builds the release binaries first).
+
+mod litellm;
+mod load;
+mod mock;
+mod procs;
+mod report;
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::{Parser, Subcommand};
+use load::{Stats, Target};
+use procs::{GatewaySetup, Proc};
+use report::{mib, overhead, Measure, Pair};
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Parser)]
+#[command(
+    name = "switchyard-bench",
+    about = "Gateway overhead, throughput, memory and start-up against a fast mock upstream"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the mock upstream (used by the benchmark itself)
+    Mock {
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: SocketAddr,
+    },
+}
+
+#[derive(clap::Args, Clone)]
+struct RunArgs {
+    /// The `switchyard` binary [default: next to this one]
+    #[arg(long, value_name = "PATH")]
+    switchyard: Option<PathBuf>,
+    /// Where to write the JSON results
+    #[arg(long, default_value = "target/switchyard-bench/results.json")]
+    out: PathBuf,
+    /// Fixed request rates, requests per second
+    #[arg(long, value_delimiter = ',', default_value = "100,1000,5000")]
+    rates: Vec<f64>,
+    /// Measured seconds per load level (after one second of warm-up)
+    #[arg(long, default_value_t = 8.0)]
+    secs: f64,
+    /// Connections for the fixed-rate runs (the most requests in flight)
+    #[arg(long, default_value_t = 32)]
+    connections: usize,
+    /// Connections for the saturation runs
+    #[arg(long, default_value_t = 64)]
+    saturation_connections: usize,
+    /// Requests in the memory-growth run (memory is also sampled at 100,000)
+    #[arg(long, default_value_t = 1_000_000)]
+    requests: u64,
+    /// Concurrent streams held open for the memory figure
+    #[arg(long, default_value_t = 256)]
+    streams: usize,
+    /// Gateway starts timed (the median is reported)
+    #[arg(long, default_value_t = 5)]
+    startups: usize,
+    /// A short run for development: 2 s per level, 200,000 requests for memory
+    #[arg(long)]
+    quick: bool,
+    /// Only these parts: startup, openai, translated, streams, memory (comma-separated)
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// Also measure LiteLLM's proxy (installed into target/switchyard-bench/litellm-venv)
+    #[arg(long)]
+    compare_litellm: bool,
+}
+
+impl RunArgs {
+    fn wants(&self, part: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|p| p == part)
+    }
+}
+
+const UPSTREAM_KEY: &str = "bench-upstream-key";
+/// Memory is sampled when this many requests of the memory run are done.
+const MEMORY_CHECKPOINT: u64 = 100_000;
+
+/// A system prompt of a realistic size, so bodies are not trivially small (~1 KB).
+const SYSTEM_PROMPT: &str = "You are a careful assistant working inside a code editor. Answer \
+concisely, prefer small diffs over rewrites, explain the reason for each change in one sentence, \
+and never invent APIs: when unsure, say so and suggest how to check. Keep identifiers as they are \
+in the user's code, follow the project's formatting, and mention tests that should be run. When \
+the user pastes an error, find its first cause before proposing a fix. Do not repeat the question \
+back. Use the metric system and ISO dates.";
+
+/// An OpenAI chat completion request of about 1 KB.
+pub fn openai_body(model: &str, stream: bool) -> String {
+    json!({
+        "model": model,
+        "messages": [
+            {"role": "system", "content": SYSTEM_PROMPT},
+            {"role": "user", "content": "Why does my Rust build fail with E0502 when I push to a vector while iterating over it?"}
+        ],
+        "temperature": 0.2,
+        "max_tokens": 256,
+        "stream": stream,
+    })
+    .to_string()
+}
+
+/// An Anthropic messages request of about 1 KB.
+pub fn anthropic_body(model: &str, stream: bool) -> String {
+    json!({
+        "model": model,
+        "system": SYSTEM_PROMPT,
+        "messages": [
+            {"role": "user", "content": "Why does my Rust build fail with E0502 when I push to a vector while iterating over it?"}
+        ],
+        "temperature": 0.2,
+        "max_tokens": 256,
+        "stream": stream,
+    })
+    .to_string()
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Command::Mock { listen }) => mock::run(listen),
+        None => run(cli.run),
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn say(text: impl AsRef<str>) {
+    eprintln!("[bench] {}", text.as_ref());
+}
+
+/// The four targets of one route and mode: direct and through the gateway.
+struct RouteTargets {
+    direct: Arc<Target>,
+    gateway: Arc<Target>,
+}
+
+fn openai_targets(
+    mock: SocketAddr,
+    gateway: SocketAddr,
+    key: &str,
+    stream: bool,
+) -> Result<RouteTargets> {
+    Ok(RouteTargets {
+        direct: Arc::new(Target::new(
+            mock,
+            "/v1/chat/completions",
+            &[("authorization", format!("Bearer {UPSTREAM_KEY}"))],
+            openai_body("bench-model", stream),
+            stream,
+        )?),
+        gateway: Arc::new(Target::new(
+            gateway,
+            "/v1/chat/completions",
+            &[("authorization", format!("Bearer {key}"))],
+            openai_body("mock/bench-model", stream),
+            stream,
+        )?),
+    })
+}
+
+/// Anthropic clients: direct to the mock's `/v1/messages`, and through the gateway to
+/// the OpenAI-compatible provider `mock` (translated both ways).
+fn translated_targets(
+    mock: SocketAddr,
+    gateway: SocketAddr,
+    key: &str,
+    stream: bool,
+) -> Result<RouteTargets> {
+    let version = ("anthropic-version", "2023-06-01".to_string());
+    Ok(RouteTargets {
+        direct: Arc::new(Target::new(
+            mock,
+            "/v1/messages",
+            &[("x-api-key", UPSTREAM_KEY.to_string()), version.clone()],
+            anthropic_body("bench-model", stream),
+            stream,
+        )?),
+        gateway: Arc::new(Target::new(
+            gateway,
+            "/v1/messages",
+            &[("x-api-key", key.to_string()), version],
+            anthropic_body("mock/bench-model", stream),
+            stream,
+        )?),
+    })
+}
+
+struct Timing {
+    warmup: Duration,
+    measure: Duration,
+}
+
+/// Every load level for one route and mode, direct and gateway back to back.
+async fn levels(
+    args: &RunArgs,
+    rates: &[f64],
+    timing: &Timing,
+    targets: &RouteTargets,
+    what: &str,
+) -> Result<Vec<Pair>> {
+    let mut pairs = Vec::new();
+    for &rate in rates {
+        say(format!("{what}: {rate} rps"));
+        let direct = load::fixed_rate(
+            targets.direct.clone(),
+            rate,
+            timing.warmup,
+            timing.measure,
+            args.connections,
+        )
+        .await?;
+        let gateway = load::fixed_rate(
+            targets.gateway.clone(),
+            rate,
+            timing.warmup,
+            timing.measure,
+            args.connections,
+        )
+        .await?;
+        pairs.push(Pair {
+            load: format!("{rate} rps"),
+            direct,
+            gateway,
+        });
+    }
+    say(format!("{what}: saturation"));
+    let direct = load::saturate(
+        targets.direct.clone(),
+        timing.warmup,
+        timing.measure,
+        args.saturation_connections,
+    )
+    .await?;
+    let gateway = load::saturate(
+        targets.gateway.clone(),
+        timing.warmup,
+        timing.measure,
+        args.saturation_connections,
+    )
+    .await?;
+    pairs.push(Pair {
+        load: "saturation".into(),
+        direct,
+        gateway,
+    });
+    Ok(pairs)
+}
+
+/// Whether the gateway translates Anthropic requests for an OpenAI-format provider yet.
+fn translation_available(
+    gateway: SocketAddr,
+    key: &str,
+) -> Result<std::result::Result<(), String>> {
+    let request = procs::raw_request(
+        gateway,
+        "/v1/messages",
+        &[
+            ("x-api-key", key.to_string()),
+            ("anthropic-version", "2023-06-01".to_string()),
+        ],
+        anthropic_body("mock/bench-model", false),
+    );
+    let (status, body) = procs::post_raw(gateway, &request)?;
+    if status == 200 {
+        Ok(Ok(()))
+    } else {
+        let body: String = body.chars().take(300).collect();
+        Ok(Err(format!("HTTP {status}: {body}")))
+    }
+}
+
+struct Results {
+    sections: Vec<(String, String, bool, Vec<Pair>)>,
+    json: serde_json::Map<String, Value>,
+    checks: Vec<(String, bool, String)>,
+}
+
+impl Results {
+    fn check(&mut self, what: &str, pass: bool, figure: String) {
+        self.checks.push((what.to_string(), pass, figure));
+    }
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v.get(v.len() / 2).copied().unwrap_or_default()
+}
+
+fn run(mut args: RunArgs) -> Result<()> {
+    if args.quick {
+        args.secs = args.secs.min(2.0);
+        args.requests = args.requests.min(2 * MEMORY_CHECKPOINT);
+        args.startups = args.startups.min(3);
+    }
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let binary = match &args.switchyard {
+        Some(p) => p.clone(),
+        None => std::env::current_exe()?
+            .parent()
+            .ok_or_else(|| anyhow!("the benchmark binary has no folder"))?
+            .join("switchyard"),
+    };
+    if !binary.exists() {
+        bail!(
+            "no switchyard binary at {}: build it with `cargo build --release -p switchyard-cli` or pass --switchyard",
+            binary.display()
+        );
+    }
+    let work = std::env::temp_dir().join(format!("switchyard-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    let outcome = run_in(&args, &binary, &work, cores);
+    let _ = std::fs::remove_dir_all(&work);
+    outcome
+}
+
+fn run_in(
+    args: &RunArgs,
+    binary: &std::path::Path,
+    work: &std::path::Path,
+    cores: usize,
+) -> Result<()> {
+    let started = Instant::now();
+    let load_before = load_average();
+    let timing = Timing {
+        warmup: Duration::from_secs(1),
+        measure: Duration::from_secs_f64(args.secs),
+    };
+    say(format!("{cores} cores; gateway {}", binary.display()));
+    let (mock, mock_addr) = procs::start_mock()?;
+    let setup = GatewaySetup::prepare(binary, &work.join("data"), mock_addr)?;
+    let mut results = Results {
+        sections: Vec::new(),
+        json: serde_json::Map::new(),
+        checks: Vec::new(),
+    };
+
+    // Start-up: spawn to the first answered chat completion, several times.
+    let mut startups = Vec::new();
+    if args.wants("startup") {
+        say("start-up");
+        for _ in 1..args.startups.max(1) {
+            let (proc, took) =
+                setup.start_and_wait(procs::free_port()?, Duration::from_secs(20))?;
+            startups.push(took);
+            proc.stop(Duration::from_secs(10));
+        }
+    }
+    let port = procs::free_port()?;
+    let (gateway, took) = setup.start_and_wait(port, Duration::from_secs(20))?;
+    startups.push(took);
+    let gateway_addr = SocketAddr::from(([127, 0, 0, 1], port));
+    std::thread::sleep(Duration::from_secs(1));
+    let idle_rss = gateway.rss()?;
+    let startup_median = median(startups.clone());
+    results.json.insert(
+        "startup_ms".into(),
+        json!({
+            "median": startup_median.as_secs_f64() * 1000.0,
+            "all": startups.iter().map(|d| d.as_secs_f64() * 1000.0).collect::<Vec<_>>(),
+        }),
+    );
+    results.check(
+        "start-up to first answered request < 100 ms (median)",
+        startup_median < Duration::from_millis(100),
+        format!("{:.1} ms", startup_median.as_secs_f64() * 1000.0),
+    );
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(measure_all(
+        args,
+        &timing,
+        &setup,
+        &gateway,
+        gateway_addr,
+        mock_addr,
+        &mut results,
+    ))?;
+
+    let mut memory = json!({ "idle_mib": mib(idle_rss) });
+    if let Some(Value::Object(extra)) = results.json.remove("memory") {
+        if let Value::Object(m) = &mut memory {
+            m.extend(extra);
+        }
+    }
+    results.json.insert("memory".into(), memory);
+    results.check(
+        "idle memory < 30 MB",
+        idle_rss < 30 * 1_000_000,
+        format!("{:.1} MiB", mib(idle_rss)),
+    );
+    drop(gateway);
+
+    if args.compare_litellm {
+        match litellm::compare(args, &timing, mock_addr, work) {
+            Ok(mut v) => {
+                if let Some(text) = v.as_object_mut().and_then(|m| m.remove("text")) {
+                    results.json.insert("litellm_text".into(), text);
+                }
+                results.json.insert("litellm".into(), v);
+            }
+            Err(e) => {
+                say(format!("LiteLLM comparison failed: {e:#}"));
+                results
+                    .json
+                    .insert("litellm".into(), json!({ "error": format!("{e:#}") }));
+            }
+        }
+    }
+    drop(mock);
+
+    // The report.
+    let mut printed = String::new();
+    printed.push_str(&format!(
+        "\nSwitchyard benchmark: {cores} cores, logging to SQLite on; times in ms; overhead = gateway - direct at the same percentile\n"
+    ));
+    for (title, _, stream, pairs) in &results.sections {
+        printed.push_str(&report::table(title, pairs, *stream));
+    }
+    for extra in ["memory_text", "translated_text", "litellm_text"] {
+        if let Some(Value::String(t)) = results.json.remove(extra) {
+            printed.push_str(&t);
+        }
+    }
+    printed.push_str(&format!(
+        "\nMemory (RSS): idle {:.1} MiB; start-up median {:.1} ms ({})\n",
+        mib(idle_rss),
+        startup_median.as_secs_f64() * 1000.0,
+        startups
+            .iter()
+            .map(|d| format!("{:.1}", d.as_secs_f64() * 1000.0))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    printed.push_str("\nTargets (2-core development machine):\n");
+    for (what, pass, figure) in &results.checks {
+        printed.push_str(&format!(
+            "  [{}] {what}: {figure}\n",
+            if *pass { "pass" } else { "FAIL" }
+        ));
+    }
+    let load_after = load_average();
+    printed.push_str(&format!(
+        "\nLoad average (1 min) before {} / after {}: other work on the machine skews the figures.\n",
+        load_before.map(|l| format!("{l:.2}")).unwrap_or_else(|| "?".into()),
+        load_after.map(|l| format!("{l:.2}")).unwrap_or_else(|| "?".into()),
+    ));
+    println!("{printed}");
+
+    let mut sections = serde_json::Map::new();
+    for (_, key, stream, pairs) in &results.sections {
+        sections.insert(
+            key.clone(),
+            Value::Array(
+                pairs
+                    .iter()
+                    .map(|p| report::pair_json(p, *stream))
+                    .collect(),
+            ),
+        );
+    }
+    let doc = json!({
+        "benchmark": "switchyard-bench",
+        "version": env!("CARGO_PKG_VERSION"),
+        "cores": cores,
+        "cpu": cpu_model(),
+        "git_commit": git_commit(),
+        "unix_time": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+        "duration_s": started.elapsed().as_secs_f64(),
+        "load_average_before": load_before,
+        "load_average_after": load_after,
+        "settings": {
+            "rates": args.rates,
+            "measure_s": args.secs,
+            "warmup_s": timing.warmup.as_secs_f64(),
+            "connections": args.connections,
+            "saturation_connections": args.saturation_connections,
+            "memory_requests": args.requests,
+            "streams": args.streams,
+            "openai_body_bytes": openai_body("mock/bench-model", false).len(),
+            "anthropic_body_bytes": anthropic_body("mock/bench-model", false).len(),
+        },
+        "routes": sections,
+        "results": results.json,
+        "targets": results.checks.iter().map(|(w, p, f)| json!({"target": w, "pass": p, "figure": f})).collect::<Vec<_>>(),
+    });
+    if let Some(dir) = args.out.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&args.out, serde_json::to_string_pretty(&doc)?)
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    say(format!(
+        "results written to {} ({:.0} s)",
+        args.out.display(),
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn measure_all(
+    args: &RunArgs,
+    timing: &Timing,
+    setup: &GatewaySetup,
+    gateway: &Proc,
+    gateway_addr: SocketAddr,
+    mock_addr: SocketAddr,
+    results: &mut Results,
+) -> Result<()> {
+    let key = setup.key.as_str();
+    if args.wants("openai") {
+        for stream in [false, true] {
+            let targets = openai_targets(mock_addr, gateway_addr, key, stream)?;
+            let mode = if stream { "streaming" } else { "non-streaming" };
+            let pairs = levels(
+                args,
+                &args.rates,
+                timing,
+                &targets,
+                &format!("OpenAI pass-through, {mode}"),
+            )
+            .await?;
+            route_checks(results, &pairs, stream, "OpenAI");
+            results.sections.push((
+                format!("OpenAI chat, pass-through, {mode}"),
+                format!("openai_{}", if stream { "stream" } else { "json" }),
+                stream,
+                pairs,
+            ));
+        }
+    }
+
+    if args.wants("translated") {
+        match translation_available(gateway_addr, key)? {
+            Ok(()) => {
+                for stream in [false, true] {
+                    let targets = translated_targets(mock_addr, gateway_addr, key, stream)?;
+                    let mode = if stream { "streaming" } else { "non-streaming" };
+                    let pairs = levels(
+                        args,
+                        &args.rates,
+                        timing,
+                        &targets,
+                        &format!("Anthropic to OpenAI, {mode}"),
+                    )
+                    .await?;
+                    route_checks(results, &pairs, stream, "translated");
+                    results.sections.push((
+                        format!("Anthropic messages -> OpenAI-compatible provider (translated), {mode}; direct = Anthropic call to the mock"),
+                        format!("translated_{}", if stream { "stream" } else { "json" }),
+                        stream,
+                        pairs,
+                    ));
+                }
+            }
+            Err(why) => {
+                say(format!("translated route pending: {why}"));
+                results
+                    .json
+                    .insert("translated".into(), json!({ "pending": why }));
+                results.json.insert(
+                    "translated_text".into(),
+                    json!(format!(
+                        "\nAnthropic -> OpenAI translated route: pending (the gateway answered {why})\n"
+                    )),
+                );
+            }
+        }
+    }
+
+    let pid = gateway.pid();
+    let mut memory = serde_json::Map::new();
+    let mut memory_text = String::new();
+    if args.wants("streams") {
+        say(format!("{} concurrent streams", args.streams));
+        let slow = Arc::new(Target::new(
+            gateway_addr,
+            "/v1/chat/completions",
+            &[("authorization", format!("Bearer {key}"))],
+            openai_body("mock/bench-slow", true),
+            true,
+        )?);
+        let (peak, stats) = load::hold_streams(slow, args.streams, async move {
+            let mut peak = 0;
+            for _ in 0..6 {
+                tokio::time::sleep(Duration::from_millis(150)).await;
+                peak = peak.max(procs::rss_of(pid).unwrap_or(0));
+            }
+            peak
+        })
+        .await?;
+        memory.insert("streams".into(), json!(args.streams));
+        memory.insert("under_streams_mib".into(), json!(mib(peak)));
+        memory.insert("streams_errors".into(), json!(stats.errors));
+        memory_text.push_str(&format!(
+            "\nMemory under {} concurrent streams: {:.1} MiB ({} streams ok, {} failed{})\n",
+            args.streams,
+            mib(peak),
+            stats.ok,
+            stats.errors,
+            stats
+                .first_error
+                .as_deref()
+                .map(|e| format!(": {e}"))
+                .unwrap_or_default()
+        ));
+        results.check(
+            &format!("memory under {} concurrent streams < 150 MB", args.streams),
+            peak < 150 * 1_000_000 && stats.errors == 0,
+            format!("{:.1} MiB, {} failed", mib(peak), stats.errors),
+        );
+    }
+
+    if args.wants("memory") {
+        say(format!(
+            "memory growth: {} requests at saturation",
+            args.requests
+        ));
+        let target = openai_targets(mock_addr, gateway_addr, key, false)?.gateway;
+        let progress = Arc::new(load::Progress::default());
+        let task = tokio::spawn(load::count(
+            target,
+            args.requests,
+            args.saturation_connections,
+            progress.clone(),
+        ));
+        let mut at_checkpoint = None;
+        let mut peak = 0;
+        let mut next_report = Instant::now() + Duration::from_secs(15);
+        while !task.is_finished() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let done = progress.done.load(std::sync::atomic::Ordering::Relaxed);
+            let rss = procs::rss_of(pid)?;
+            peak = peak.max(rss);
+            if at_checkpoint.is_none() && done >= MEMORY_CHECKPOINT {
+                at_checkpoint = Some(rss);
+            }
+            if Instant::now() > next_report {
+                say(format!("  {done} requests, {:.1} MiB", mib(rss)));
+                next_report += Duration::from_secs(15);
+            }
+        }
+        let stats: Stats = task.await??;
+        let at_end = procs::rss_of(pid)?;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let settled = procs::rss_of(pid)?;
+        let status = procs::get_json(gateway_addr, "/api/status", &setup.admin_token()?)
+            .unwrap_or_else(|e| json!({ "error": format!("{e:#}") }));
+        let logged = status["today"]["requests"].as_u64();
+        let dropped = status["log_dropped"].as_u64();
+        let growth = at_checkpoint.map(|c| (at_end as f64 - c as f64) / c as f64);
+        memory.insert("memory_run_requests".into(), json!(args.requests));
+        memory.insert("memory_run_rps".into(), json!(stats.throughput()));
+        memory.insert("memory_run_errors".into(), json!(stats.errors));
+        memory.insert("after_100k_mib".into(), json!(at_checkpoint.map(mib)));
+        memory.insert("after_run_mib".into(), json!(mib(at_end)));
+        memory.insert("after_run_settled_mib".into(), json!(mib(settled)));
+        memory.insert("peak_during_run_mib".into(), json!(mib(peak)));
+        memory.insert("growth_ratio_100k_to_end".into(), json!(growth));
+        memory.insert("requests_logged_today".into(), json!(logged));
+        memory.insert("log_dropped".into(), json!(dropped));
+        memory_text.push_str(&format!(
+            "\nMemory growth run: {} requests at {:.0} rps ({} errors); RSS after {}: {}, after all: {:.1} MiB \
+             (2 s later {:.1}), peak {:.1} MiB, growth {}; rows logged today {}, records dropped {}\n",
+            args.requests,
+            stats.throughput(),
+            stats.errors,
+            MEMORY_CHECKPOINT,
+            at_checkpoint
+                .map(|c| format!("{:.1} MiB", mib(c)))
+                .unwrap_or_else(|| "-".into()),
+            mib(at_end),
+            mib(settled),
+            mib(peak),
+            growth
+                .map(|g| format!("{:+.1}%", g * 100.0))
+                .unwrap_or_else(|| "-".into()),
+            logged.map(|n| n.to_string()).unwrap_or_else(|| "?".into()),
+            dropped.map(|n| n.to_string()).unwrap_or_else(|| "?".into()),
+        ));
+        if args.requests >= 1_000_000 {
+            results.check(
+                "no memory growth from 100k to 1M requests (within 10%)",
+                growth.is_some_and(|g| g <= 0.10),
+                growth
+                    .map(|g| format!("{:+.1}%", g * 100.0))
+                    .unwrap_or_else(|| "-".into()),
+            );
+        }
+    }
+    results.json.insert("memory".into(), Value::Object(memory));
+    results
+        .json
+        .insert("memory_text".into(), Value::String(memory_text));
+    Ok(())
+}
+
+/// The issue's latency and throughput targets for one route's levels.
+fn route_checks(results: &mut Results, pairs: &[Pair], stream: bool, route: &str) {
+    let mode = if stream {
+        "stream, last byte"
+    } else {
+        "non-streaming"
+    };
+    let fmt = |v: Option<f64>| {
+        v.map(|v| format!("{v:.3} ms"))
+            .unwrap_or_else(|| "-".into())
+    };
+    for pair in pairs {
+        let [p50, _, p99] = overhead(pair, Measure::Total);
+        match pair.load.as_str() {
+            "1000 rps" => {
+                results.check(
+                    &format!("{route} {mode}: overhead p50 < 0.1 ms at 1,000 rps"),
+                    p50.is_some_and(|v| v < 0.1),
+                    fmt(p50),
+                );
+                results.check(
+                    &format!("{route} {mode}: overhead p99 < 1 ms at 1,000 rps"),
+                    p99.is_some_and(|v| v < 1.0),
+                    fmt(p99),
+                );
+            }
+            "5000 rps" => results.check(
+                &format!("{route} {mode}: overhead p99 < 2 ms at 5,000 rps"),
+                p99.is_some_and(|v| v < 2.0),
+                fmt(p99),
+            ),
+            "saturation" => {
+                let d = pair.direct.throughput();
+                let ratio = if d > 0.0 {
+                    pair.gateway.throughput() / d
+                } else {
+                    0.0
+                };
+                results.check(
+                    &format!("{route} {mode}: saturation throughput >= 40% of direct"),
+                    ratio >= 0.4,
+                    format!(
+                        "{:.0}% ({:.0} of {:.0} rps)",
+                        ratio * 100.0,
+                        pair.gateway.throughput(),
+                        d
+                    ),
+                );
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The 1-minute load average: other work on the machine skews every figure.
+fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+fn cpu_model() -> Option<String> {
+    let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+    info.lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map(|(_, v)| v.trim().to_string())
+}
+
+fn git_commit() -> Option<String> {
+    let out = std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}

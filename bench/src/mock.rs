@@ -1,0 +1,222 @@
+//! A minimal, fast mock upstream: fixed answers, no parsing, one thread.
+//!
+//! `POST /v1/chat/completions` answers a fixed OpenAI chat completion, or a fixed
+//! OpenAI event stream when the body says `"stream":true`; `POST /v1/messages` does the
+//! same in Anthropic's format. A body naming the model `bench-slow` gets a stream that
+//! stays open for [`SLOW_STREAM_TICKS`] × [`SLOW_STREAM_TICK`] (for the concurrent-streams
+//! memory phase). The mock runs on a single-threaded runtime in its own process, so its
+//! cost is bounded and the same for direct and gateway runs.
+
+use bytes::Bytes;
+use futures_util::stream::{self, StreamExt};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::{Frame, Incoming};
+use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use std::convert::Infallible;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// Chunks of a slow stream after the first one, and the pause between them.
+pub const SLOW_STREAM_TICKS: u32 = 12;
+pub const SLOW_STREAM_TICK: Duration = Duration::from_millis(250);
+
+const OPENAI_COMPLETION: &str = r#"{"id":"chatcmpl-bench","object":"chat.completion","created":1700000000,"model":"bench-model","choices":[{"index":0,"message":{"role":"assistant","content":"Hello from the benchmark mock. This answer is fixed."},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":212,"completion_tokens":12,"total_tokens":224,"prompt_tokens_details":{"cached_tokens":0},"completion_tokens_details":{"reasoning_tokens":0}},"system_fingerprint":"fp_bench"}"#;
+
+const OPENAI_WORDS: [&str; 8] = [
+    "Hello",
+    " from",
+    " the",
+    " benchmark",
+    " mock",
+    ".",
+    " Fixed",
+    " answer.",
+];
+
+const ANTHROPIC_MESSAGE: &str = r#"{"id":"msg_bench","type":"message","role":"assistant","model":"bench-model","content":[{"type":"text","text":"Hello from the benchmark mock. This answer is fixed."}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":212,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":12}}"#;
+
+type MockBody = UnsyncBoxBody<Bytes, Infallible>;
+
+/// The fixed OpenAI stream, one SSE event per chunk: role, words, finish, usage, `[DONE]`.
+fn openai_stream_events() -> Vec<Bytes> {
+    let mut events = Vec::with_capacity(OPENAI_WORDS.len() + 4);
+    let head = r#"data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,"model":"bench-model","choices":[{"index":0,"delta":"#;
+    events.push(Bytes::from(format!(
+        "{head}{{\"role\":\"assistant\",\"content\":\"\"}},\"finish_reason\":null}}]}}\n\n"
+    )));
+    for word in OPENAI_WORDS {
+        events.push(Bytes::from(format!(
+            "{head}{{\"content\":\"{word}\"}},\"finish_reason\":null}}]}}\n\n"
+        )));
+    }
+    events.push(Bytes::from(format!(
+        "{head}{{}},\"finish_reason\":\"stop\"}}]}}\n\n"
+    )));
+    events.push(Bytes::from_static(
+        br#"data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,"model":"bench-model","choices":[],"usage":{"prompt_tokens":212,"completion_tokens":12,"total_tokens":224}}
+
+"#,
+    ));
+    events.push(Bytes::from_static(b"data: [DONE]\n\n"));
+    events
+}
+
+/// The fixed Anthropic stream: message_start, one text block, message_delta, message_stop.
+fn anthropic_stream_events() -> Vec<Bytes> {
+    let mut events = vec![
+        Bytes::from_static(
+            br#"event: message_start
+data: {"type":"message_start","message":{"id":"msg_bench","type":"message","role":"assistant","model":"bench-model","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":212,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":1}}}
+
+"#,
+        ),
+        Bytes::from_static(
+            br#"event: content_block_start
+data: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}
+
+"#,
+        ),
+    ];
+    for word in OPENAI_WORDS {
+        events.push(Bytes::from(format!(
+            "event: content_block_delta\ndata: {{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{{\"type\":\"text_delta\",\"text\":\"{word}\"}}}}\n\n"
+        )));
+    }
+    events.push(Bytes::from_static(
+        b"event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n",
+    ));
+    events.push(Bytes::from_static(
+        br#"event: message_delta
+data: {"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":12}}
+
+"#,
+    ));
+    events.push(Bytes::from_static(
+        b"event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+    ));
+    events
+}
+
+/// Everything the mock answers with, built once.
+struct Answers {
+    openai_json: Bytes,
+    openai_stream: Vec<Bytes>,
+    anthropic_json: Bytes,
+    anthropic_stream: Vec<Bytes>,
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+fn full(body: Bytes, content_type: &'static str) -> Response<MockBody> {
+    let mut response = Response::new(Full::new(body).boxed_unsync());
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+fn event_stream(events: Vec<Bytes>, slow: bool) -> Response<MockBody> {
+    let body: MockBody = if slow {
+        // The first event at once, then the rest one tick apart, the last one twice as
+        // long as the ticks so the stream stays open through the measurement.
+        let mut events = events.into_iter();
+        let first = events.next();
+        let rest: Vec<Bytes> = events.collect();
+        let ticks = stream::iter(0..SLOW_STREAM_TICKS).then(|_| async {
+            tokio::time::sleep(SLOW_STREAM_TICK).await;
+            Ok::<_, Infallible>(Frame::data(Bytes::from_static(b": keep-alive\n\n")))
+        });
+        let head = stream::iter(first.map(|b| Ok(Frame::data(b))));
+        let tail = stream::iter(rest.into_iter().map(|b| Ok(Frame::data(b))));
+        StreamBody::new(head.chain(ticks).chain(tail)).boxed_unsync()
+    } else {
+        StreamBody::new(stream::iter(
+            events
+                .into_iter()
+                .map(|b| Ok::<_, Infallible>(Frame::data(b))),
+        ))
+        .boxed_unsync()
+    };
+    let mut response = Response::new(body);
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream; charset=utf-8"),
+    );
+    response
+}
+
+async fn answer(
+    answers: &Answers,
+    request: Request<Incoming>,
+) -> Result<Response<MockBody>, Infallible> {
+    let path = request.uri().path().to_owned();
+    let body = match request.into_body().collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => {
+            let mut r = full(Bytes::from_static(b"{}"), "application/json");
+            *r.status_mut() = StatusCode::BAD_REQUEST;
+            return Ok(r);
+        }
+    };
+    let stream = contains(&body, b"\"stream\":true") || contains(&body, b"\"stream\": true");
+    let slow = stream && contains(&body, b"bench-slow");
+    let response = match (path.as_str(), stream) {
+        ("/v1/chat/completions", false) => full(answers.openai_json.clone(), "application/json"),
+        ("/v1/chat/completions", true) => event_stream(answers.openai_stream.clone(), slow),
+        ("/v1/messages", false) => full(answers.anthropic_json.clone(), "application/json"),
+        ("/v1/messages", true) => event_stream(answers.anthropic_stream.clone(), slow),
+        _ => {
+            let mut r = full(
+                Bytes::from_static(br#"{"error":{"message":"not found"}}"#),
+                "application/json",
+            );
+            *r.status_mut() = StatusCode::NOT_FOUND;
+            r
+        }
+    };
+    Ok(response)
+}
+
+/// Serves forever on `listen`, printing `listening on ADDR` first (the parent reads it).
+pub fn run(listen: SocketAddr) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let listener = TcpListener::bind(listen).await?;
+        let addr = listener.local_addr()?;
+        let mut out = std::io::stdout();
+        writeln!(out, "listening on {addr}")?;
+        out.flush()?;
+        let answers: &'static Answers = Box::leak(Box::new(Answers {
+            openai_json: Bytes::from_static(OPENAI_COMPLETION.as_bytes()),
+            openai_stream: openai_stream_events(),
+            anthropic_json: Bytes::from_static(ANTHROPIC_MESSAGE.as_bytes()),
+            anthropic_stream: anthropic_stream_events(),
+        }));
+        loop {
+            let (socket, _) = match listener.accept().await {
+                Ok(s) => s,
+                Err(_) => {
+                    // Out of file descriptors or similar: wait and go on.
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            };
+            let _ = socket.set_nodelay(true);
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |r| answer(answers, r));
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(socket), service)
+                    .await;
+            });
+        }
+    })
+}

@@ -1,0 +1,348 @@
+//! The processes under test: the mock upstream (this binary, `mock` subcommand), the
+//! release `switchyard serve` with logging to SQLite on, and optionally LiteLLM's proxy.
+//! Also resident memory from `/proc` and the start-up probe.
+
+use anyhow::{anyhow, bail, Context, Result};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The upstream key the gateway's providers send to the mock (read from its environment).
+const UPSTREAM_KEY_VAR: &str = "SWITCHYARD_BENCH_UPSTREAM_KEY";
+
+/// A child process that is terminated (SIGTERM, then SIGKILL) when dropped.
+pub struct Proc {
+    child: Child,
+    pub name: &'static str,
+}
+
+impl Proc {
+    pub fn new(child: Child, name: &'static str) -> Proc {
+        Proc { child, name }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Resident memory now, in bytes.
+    pub fn rss(&self) -> Result<u64> {
+        rss_of(self.pid())
+    }
+
+    /// Asks the process to stop (SIGTERM) and waits up to `grace` before killing it.
+    pub fn stop(mut self, grace: Duration) {
+        self.terminate(grace);
+    }
+
+    fn terminate(&mut self, grace: Duration) {
+        if matches!(self.child.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.pid().to_string())
+            .stderr(Stdio::null())
+            .status();
+        let until = Instant::now() + grace;
+        while Instant::now() < until {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        crate::say(format!(
+            "{} did not stop within {grace:?}; killing it",
+            self.name
+        ));
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.terminate(Duration::from_secs(5));
+    }
+}
+
+/// `VmRSS` of a process, in bytes.
+pub fn rss_of(pid: u32) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .with_context(|| format!("reading /proc/{pid}/status"))?;
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .ok_or_else(|| anyhow!("no VmRSS for process {pid}"))?;
+    let kb: u64 = line
+        .trim_start_matches("VmRSS:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .with_context(|| format!("VmRSS line '{line}'"))?;
+    Ok(kb * 1024)
+}
+
+/// Resident memory of a process and all its descendants (LiteLLM runs workers), in bytes.
+pub fn rss_tree(pid: u32) -> Result<u64> {
+    let mut total = rss_of(pid)?;
+    let children =
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    for child in children.split_whitespace() {
+        if let Ok(child) = child.parse::<u32>() {
+            total += rss_tree(child).unwrap_or(0);
+        }
+    }
+    Ok(total)
+}
+
+/// A port that was free a moment ago.
+pub fn free_port() -> Result<u16> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// Starts this binary's mock upstream and returns it with its address.
+pub fn start_mock() -> Result<(Proc, SocketAddr)> {
+    let exe = std::env::current_exe().context("locating the benchmark binary")?;
+    let mut child = Command::new(exe)
+        .args(["mock", "--listen", "127.0.0.1:0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .context("starting the mock upstream")?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| anyhow!("the mock's stdout is not piped"))?;
+    let proc = Proc {
+        child,
+        name: "mock",
+    };
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line)?;
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .ok_or_else(|| anyhow!("unexpected first line from the mock: {line:?}"))?
+        .parse()?;
+    Ok((proc, addr))
+}
+
+/// A data directory with the benchmark's configuration and a gateway key.
+pub struct GatewaySetup {
+    pub binary: PathBuf,
+    pub data_dir: PathBuf,
+    pub key: String,
+}
+
+/// The configuration: `mock` (OpenAI-compatible, priced so cost is computed per
+/// request) and `mockant` (Anthropic), both pointing at the mock upstream.
+fn bench_config(mock: SocketAddr) -> String {
+    format!(
+        r#"
+[[providers]]
+name = "mock"
+kind = "openai-compatible"
+base_url = "http://{mock}/v1"
+api_key = {{ env = "{UPSTREAM_KEY_VAR}" }}
+models = ["bench-model", "bench-slow"]
+
+[[providers]]
+name = "mockant"
+kind = "anthropic"
+base_url = "http://{mock}"
+api_key = {{ env = "{UPSTREAM_KEY_VAR}" }}
+
+[prices."mock/bench-model"]
+input_cost_per_token = 0.000001
+output_cost_per_token = 0.000002
+
+[prices."mockant/bench-model"]
+input_cost_per_token = 0.000001
+output_cost_per_token = 0.000002
+"#
+    )
+}
+
+fn run_cli(binary: &Path, data_dir: &Path, args: &[&str]) -> Result<String> {
+    let output = Command::new(binary)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .env(UPSTREAM_KEY_VAR, "bench-upstream-key")
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("running {}", binary.display()))?;
+    if !output.status.success() {
+        bail!(
+            "`switchyard {}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+impl GatewaySetup {
+    /// Applies the configuration and creates a key in a fresh `data_dir`.
+    pub fn prepare(binary: &Path, data_dir: &Path, mock: SocketAddr) -> Result<GatewaySetup> {
+        std::fs::create_dir_all(data_dir)?;
+        let config = data_dir.join("bench.toml");
+        std::fs::write(&config, bench_config(mock))?;
+        let config = config
+            .to_str()
+            .ok_or_else(|| anyhow!("data directory path is not UTF-8"))?
+            .to_string();
+        run_cli(binary, data_dir, &["apply", &config])?;
+        let key = run_cli(binary, data_dir, &["key", "create", "bench"])?
+            .trim()
+            .to_string();
+        if !key.starts_with("sy-") {
+            bail!("unexpected output from `switchyard key create`: {key}");
+        }
+        Ok(GatewaySetup {
+            binary: binary.to_path_buf(),
+            data_dir: data_dir.to_path_buf(),
+            key,
+        })
+    }
+
+    /// Starts `switchyard serve` on `port`; its log goes to `serve.log` in the data dir.
+    pub fn spawn(&self, port: u16) -> Result<Proc> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.data_dir.join("serve.log"))?;
+        let child = Command::new(&self.binary)
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .env(UPSTREAM_KEY_VAR, "bench-upstream-key")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("starting {}", self.binary.display()))?;
+        Ok(Proc {
+            child,
+            name: "switchyard",
+        })
+    }
+
+    /// Starts the gateway and polls it (every 250 µs) with a real chat completion until
+    /// one is answered with 200. Returns the process and the time from spawn to answer.
+    pub fn start_and_wait(&self, port: u16, timeout: Duration) -> Result<(Proc, Duration)> {
+        let started = Instant::now();
+        let proc = self.spawn(port)?;
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let request = raw_request(
+            addr,
+            "/v1/chat/completions",
+            &[("authorization", format!("Bearer {}", self.key))],
+            crate::openai_body("mock/bench-model", false),
+        );
+        loop {
+            if started.elapsed() > timeout {
+                bail!("the gateway did not answer within {timeout:?}");
+            }
+            if let Ok(Some(status)) = try_raw(addr, &request) {
+                if status == 200 {
+                    return Ok((proc, started.elapsed()));
+                }
+                bail!("the gateway answered its first request with HTTP {status}");
+            }
+            std::thread::sleep(Duration::from_micros(250));
+        }
+    }
+
+    pub fn admin_token(&self) -> Result<String> {
+        Ok(std::fs::read_to_string(self.data_dir.join("admin-token"))?
+            .trim()
+            .to_string())
+    }
+}
+
+/// A complete HTTP/1.1 request with `Connection: close`.
+pub fn raw_request(
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&str, String)],
+    body: String,
+) -> Vec<u8> {
+    let mut text = format!(
+        "POST {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        text.push_str(&format!("{name}: {value}\r\n"));
+    }
+    text.push_str("\r\n");
+    text.push_str(&body);
+    text.into_bytes()
+}
+
+/// Sends a raw request; `Ok(None)` when nothing listens yet.
+fn try_raw(addr: SocketAddr, request: &[u8]) -> Result<Option<u16>> {
+    let stream = match TcpStream::connect(addr) {
+        Ok(s) => s,
+        Err(_) => return Ok(None),
+    };
+    Ok(Some(exchange_raw(stream, request)?.0))
+}
+
+/// Sends a raw request and reads the whole answer: status and body text.
+pub fn post_raw(addr: SocketAddr, request: &[u8]) -> Result<(u16, String)> {
+    exchange_raw(TcpStream::connect(addr)?, request)
+}
+
+fn exchange_raw(mut stream: TcpStream, request: &[u8]) -> Result<(u16, String)> {
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.write_all(request)?;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer)?;
+    let text = String::from_utf8_lossy(&answer);
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse::<u16>().ok())
+        .ok_or_else(|| anyhow!("no HTTP status in the answer"))?;
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    Ok((status, body.to_string()))
+}
+
+/// A GET with a bearer token; the answer's body. For the admin API.
+pub fn get_json(addr: SocketAddr, path: &str, token: &str) -> Result<serde_json::Value> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer {token}\r\nconnection: close\r\n\r\n"
+    )?;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer)?;
+    let text = String::from_utf8_lossy(&answer);
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| anyhow!("malformed answer from {path}"))?;
+    if !head.starts_with("HTTP/1.1 200") {
+        bail!("{path}: {}", head.lines().next().unwrap_or(""));
+    }
+    // The admin API may answer chunked; the JSON is the first chunk's payload.
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        body.split_once("\r\n")
+            .map(|(_, rest)| rest)
+            .unwrap_or(body)
+    } else {
+        body
+    };
+    let end = body.rfind('}').map(|i| i + 1).unwrap_or(body.len());
+    Ok(serde_json::from_str(&body[..end])?)
+}

@@ -8,6 +8,7 @@ use crate::spend::SpendTracker;
 use crate::state::{AppState, Parts, RELOAD_POLL};
 use crate::{admin, alerts, models, proxy, ui};
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use axum::Router;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -150,6 +151,13 @@ async fn serve(listener: TcpListener, app: Router, mut stop: watch::Receiver<boo
     let shutdown = async move {
         let _ = stop.changed().await;
     };
+    // Without TCP_NODELAY, a streamed answer's small writes wait for the client's
+    // delayed ACK (40 ms on Linux) whenever one is still unacknowledged.
+    let listener = listener.tap_io(|stream| {
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY on a client connection");
+        }
+    });
     if let Err(e) = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await

@@ -51,6 +51,8 @@ struct Shared {
     /// Requests seen per model (for `seq:`) and per webhook path.
     counters: Mutex<std::collections::HashMap<String, usize>>,
     hooks: Mutex<Vec<(String, Value)>>,
+    /// When set, requests without this provider key (Bearer or x-api-key) get 401.
+    required_key: Option<String>,
     /// Streams whose client (the gateway) went away before the stream ended.
     cancelled_streams: AtomicUsize,
 }
@@ -66,7 +68,18 @@ impl MockUpstream {
     }
 
     pub async fn start_on(addr: SocketAddr) -> std::io::Result<MockUpstream> {
-        let shared = Arc::new(Shared::default());
+        Self::start_with_key(addr, None).await
+    }
+
+    /// Like [`MockUpstream::start_on`], refusing requests that lack `required_key`.
+    pub async fn start_with_key(
+        addr: SocketAddr,
+        required_key: Option<String>,
+    ) -> std::io::Result<MockUpstream> {
+        let shared = Arc::new(Shared {
+            required_key,
+            ..Shared::default()
+        });
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let app = Router::new()
@@ -303,8 +316,29 @@ fn slow_stream(shared: Arc<Shared>, first: Vec<String>) -> Response {
         .into_response()
 }
 
+/// A 401 when the mock requires a key and the request does not carry it.
+fn unauthorized(shared: &Shared, captured: &Captured) -> Option<Response> {
+    let required = shared.required_key.as_deref()?;
+    let bearer = format!("Bearer {required}");
+    let headers = &captured.headers;
+    let ok = headers
+        .get("authorization")
+        .is_some_and(|v| v == bearer.as_str())
+        || headers.get("x-api-key").is_some_and(|v| v == required);
+    (!ok).then(|| {
+        (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(json!({"error": {"message": "mock: wrong provider key", "type": "invalid_request_error"}})),
+        )
+            .into_response()
+    })
+}
+
 async fn openai(State(shared): State<Arc<Shared>>, request: Request) -> Response {
-    let (_, body) = capture(&shared, request).await;
+    let (captured, body) = capture(&shared, request).await;
+    if let Some(r) = unauthorized(&shared, &captured) {
+        return r;
+    }
     let model = scripted(&shared, body["model"].as_str().unwrap_or(""));
     if let Some(r) = failure(&model, false) {
         return r;
@@ -389,7 +423,10 @@ async fn openai(State(shared): State<Arc<Shared>>, request: Request) -> Response
 }
 
 async fn anthropic(State(shared): State<Arc<Shared>>, request: Request) -> Response {
-    let (_, body) = capture(&shared, request).await;
+    let (captured, body) = capture(&shared, request).await;
+    if let Some(r) = unauthorized(&shared, &captured) {
+        return r;
+    }
     let model = scripted(&shared, body["model"].as_str().unwrap_or(""));
     if let Some(r) = failure(&model, true) {
         return r;

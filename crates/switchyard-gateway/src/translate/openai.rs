@@ -38,9 +38,11 @@ fn parse_parts(content: &Value) -> Result<Vec<Block>, ApiError> {
                             cache: p.get("cache_control").cloned(),
                         }
                     }
-                    other => return Err(invalid(format!(
+                    other => {
+                        return Err(invalid(format!(
                         "message parts of type '{other}' cannot be translated for this provider"
-                    ))),
+                    )))
+                    }
                 })
             })
             .collect(),

@@ -10,6 +10,10 @@ pub enum WireFormat {
     OpenAiChat,
     /// Anthropic messages: `POST {base}/v1/messages`.
     AnthropicMessages,
+    /// OpenAI Responses: `POST {base}/responses` (clients; OpenAI itself as a provider).
+    OpenAiResponses,
+    /// Gemini: `POST {base}/models/{model}:generateContent` (providers only).
+    Gemini,
 }
 
 impl WireFormat {
@@ -17,6 +21,8 @@ impl WireFormat {
         match self {
             WireFormat::OpenAiChat => "openai-chat",
             WireFormat::AnthropicMessages => "anthropic-messages",
+            WireFormat::OpenAiResponses => "openai-responses",
+            WireFormat::Gemini => "gemini",
         }
     }
 
@@ -24,6 +30,8 @@ impl WireFormat {
         match self {
             WireFormat::OpenAiChat => "OpenAI chat completions",
             WireFormat::AnthropicMessages => "Anthropic messages",
+            WireFormat::OpenAiResponses => "OpenAI Responses",
+            WireFormat::Gemini => "Gemini generateContent",
         }
     }
 }
@@ -35,6 +43,8 @@ pub enum ProviderKind {
     OpenAi,
     #[serde(rename = "anthropic")]
     Anthropic,
+    #[serde(rename = "gemini")]
+    Gemini,
     #[serde(rename = "xai")]
     Xai,
     #[serde(rename = "deepseek")]
@@ -61,9 +71,10 @@ pub enum ProviderKind {
 }
 
 impl ProviderKind {
-    pub const ALL: [ProviderKind; 13] = [
+    pub const ALL: [ProviderKind; 14] = [
         ProviderKind::OpenAi,
         ProviderKind::Anthropic,
+        ProviderKind::Gemini,
         ProviderKind::Xai,
         ProviderKind::DeepSeek,
         ProviderKind::Groq,
@@ -77,10 +88,21 @@ impl ProviderKind {
         ProviderKind::OpenAiCompatible,
     ];
 
+    /// The provider's main API.
     pub fn wire_format(self) -> WireFormat {
         match self {
             ProviderKind::Anthropic => WireFormat::AnthropicMessages,
+            ProviderKind::Gemini => WireFormat::Gemini,
             _ => WireFormat::OpenAiChat,
+        }
+    }
+
+    /// The API to call for a client of `client`'s format: the client's own when the
+    /// provider speaks it (so the request passes through), else the provider's main one.
+    pub fn format_for(self, client: WireFormat) -> WireFormat {
+        match (self, client) {
+            (ProviderKind::OpenAi, WireFormat::OpenAiResponses) => WireFormat::OpenAiResponses,
+            _ => self.wire_format(),
         }
     }
 
@@ -90,6 +112,7 @@ impl ProviderKind {
         Some(match self {
             ProviderKind::OpenAi => "https://api.openai.com/v1",
             ProviderKind::Anthropic => "https://api.anthropic.com",
+            ProviderKind::Gemini => "https://generativelanguage.googleapis.com/v1beta",
             ProviderKind::Xai => "https://api.x.ai/v1",
             ProviderKind::DeepSeek => "https://api.deepseek.com/v1",
             ProviderKind::Groq => "https://api.groq.com/openai/v1",
@@ -122,6 +145,7 @@ impl ProviderKind {
         Some(match self {
             ProviderKind::OpenAi => "openai",
             ProviderKind::Anthropic => "anthropic",
+            ProviderKind::Gemini => "gemini",
             ProviderKind::Xai => "xai",
             ProviderKind::DeepSeek => "deepseek",
             ProviderKind::Groq => "groq",
@@ -141,6 +165,7 @@ impl ProviderKind {
         match self {
             ProviderKind::OpenAi => "openai",
             ProviderKind::Anthropic => "anthropic",
+            ProviderKind::Gemini => "gemini",
             ProviderKind::Xai => "xai",
             ProviderKind::DeepSeek => "deepseek",
             ProviderKind::Groq => "groq",

@@ -137,6 +137,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(proxy::openai_chat))
         .route("/v1/messages", post(proxy::anthropic_messages))
+        .route("/v1/responses", post(proxy::openai_responses))
         .route("/v1/models", get(models::list_models))
         .route("/health", get(models::health))
         .route("/", get(ui::to_index))

@@ -3,6 +3,7 @@
 //! client goes away (dropping this stream also drops, and so cancels, the upstream).
 
 use crate::errors::{ApiError, Dialect, ErrorKind};
+use crate::providers::WireFormat;
 use crate::recorder::{PendingRecord, CLIENT_DISCONNECTED};
 use crate::sse::{contains, event_data, SseSplitter};
 use crate::usage::{AnthropicUsage, OpenAiUsage};
@@ -29,6 +30,26 @@ pub enum StreamObserver {
         done: bool,
         error: Option<String>,
     },
+    /// OpenAI Responses: usage arrives in `response.completed`.
+    Responses {
+        usage: Option<TokenCounts>,
+        done: bool,
+        error: Option<String>,
+    },
+}
+
+#[derive(Deserialize)]
+struct ResponsesEvent {
+    #[serde(rename = "type")]
+    kind: String,
+    response: Option<ResponsesBody>,
+    message: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ResponsesBody {
+    usage: Option<crate::usage::ResponsesUsage>,
+    error: Option<AnthropicError>,
 }
 
 #[derive(Deserialize)]
@@ -58,6 +79,21 @@ struct AnthropicError {
 }
 
 impl StreamObserver {
+    /// The observer for a pass-through stream of `format`.
+    pub fn for_format(format: WireFormat, client_wants_usage: bool) -> StreamObserver {
+        match format {
+            WireFormat::AnthropicMessages => StreamObserver::anthropic(),
+            WireFormat::OpenAiResponses => StreamObserver::Responses {
+                usage: None,
+                done: false,
+                error: None,
+            },
+            WireFormat::OpenAiChat | WireFormat::Gemini => {
+                StreamObserver::openai(client_wants_usage)
+            }
+        }
+    }
+
     pub fn openai(client_wants_usage: bool) -> StreamObserver {
         StreamObserver::OpenAi {
             client_wants_usage,
@@ -140,12 +176,49 @@ impl StreamObserver {
                 }
                 true
             }
+            StreamObserver::Responses { usage, done, error } => {
+                let Some(data) = event_data(event) else {
+                    return true;
+                };
+                let terminal = contains(&data, b"\"response.completed\"")
+                    || contains(&data, b"\"response.incomplete\"")
+                    || contains(&data, b"\"response.failed\"")
+                    || contains(&data, b"\"error\"");
+                if !terminal {
+                    return true;
+                }
+                if let Ok(e) = serde_json::from_slice::<ResponsesEvent>(&data) {
+                    let body = e.response;
+                    match e.kind.as_str() {
+                        "response.completed" | "response.incomplete" => *done = true,
+                        "response.failed" => {
+                            *error = body
+                                .as_ref()
+                                .and_then(|b| b.error.as_ref())
+                                .and_then(|e| e.message.clone())
+                                .or_else(|| Some("the response failed".into()));
+                        }
+                        "error" => {
+                            *error = e
+                                .message
+                                .or_else(|| Some("provider reported an error".into()))
+                        }
+                        _ => {}
+                    }
+                    if let Some(u) = body.and_then(|b| b.usage) {
+                        *usage = Some(u.to_counts());
+                    }
+                }
+                true
+            }
         }
     }
 
     fn tokens(&self) -> Option<TokenCounts> {
         match self {
-            StreamObserver::OpenAi { usage, .. } => *usage,
+            StreamObserver::OpenAi { usage, .. } | StreamObserver::Responses { usage, .. } => {
+                *usage
+            }
             StreamObserver::Anthropic { usage, .. } => usage.as_ref().map(|u| u.to_counts()),
         }
     }
@@ -154,13 +227,16 @@ impl StreamObserver {
     fn completed(&self) -> bool {
         match self {
             StreamObserver::OpenAi { done, .. } => *done,
-            StreamObserver::Anthropic { done, error, .. } => *done || error.is_some(),
+            StreamObserver::Anthropic { done, error, .. }
+            | StreamObserver::Responses { done, error, .. } => *done || error.is_some(),
         }
     }
 
     fn provider_error(&self) -> Option<&str> {
         match self {
-            StreamObserver::Anthropic { error, .. } => error.as_deref(),
+            StreamObserver::Anthropic { error, .. } | StreamObserver::Responses { error, .. } => {
+                error.as_deref()
+            }
             StreamObserver::OpenAi { .. } => None,
         }
     }
@@ -194,7 +270,7 @@ impl EventHandler for StreamObserver {
     fn end(&mut self, failure: Option<&ApiError>, out: &mut VecDeque<Bytes>) {
         if let Some(error) = failure {
             let dialect = match self {
-                StreamObserver::OpenAi { .. } => Dialect::OpenAi,
+                StreamObserver::OpenAi { .. } | StreamObserver::Responses { .. } => Dialect::OpenAi,
                 StreamObserver::Anthropic { .. } => Dialect::Anthropic,
             };
             out.push_back(error.sse_event(dialect));

@@ -117,6 +117,44 @@ impl AnthropicUsage {
     }
 }
 
+/// OpenAI Responses usage: `input_tokens` includes cached tokens, as in chat.
+#[derive(Debug, Default, Deserialize)]
+pub struct ResponsesUsage {
+    #[serde(default)]
+    input_tokens: u64,
+    #[serde(default)]
+    output_tokens: u64,
+    input_tokens_details: Option<PromptDetails>,
+    output_tokens_details: Option<CompletionDetails>,
+}
+
+impl ResponsesUsage {
+    pub fn to_counts(&self) -> TokenCounts {
+        let cached = self
+            .input_tokens_details
+            .as_ref()
+            .and_then(|d| d.cached_tokens)
+            .unwrap_or(0)
+            .min(self.input_tokens);
+        TokenCounts {
+            input: self.input_tokens - cached,
+            cache_read: cached,
+            output: self.output_tokens,
+            reasoning: self
+                .output_tokens_details
+                .as_ref()
+                .and_then(|d| d.reasoning_tokens)
+                .unwrap_or(0),
+            ..Default::default()
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ResponsesResponseUsage {
+    pub usage: Option<ResponsesUsage>,
+}
+
 /// Just the usage of a complete (non-streamed) response.
 #[derive(Deserialize)]
 pub struct OpenAiResponseUsage {

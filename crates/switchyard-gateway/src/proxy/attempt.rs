@@ -10,7 +10,7 @@ use crate::routing::Attempt;
 use crate::snapshot::{KeyStatus, Provider};
 use crate::state::AppState;
 use crate::stream::UpstreamStream;
-use crate::usage::{AnthropicResponseUsage, OpenAiResponseUsage};
+use crate::usage::{AnthropicResponseUsage, OpenAiResponseUsage, ResponsesResponseUsage};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -65,10 +65,25 @@ impl Failure {
     }
 }
 
-pub fn endpoint_path(format: WireFormat) -> &'static str {
+/// The provider URL for one request in `format`.
+fn upstream_url(
+    provider: &Provider,
+    format: WireFormat,
+    model: &str,
+    inbound: &Inbound<'_>,
+) -> String {
+    let base = &provider.base_url;
     match format {
-        WireFormat::OpenAiChat => "/v1/chat/completions",
-        WireFormat::AnthropicMessages => "/v1/messages",
+        WireFormat::OpenAiChat => format!("{base}/chat/completions"),
+        WireFormat::OpenAiResponses => format!("{base}/responses"),
+        WireFormat::AnthropicMessages => match inbound.query {
+            Some(q) => format!("{base}/v1/messages?{q}"),
+            None => format!("{base}/v1/messages"),
+        },
+        WireFormat::Gemini if inbound.stream => {
+            format!("{base}/models/{model}:streamGenerateContent?alt=sse")
+        }
+        WireFormat::Gemini => format!("{base}/models/{model}:generateContent"),
     }
 }
 
@@ -80,7 +95,7 @@ pub async fn send(
     body: Vec<u8>,
 ) -> Result<Success, Failure> {
     let provider = &attempt.provider;
-    let format = provider.kind.wire_format();
+    let format = provider.kind.format_for(inbound.api);
     let credential = provider
         .credential(attempt.credential.as_deref())
         .ok_or_else(|| {
@@ -100,13 +115,7 @@ pub async fn send(
         ));
     }
 
-    let url = match format {
-        WireFormat::OpenAiChat => format!("{}/chat/completions", provider.base_url),
-        WireFormat::AnthropicMessages => match inbound.query {
-            Some(q) => format!("{}/v1/messages?{q}", provider.base_url),
-            None => format!("{}/v1/messages", provider.base_url),
-        },
-    };
+    let url = upstream_url(provider, format, &attempt.model, inbound);
     let mut request = app
         .http
         .post(url)
@@ -118,9 +127,14 @@ pub async fn send(
         }
     }
     match format {
-        WireFormat::OpenAiChat => {
+        WireFormat::OpenAiChat | WireFormat::OpenAiResponses => {
             if let Some(key) = &credential.secret {
                 request = request.bearer_auth(key.expose());
+            }
+        }
+        WireFormat::Gemini => {
+            if let Some(key) = &credential.secret {
+                request = request.header("x-goog-api-key", key.expose());
             }
         }
         WireFormat::AnthropicMessages => {
@@ -213,6 +227,12 @@ pub async fn send(
             .ok()
             .and_then(|r| r.usage)
             .map(|u| u.to_counts()),
+        WireFormat::OpenAiResponses => serde_json::from_slice::<ResponsesResponseUsage>(&body)
+            .ok()
+            .and_then(|r| r.usage)
+            .map(|u| u.to_counts()),
+        // Gemini answers are always translated; their usage comes from the translation.
+        WireFormat::Gemini => None,
     };
     Ok(Success::Complete {
         status,

@@ -29,8 +29,6 @@ use std::sync::Arc;
 use std::time::Instant;
 use switchyard_store::AttemptRecord;
 
-pub use attempt::endpoint_path;
-
 /// Largest request body accepted, in bytes (32 MiB: long agent sessions with images
 /// run to a few MiB; anything near this limit is a mistake).
 pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
@@ -54,10 +52,16 @@ pub async fn anthropic_messages(State(app): State<Arc<AppState>>, request: Reque
     proxy(app, WireFormat::AnthropicMessages, request).await
 }
 
+pub async fn openai_responses(State(app): State<Arc<AppState>>, request: Request) -> Response {
+    proxy(app, WireFormat::OpenAiResponses, request).await
+}
+
 pub fn dialect_of(api: WireFormat) -> Dialect {
     match api {
-        WireFormat::OpenAiChat => Dialect::OpenAi,
         WireFormat::AnthropicMessages => Dialect::Anthropic,
+        WireFormat::OpenAiChat | WireFormat::OpenAiResponses | WireFormat::Gemini => {
+            Dialect::OpenAi
+        }
     }
 }
 
@@ -380,7 +384,7 @@ fn outbound_body(
     object: &mut JsonObject<'_>,
     pivot: &mut Option<translate::Request>,
 ) -> Result<Outbound, ApiError> {
-    let format = attempt.provider.kind.wire_format();
+    let format = attempt.provider.kind.format_for(inbound.api);
     if format == inbound.api {
         object.set_string("model", &attempt.model);
         return Ok(Outbound {
@@ -400,10 +404,10 @@ fn outbound_body(
     };
     let target = translation_target(attempt);
     let names = match format {
-        WireFormat::OpenAiChat => ToolNames::for_tools(&request.tools, translate::MAX_TOOL_NAME),
         WireFormat::AnthropicMessages => ToolNames::default(),
+        _ => ToolNames::for_tools(&request.tools, translate::MAX_TOOL_NAME),
     };
-    let value = convert::render_request(format, request, &attempt.model, &target, &names);
+    let value = convert::render_request(format, request, &attempt.model, &target, &names)?;
     Ok(Outbound {
         body: value.to_string().into_bytes(),
         names: Some(names),
@@ -486,7 +490,7 @@ fn respond(
         header_value(&format!("{overhead_ms:.3}")),
     );
 
-    let provider_format = attempt.provider.kind.wire_format();
+    let provider_format = attempt.provider.kind.format_for(inbound.api);
     let mut response = match (success, &outbound.names) {
         (Success::Complete { body, tokens, .. }, None) => {
             record.mark_upstream_done();
@@ -523,22 +527,29 @@ fn respond(
         }
         (Success::Stream { stream, .. }, names) => {
             let handler: Box<dyn EventHandler> = match names {
-                None => Box::new(match provider_format {
-                    WireFormat::OpenAiChat => StreamObserver::openai(inbound.client_wants_usage),
-                    WireFormat::AnthropicMessages => StreamObserver::anthropic(),
-                }),
+                None => Box::new(StreamObserver::for_format(
+                    provider_format,
+                    inbound.client_wants_usage,
+                )),
                 Some(names) => {
                     headers.insert(
                         header::CONTENT_TYPE,
                         HeaderValue::from_static("text/event-stream"),
                     );
-                    Box::new(convert::stream(
+                    match convert::stream(
                         provider_format,
                         inbound.api,
                         names.clone(),
                         inbound.model,
                         inbound.client_wants_usage,
-                    ))
+                    ) {
+                        Ok(translator) => Box::new(translator),
+                        Err(error) => {
+                            let response = error.render(dialect);
+                            record.fail(&error);
+                            return response;
+                        }
+                    }
                 }
             };
             headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));

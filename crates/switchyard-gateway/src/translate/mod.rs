@@ -7,6 +7,7 @@
 //! client's, event by event.
 
 pub mod anthropic;
+pub mod convert;
 pub mod openai;
 pub mod stream;
 #[cfg(test)]
@@ -346,84 +347,5 @@ mod request_tests {
         assert_eq!(budget_effort(1024), Effort::Low);
         assert_eq!(budget_effort(8192), Effort::Medium);
         assert_eq!(budget_effort(20_000), Effort::High);
-    }
-}
-
-/// Converting whole requests and answers between two formats.
-pub mod convert {
-    use super::*;
-    use crate::providers::WireFormat;
-
-    /// Parses a client's request body in its format.
-    pub fn parse_request(format: WireFormat, body: &Value) -> Result<Request, ApiError> {
-        match format {
-            WireFormat::OpenAiChat => openai::parse_request(body),
-            WireFormat::AnthropicMessages => anthropic::parse_request(body),
-        }
-    }
-
-    /// The request in the provider's format, for `model`.
-    pub fn render_request(
-        format: WireFormat,
-        request: &Request,
-        model: &str,
-        target: &Target,
-        names: &ToolNames,
-    ) -> Value {
-        match format {
-            WireFormat::OpenAiChat => openai::render_request(request, model, target, names),
-            WireFormat::AnthropicMessages => anthropic::render_request(request, model, target),
-        }
-    }
-
-    /// A provider's complete answer in the client's format, with its usage.
-    pub fn response(
-        from: WireFormat,
-        to: WireFormat,
-        body: &[u8],
-        names: &ToolNames,
-        client_model: &str,
-    ) -> Result<(Vec<u8>, TokenCounts), ApiError> {
-        let value: Value = serde_json::from_slice(body)
-            .map_err(|e| invalid(format!("the provider's answer is not valid JSON: {e}")))?;
-        let response = match from {
-            WireFormat::OpenAiChat => openai::parse_response(&value, names)?,
-            WireFormat::AnthropicMessages => anthropic::parse_response(&value)?,
-        };
-        let rendered = match to {
-            WireFormat::OpenAiChat => openai::render_response(&response, client_model, unix_now()),
-            WireFormat::AnthropicMessages => anthropic::render_response(&response, client_model),
-        };
-        Ok((rendered.to_string().into_bytes(), response.usage))
-    }
-
-    /// The event handler that translates a provider's stream for the client.
-    pub fn stream(
-        from: WireFormat,
-        to: WireFormat,
-        names: ToolNames,
-        client_model: &str,
-        client_wants_usage: bool,
-    ) -> stream::Translator {
-        let parser: Box<dyn stream::Parser> = match from {
-            WireFormat::OpenAiChat => Box::new(stream::OpenAiParser::new(names)),
-            WireFormat::AnthropicMessages => Box::new(stream::AnthropicParser::default()),
-        };
-        let emitter: Box<dyn stream::Emitter> = match to {
-            WireFormat::OpenAiChat => Box::new(stream::OpenAiEmitter::new(
-                client_model,
-                unix_now(),
-                client_wants_usage,
-            )),
-            WireFormat::AnthropicMessages => Box::new(stream::AnthropicEmitter::new(client_model)),
-        };
-        stream::Translator::new(parser, emitter)
-    }
-
-    pub fn unix_now() -> u64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0)
     }
 }

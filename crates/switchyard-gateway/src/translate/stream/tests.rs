@@ -107,6 +107,7 @@ fn to_anthropic() -> Translator {
         "oai/gpt-4.1",
         false,
     )
+    .expect("supported")
 }
 
 use crate::providers::WireFormat;
@@ -231,7 +232,8 @@ fn anthropic_events_become_openai_chunks_with_role_first_and_finish_before_done(
             ToolNames::default(),
             "ant/claude",
             wants_usage,
-        );
+        )
+        .expect("supported");
         let (events, usage) = translate(t, &anthropic_transcript(), 3, false);
         let chunks: Vec<&Value> = events.iter().map(|(_, v)| v).collect();
         assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
@@ -297,7 +299,8 @@ fn an_anthropic_error_event_becomes_an_openai_error_chunk() {
         ToolNames::default(),
         "m",
         false,
-    );
+    )
+    .expect("supported");
     let (events, _) = translate(t, &transcript, 10, false);
     let last = &events.last().unwrap().1;
     assert_eq!(last["error"]["message"], "Overloaded");

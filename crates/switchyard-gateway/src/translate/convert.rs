@@ -1,0 +1,104 @@
+//! Converting whole requests, answers and streams between two formats: the one place
+//! that knows which format module handles which side.
+
+use super::*;
+use crate::providers::WireFormat;
+
+fn not_yet(what: &str, format: WireFormat) -> ApiError {
+    invalid(format!(
+        "{what} {} is not supported yet; choose a provider of another kind for this client",
+        format.display_name()
+    ))
+    .with_code("translation_unsupported")
+}
+
+/// Parses a client's request body in its format.
+pub fn parse_request(format: WireFormat, body: &Value) -> Result<Request, ApiError> {
+    match format {
+        WireFormat::OpenAiChat => openai::parse_request(body),
+        WireFormat::AnthropicMessages => anthropic::parse_request(body),
+        WireFormat::OpenAiResponses | WireFormat::Gemini => {
+            Err(not_yet("translating requests from", format))
+        }
+    }
+}
+
+/// The request in the provider's format, for `model`.
+pub fn render_request(
+    format: WireFormat,
+    request: &Request,
+    model: &str,
+    target: &Target,
+    names: &ToolNames,
+) -> Result<Value, ApiError> {
+    match format {
+        WireFormat::OpenAiChat => Ok(openai::render_request(request, model, target, names)),
+        WireFormat::AnthropicMessages => Ok(anthropic::render_request(request, model, target)),
+        WireFormat::OpenAiResponses | WireFormat::Gemini => {
+            Err(not_yet("translating requests to", format))
+        }
+    }
+}
+
+/// A provider's complete answer in the client's format, with its usage.
+pub fn response(
+    from: WireFormat,
+    to: WireFormat,
+    body: &[u8],
+    names: &ToolNames,
+    client_model: &str,
+) -> Result<(Vec<u8>, TokenCounts), ApiError> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| invalid(format!("the provider's answer is not valid JSON: {e}")))?;
+    let response = match from {
+        WireFormat::OpenAiChat => openai::parse_response(&value, names)?,
+        WireFormat::AnthropicMessages => anthropic::parse_response(&value)?,
+        WireFormat::OpenAiResponses | WireFormat::Gemini => {
+            return Err(not_yet("translating answers from", from))
+        }
+    };
+    let rendered = match to {
+        WireFormat::OpenAiChat => openai::render_response(&response, client_model, unix_now()),
+        WireFormat::AnthropicMessages => anthropic::render_response(&response, client_model),
+        WireFormat::OpenAiResponses | WireFormat::Gemini => {
+            return Err(not_yet("translating answers to", to))
+        }
+    };
+    Ok((rendered.to_string().into_bytes(), response.usage))
+}
+
+/// The event handler that translates a provider's stream for the client.
+pub fn stream(
+    from: WireFormat,
+    to: WireFormat,
+    names: ToolNames,
+    client_model: &str,
+    client_wants_usage: bool,
+) -> Result<stream::Translator, ApiError> {
+    let parser: Box<dyn stream::Parser> = match from {
+        WireFormat::OpenAiChat => Box::new(stream::OpenAiParser::new(names)),
+        WireFormat::AnthropicMessages => Box::new(stream::AnthropicParser::default()),
+        WireFormat::OpenAiResponses | WireFormat::Gemini => {
+            return Err(not_yet("translating streams from", from))
+        }
+    };
+    let emitter: Box<dyn stream::Emitter> = match to {
+        WireFormat::OpenAiChat => Box::new(stream::OpenAiEmitter::new(
+            client_model,
+            unix_now(),
+            client_wants_usage,
+        )),
+        WireFormat::AnthropicMessages => Box::new(stream::AnthropicEmitter::new(client_model)),
+        WireFormat::OpenAiResponses | WireFormat::Gemini => {
+            return Err(not_yet("translating streams to", to))
+        }
+    };
+    Ok(stream::Translator::new(parser, emitter))
+}
+
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}

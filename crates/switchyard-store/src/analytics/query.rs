@@ -189,6 +189,22 @@ fn segment_of(segments: &[Segment], t: i64) -> Option<usize> {
     (t < segments[index].end_ms).then_some(index)
 }
 
+/// What a part of the range contributes: a rollup row's aggregate, or one raw request
+/// (added directly: building a one-request aggregate and merging it costs more).
+enum Part<'p, 'o> {
+    Rollup(&'p Agg),
+    Request(&'p Obs<'o>),
+}
+
+impl Part<'_, '_> {
+    fn add_to(&self, agg: &mut Agg) {
+        match self {
+            Part::Rollup(a) => agg.merge(a),
+            Part::Request(o) => agg.add(o),
+        }
+    }
+}
+
 /// The cells of an answer as they fill.
 struct Cells {
     cells: HashMap<(usize, String), Agg>,
@@ -196,8 +212,8 @@ struct Cells {
 }
 
 impl Cells {
-    fn add(&mut self, seg: usize, group: String, agg: &Agg) {
-        self.cells.entry((seg, group)).or_default().merge(agg);
+    fn add(&mut self, seg: usize, group: String, part: &Part<'_, '_>) {
+        part.add_to(self.cells.entry((seg, group)).or_default());
     }
 }
 
@@ -209,7 +225,7 @@ fn read_plan(
     segments: &[Segment],
     code: u8,
     dim: Option<&Dimension>,
-    sink: &mut dyn FnMut(usize, &str, &Agg),
+    sink: &mut dyn FnMut(usize, &str, &Part<'_, '_>),
 ) -> rusqlite::Result<()> {
     if let (Some(first), Some(last)) = (plan.days.first(), plan.days.last()) {
         let day_segment: HashMap<i64, usize> = plan.days.iter().copied().collect();
@@ -220,7 +236,11 @@ fn read_plan(
         let mut rows = stmt.query(rusqlite::params![code, first.0, last.0])?;
         while let Some(row) = rows.next()? {
             if let Some(&seg) = day_segment.get(&row.get::<_, i64>(0)?) {
-                sink(seg, &row.get::<_, String>(1)?, &read_agg(row, 2)?);
+                sink(
+                    seg,
+                    &row.get::<_, String>(1)?,
+                    &Part::Rollup(&read_agg(row, 2)?),
+                );
             }
         }
     }
@@ -232,7 +252,11 @@ fn read_plan(
         let mut rows = stmt.query(rusqlite::params![code, start, end])?;
         while let Some(row) = rows.next()? {
             if let Some(seg) = segment_of(segments, row.get(0)?) {
-                sink(seg, &row.get::<_, String>(1)?, &read_agg(row, 2)?);
+                sink(
+                    seg,
+                    &row.get::<_, String>(1)?,
+                    &Part::Rollup(&read_agg(row, 2)?),
+                );
             }
         }
     }
@@ -247,13 +271,12 @@ fn read_plan(
             let Some(seg) = segment_of(segments, obs.ts_ms) else {
                 continue;
             };
-            let mut one = Agg::default();
-            one.add(&obs);
+            let part = Part::Request(&obs);
             match dim {
-                None => sink(seg, "", &one),
+                None => sink(seg, "", &part),
                 Some(d) => {
                     for value in obs.values(d) {
-                        sink(seg, &value, &one);
+                        sink(seg, &value, &part);
                     }
                 }
             }
@@ -297,14 +320,14 @@ fn from_rollups(
                 return;
             }
             if !total_separately {
-                sum_total.merge(agg);
+                agg.add_to(&mut sum_total);
             }
             out.add(seg, if grouped { shown } else { String::new() }, agg);
         },
     )?;
     if total_separately {
         read_plan(conn, &plan, segments, 0, None, &mut |_, _, agg| {
-            out.total.merge(agg)
+            agg.add_to(&mut out.total)
         })?;
     } else {
         out.total = sum_total;
@@ -399,14 +422,13 @@ fn from_raw(
         if !matches_filters(&obs, &q.filters, keys) {
             continue;
         }
-        let mut one = Agg::default();
-        one.add(&obs);
-        out.total.merge(&one);
+        out.total.add(&obs);
+        let part = Part::Request(&obs);
         match &q.group_by {
-            None => out.add(seg, String::new(), &one),
+            None => out.add(seg, String::new(), &part),
             Some(g) => {
                 for value in obs.values(g) {
-                    out.add(seg, display(Some(g), &value, keys), &one);
+                    out.add(seg, display(Some(g), &value, keys), &part);
                 }
             }
         }

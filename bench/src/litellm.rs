@@ -10,7 +10,7 @@
 use crate::load::Target;
 use crate::procs::{self, Proc};
 use crate::report::{self, mib, Pair};
-use crate::{levels, RouteTargets, RunArgs, Timing, UPSTREAM_KEY};
+use crate::{levels, Pids, RouteTargets, RunArgs, Timing, UPSTREAM_KEY};
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
@@ -114,27 +114,44 @@ fn start(bin: &Path, work: &Path, mock: SocketAddr) -> Result<(Proc, SocketAddr,
     }
 }
 
-fn targets(mock: SocketAddr, litellm: SocketAddr, stream: bool) -> Result<RouteTargets> {
+fn targets(
+    mock: SocketAddr,
+    litellm: SocketAddr,
+    stream: bool,
+    pids: Pids,
+) -> Result<RouteTargets> {
     Ok(RouteTargets {
-        direct: Arc::new(Target::new(
-            mock,
-            "/v1/chat/completions",
-            &[("authorization", format!("Bearer {UPSTREAM_KEY}"))],
-            crate::openai_body("bench-model", stream),
-            stream,
-        )?),
-        gateway: Arc::new(Target::new(
-            litellm,
-            "/v1/chat/completions",
-            &[("authorization", format!("Bearer {MASTER_KEY}"))],
-            crate::openai_body("bench-model", stream),
-            stream,
-        )?),
+        direct: Arc::new(
+            Target::new(
+                mock,
+                "/v1/chat/completions",
+                &[("authorization", format!("Bearer {UPSTREAM_KEY}"))],
+                crate::openai_body("bench-model", stream),
+                stream,
+            )?
+            .with_server_pid(pids.mock),
+        ),
+        gateway: Arc::new(
+            Target::new(
+                litellm,
+                "/v1/chat/completions",
+                &[("authorization", format!("Bearer {MASTER_KEY}"))],
+                crate::openai_body("bench-model", stream),
+                stream,
+            )?
+            .with_server_pid(pids.server),
+        ),
     })
 }
 
 /// Runs the LiteLLM measurements; returns their JSON (with a printable `text`).
-pub fn compare(args: &RunArgs, timing: &Timing, mock: SocketAddr, work: &Path) -> Result<Value> {
+pub fn compare(
+    args: &RunArgs,
+    timing: &Timing,
+    mock: SocketAddr,
+    mock_pid: u32,
+    work: &Path,
+) -> Result<Value> {
     let bin = install()?;
     crate::say("LiteLLM: start-up");
     let (proc, addr, startup) = start(&bin, work, mock)?;
@@ -158,7 +175,15 @@ pub fn compare(args: &RunArgs, timing: &Timing, mock: SocketAddr, work: &Path) -
                 args,
                 &rates,
                 timing,
-                &targets(mock, addr, stream)?,
+                &targets(
+                    mock,
+                    addr,
+                    stream,
+                    Pids {
+                        mock: mock_pid,
+                        server: pid,
+                    },
+                )?,
                 &format!("LiteLLM, {mode}"),
             )
             .await?;

@@ -36,6 +36,8 @@ pub struct Target {
     body: Bytes,
     /// Whether answers are event streams (time to first byte is then recorded).
     pub stream: bool,
+    /// The serving process, whose CPU time per request is measured.
+    pub server_pid: Option<u32>,
 }
 
 impl Target {
@@ -67,7 +69,13 @@ impl Target {
             headers: map,
             body: Bytes::from(body),
             stream,
+            server_pid: None,
         })
+    }
+
+    pub fn with_server_pid(mut self, pid: u32) -> Target {
+        self.server_pid = Some(pid);
+        self
     }
 
     fn request(&self) -> Request<Full<Bytes>> {
@@ -93,6 +101,8 @@ pub struct Stats {
     pub first_error: Option<String>,
     /// Length of the measured window.
     pub elapsed: Duration,
+    /// CPU time the serving process used in the measured window.
+    pub server_cpu: Option<Duration>,
 }
 
 fn histogram() -> Result<Histogram<u64>> {
@@ -109,6 +119,7 @@ impl Stats {
             errors: 0,
             first_error: None,
             elapsed: Duration::ZERO,
+            server_cpu: None,
         })
     }
 
@@ -149,6 +160,12 @@ impl Stats {
         }
     }
 
+    /// CPU time of the serving process per answer, in microseconds.
+    pub fn server_cpu_us(&self) -> Option<f64> {
+        let cpu = self.server_cpu?;
+        (self.ok > 0).then(|| cpu.as_secs_f64() * 1e6 / self.ok as f64)
+    }
+
     /// Answers per second over the measured window.
     pub fn throughput(&self) -> f64 {
         let secs = self.elapsed.as_secs_f64();
@@ -182,6 +199,21 @@ async fn connect(addr: SocketAddr) -> Result<Sender> {
         let _ = connection.await;
     });
     Ok(sender)
+}
+
+/// Measures the server's CPU time between `from` and `to` in the background.
+fn watch_cpu(
+    pid: Option<u32>,
+    from: Instant,
+    to: Instant,
+) -> tokio::task::JoinHandle<Option<Duration>> {
+    tokio::spawn(async move {
+        let pid = pid?;
+        tokio::time::sleep_until(from.into()).await;
+        let before = crate::procs::cpu_time(pid)?;
+        tokio::time::sleep_until(to.into()).await;
+        Some(crate::procs::cpu_time(pid)?.saturating_sub(before))
+    })
 }
 
 /// Sends one request on `sender` and reads the whole answer; times count from `start`.
@@ -260,6 +292,7 @@ pub async fn fixed_rate(
     let measure_from = t0 + warmup;
     let end = measure_from + measure;
     let total = ((warmup + measure).as_secs_f64() * rate).round() as u64;
+    let cpu = watch_cpu(target.server_pid, measure_from, end);
     let pacer = std::thread::Builder::new()
         .name("bench-pacer".into())
         .spawn(move || {
@@ -309,6 +342,7 @@ pub async fn fixed_rate(
         .join()
         .map_err(|_| anyhow!("the pacer thread panicked"))?;
     stats.elapsed = end.duration_since(measure_from);
+    stats.server_cpu = cpu.await?;
     Ok(stats)
 }
 
@@ -325,6 +359,7 @@ pub async fn saturate(
     }
     let measure_from = Instant::now() + warmup;
     let end = measure_from + measure;
+    let cpu = watch_cpu(target.server_pid, measure_from, end);
     let mut workers = Vec::with_capacity(connections);
     for sender in senders {
         let target = target.clone();
@@ -353,6 +388,7 @@ pub async fn saturate(
         stats.merge(&worker.await??)?;
     }
     stats.elapsed = measure;
+    stats.server_cpu = cpu.await?;
     Ok(stats)
 }
 

@@ -158,6 +158,13 @@ fn say(text: impl AsRef<str>) {
     eprintln!("[bench] {}", text.as_ref());
 }
 
+/// The processes whose CPU time is measured: the mock, and the gateway (or LiteLLM).
+#[derive(Clone, Copy)]
+struct Pids {
+    mock: u32,
+    server: u32,
+}
+
 /// The four targets of one route and mode: direct and through the gateway.
 struct RouteTargets {
     direct: Arc<Target>,
@@ -169,22 +176,29 @@ fn openai_targets(
     gateway: SocketAddr,
     key: &str,
     stream: bool,
+    pids: Pids,
 ) -> Result<RouteTargets> {
     Ok(RouteTargets {
-        direct: Arc::new(Target::new(
-            mock,
-            "/v1/chat/completions",
-            &[("authorization", format!("Bearer {UPSTREAM_KEY}"))],
-            openai_body("bench-model", stream),
-            stream,
-        )?),
-        gateway: Arc::new(Target::new(
-            gateway,
-            "/v1/chat/completions",
-            &[("authorization", format!("Bearer {key}"))],
-            openai_body("mock/bench-model", stream),
-            stream,
-        )?),
+        direct: Arc::new(
+            Target::new(
+                mock,
+                "/v1/chat/completions",
+                &[("authorization", format!("Bearer {UPSTREAM_KEY}"))],
+                openai_body("bench-model", stream),
+                stream,
+            )?
+            .with_server_pid(pids.mock),
+        ),
+        gateway: Arc::new(
+            Target::new(
+                gateway,
+                "/v1/chat/completions",
+                &[("authorization", format!("Bearer {key}"))],
+                openai_body("mock/bench-model", stream),
+                stream,
+            )?
+            .with_server_pid(pids.server),
+        ),
     })
 }
 
@@ -195,23 +209,30 @@ fn translated_targets(
     gateway: SocketAddr,
     key: &str,
     stream: bool,
+    pids: Pids,
 ) -> Result<RouteTargets> {
     let version = ("anthropic-version", "2023-06-01".to_string());
     Ok(RouteTargets {
-        direct: Arc::new(Target::new(
-            mock,
-            "/v1/messages",
-            &[("x-api-key", UPSTREAM_KEY.to_string()), version.clone()],
-            anthropic_body("bench-model", stream),
-            stream,
-        )?),
-        gateway: Arc::new(Target::new(
-            gateway,
-            "/v1/messages",
-            &[("x-api-key", key.to_string()), version],
-            anthropic_body("mock/bench-model", stream),
-            stream,
-        )?),
+        direct: Arc::new(
+            Target::new(
+                mock,
+                "/v1/messages",
+                &[("x-api-key", UPSTREAM_KEY.to_string()), version.clone()],
+                anthropic_body("bench-model", stream),
+                stream,
+            )?
+            .with_server_pid(pids.mock),
+        ),
+        gateway: Arc::new(
+            Target::new(
+                gateway,
+                "/v1/messages",
+                &[("x-api-key", key.to_string()), version],
+                anthropic_body("mock/bench-model", stream),
+                stream,
+            )?
+            .with_server_pid(pids.server),
+        ),
     })
 }
 
@@ -405,6 +426,7 @@ fn run_in(
         &timing,
         &setup,
         &gateway,
+        mock.pid(),
         gateway_addr,
         mock_addr,
         &mut results,
@@ -425,7 +447,7 @@ fn run_in(
     drop(gateway);
 
     if args.compare_litellm {
-        match litellm::compare(args, &timing, mock_addr, work) {
+        match litellm::compare(args, &timing, mock_addr, mock.pid(), work) {
             Ok(mut v) => {
                 if let Some(text) = v.as_object_mut().and_then(|m| m.remove("text")) {
                     results.json.insert("litellm_text".into(), text);
@@ -536,14 +558,19 @@ async fn measure_all(
     timing: &Timing,
     setup: &GatewaySetup,
     gateway: &Proc,
+    mock_pid: u32,
     gateway_addr: SocketAddr,
     mock_addr: SocketAddr,
     results: &mut Results,
 ) -> Result<()> {
     let key = setup.key.as_str();
+    let pids = Pids {
+        mock: mock_pid,
+        server: gateway.pid(),
+    };
     if args.wants("openai") {
         for stream in [false, true] {
-            let targets = openai_targets(mock_addr, gateway_addr, key, stream)?;
+            let targets = openai_targets(mock_addr, gateway_addr, key, stream, pids)?;
             let mode = if stream { "streaming" } else { "non-streaming" };
             let pairs = levels(
                 args,
@@ -567,7 +594,7 @@ async fn measure_all(
         match translation_available(gateway_addr, key)? {
             Ok(()) => {
                 for stream in [false, true] {
-                    let targets = translated_targets(mock_addr, gateway_addr, key, stream)?;
+                    let targets = translated_targets(mock_addr, gateway_addr, key, stream, pids)?;
                     let mode = if stream { "streaming" } else { "non-streaming" };
                     let pairs = levels(
                         args,
@@ -649,7 +676,7 @@ async fn measure_all(
             "memory growth: {} requests at saturation",
             args.requests
         ));
-        let target = openai_targets(mock_addr, gateway_addr, key, false)?.gateway;
+        let target = openai_targets(mock_addr, gateway_addr, key, false, pids)?.gateway;
         let progress = Arc::new(load::Progress::default());
         let task = tokio::spawn(load::count(
             target,

@@ -86,6 +86,28 @@ pub fn rss_of(pid: u32) -> Result<u64> {
     Ok(kb * 1024)
 }
 
+/// CPU time (user + system) a process has used so far; `None` if it cannot be read.
+pub fn cpu_time(pid: u32) -> Option<Duration> {
+    static TICKS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let ticks = *TICKS.get_or_init(|| {
+        Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+            .unwrap_or(100)
+    });
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces) start at field 3 (state).
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(Duration::from_secs_f64(
+        (utime + stime) as f64 / ticks as f64,
+    ))
+}
+
 /// Resident memory of a process and all its descendants (LiteLLM runs workers), in bytes.
 pub fn rss_tree(pid: u32) -> Result<u64> {
     let mut total = rss_of(pid)?;

@@ -91,6 +91,7 @@ pub fn stats_json(s: &Stats, stream: bool) -> Value {
         "ok": s.ok,
         "errors": s.errors,
         "rps": s.throughput(),
+        "server_cpu_us_per_request": s.server_cpu_us(),
         "latency_ms": percentiles(&s.total),
     });
     if stream {
@@ -120,11 +121,11 @@ fn triple(h: &Histogram<u64>) -> String {
         .join(" / ")
 }
 
-fn row(out: &mut String, c: [&str; 10]) {
+fn row(out: &mut String, c: [&str; 11]) {
     let _ = writeln!(
         out,
-        "  {:<11} {:<19} {:>9} {:>9} {:>7}  {:<26} {:<26} {:<26} {:<17} {}",
-        c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9]
+        "  {:<11} {:<19} {:>9} {:>9} {:>7} {:>13}  {:<26} {:<26} {:<26} {:<17} {}",
+        c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10]
     );
 }
 
@@ -140,6 +141,7 @@ pub fn table(title: &str, pairs: &[Pair], stream: bool) -> String {
             "rps dir",
             "rps gw",
             "ratio",
+            "CPU us/req d/g",
             "direct p50 / p90 / p99",
             "gateway p50 / p90 / p99",
             "overhead p50 / p90 / p99",
@@ -155,7 +157,7 @@ pub fn table(title: &str, pairs: &[Pair], stream: bool) -> String {
         for (i, m) in measures.iter().enumerate() {
             let o = overhead(pair, *m);
             let first = i == 0;
-            let (rps_d, rps_g, ratio, reported, errors) = if first {
+            let (rps_d, rps_g, ratio, cpu, reported, errors) = if first {
                 (
                     format!("{:.0}", pair.direct.throughput()),
                     format!("{:.0}", pair.gateway.throughput()),
@@ -167,6 +169,17 @@ pub fn table(title: &str, pairs: &[Pair], stream: bool) -> String {
                     } else {
                         "-".into()
                     },
+                    format!(
+                        "{}/{}",
+                        pair.direct
+                            .server_cpu_us()
+                            .map(|v| format!("{v:.0}"))
+                            .unwrap_or_else(|| "-".into()),
+                        pair.gateway
+                            .server_cpu_us()
+                            .map(|v| format!("{v:.0}"))
+                            .unwrap_or_else(|| "-".into())
+                    ),
                     format!(
                         "{} / {}",
                         cell(ms(&pair.gateway.reported_overhead, 50.0)),
@@ -186,6 +199,7 @@ pub fn table(title: &str, pairs: &[Pair], stream: bool) -> String {
                     &rps_d,
                     &rps_g,
                     &ratio,
+                    &cpu,
                     &triple(m.of(&pair.direct)),
                     &triple(m.of(&pair.gateway)),
                     &overheads,

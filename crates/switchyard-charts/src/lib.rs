@@ -125,15 +125,13 @@ pub struct ChartData {
     pub categories: Vec<String>,
     pub series: Vec<Series>,
     pub layout: Layout,
+    /// Whether the range had any requests (a chart of zeros still has axes).
+    pub has_requests: bool,
 }
 
 impl ChartData {
     pub fn is_empty(&self) -> bool {
-        self.categories.is_empty()
-            || self
-                .series
-                .iter()
-                .all(|s| s.values.iter().all(|v| *v == 0.0))
+        self.categories.is_empty() || !self.has_requests
     }
 
     /// The tallest column: the sum of a category for stacked charts.
@@ -222,6 +220,7 @@ pub fn prepare(kind: ChartKind, report: &Report, options: &ChartOptions) -> Char
             categories,
             series,
             layout: Layout::Stacked,
+            has_requests: true,
         };
     let groups: Vec<(String, &Metrics)> = if report.group_by.is_some() {
         report
@@ -282,6 +281,7 @@ pub fn prepare(kind: ChartKind, report: &Report, options: &ChartOptions) -> Char
                 values: groups.iter().map(|(_, m)| m.cost_usd).collect(),
             }],
             layout: Layout::Stacked,
+            has_requests: true,
         },
         ChartKind::Latency => {
             let (what, pick): (&str, PickPercentiles) = match options.timing {
@@ -313,9 +313,11 @@ pub fn prepare(kind: ChartKind, report: &Report, options: &ChartOptions) -> Char
                     })
                     .collect(),
                 layout: Layout::Grouped,
+                has_requests: true,
             }
         }
     };
+    data.has_requests = report.total.metrics.requests > 0;
     if let Some(title) = &options.title {
         data.title = title.clone();
     }

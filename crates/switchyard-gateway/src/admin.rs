@@ -30,6 +30,7 @@ pub fn router(app: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/api/requests", get(requests))
         .route("/api/routing", get(routing_health))
         .route("/api/spend", get(spend))
+        .merge(crate::analytics_api::routes())
         .layer(axum::middleware::from_fn_with_state(app, guard))
 }
 

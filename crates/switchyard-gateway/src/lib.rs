@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod alerts;
+pub mod analytics_api;
 pub mod auth;
 pub mod config;
 pub mod errors;

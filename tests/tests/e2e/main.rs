@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod admin;
+mod analytics;
 mod bad_input;
 mod proxy;
 mod routing;

@@ -21,6 +21,8 @@ mod wildcard;
 mod tests;
 
 pub use agg::Metrics;
+/// The time zone type queries take (re-exported so callers need not depend on jiff).
+pub use jiff::tz::TimeZone;
 pub use params::{parse_params, ParsedParams, RESERVED_PARAMS};
 pub use summary::{Summary, TopModel};
 pub use timeq::{parse_instant, parse_range, Bucket, TimeRange};

@@ -133,3 +133,30 @@ def test_openai_client_on_anthropic(client):
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == "Hello from mock"
     assert chunks[-1].usage.completion_tokens == 7
+
+
+def test_responses_api_on_anthropic(client):
+    # Translated: OpenAI Responses in, Anthropic messages upstream.
+    response = client.responses.create(model="ant/claude-sonnet-4-5", instructions="Be brief.", input="hi")
+    assert response.output_text == "Hello from mock"
+    assert response.usage.input_tokens == 170
+    events = list(
+        client.responses.create(
+            model="ant/tool",
+            input="weather?",
+            tools=[{"type": "function", "name": "get_weather", "parameters": {"type": "object"}}],
+            stream=True,
+        )
+    )
+    assert events[0].type == "response.created"
+    completed = events[-1]
+    assert completed.type == "response.completed"
+    call = completed.response.output[0]
+    assert call.type == "function_call" and call.name == "get_weather"
+    assert call.arguments == '{"city": "Paris"}'
+
+
+def test_responses_api_passes_through_to_openai(client):
+    response = client.responses.create(model="oai/gpt-4.1", input="hi")
+    assert response.output_text == "Hello from mock"
+    assert response.usage.output_tokens == 6

@@ -11,6 +11,7 @@ use switchyard_store::{RecentRequest, Store};
 pub const UPSTREAM_SECRET: &str = "upstream-secret-123";
 
 /// Providers: `oai` (kind openai, so catalog prices apply), `ant` (kind anthropic),
+/// `gem` (kind gemini),
 /// `local` (openai-compatible, no price) and a price override for `oai/custom-model`.
 pub fn mock_config(mock: &MockUpstream) -> String {
     format!(
@@ -28,6 +29,12 @@ base_url = "{anthropic}"
 api_key = {{ keyring = "ant" }}
 
 [[providers]]
+name = "gem"
+kind = "gemini"
+base_url = "{gemini}"
+api_key = {{ keyring = "gem" }}
+
+[[providers]]
 name = "local"
 kind = "openai-compatible"
 base_url = "{openai}"
@@ -38,7 +45,8 @@ input_cost_per_token = 0.000001
 output_cost_per_token = 0.000002
 "#,
         openai = mock.openai_base(),
-        anthropic = mock.anthropic_base()
+        anthropic = mock.anthropic_base(),
+        gemini = mock.gemini_base()
     )
 }
 
@@ -66,6 +74,7 @@ impl TestGateway {
         let secrets = Arc::new(MemorySecretStore::default());
         secrets.set("oai", UPSTREAM_SECRET).expect("secret");
         secrets.set("ant", UPSTREAM_SECRET).expect("secret");
+        secrets.set("gem", UPSTREAM_SECRET).expect("secret");
         let gateway = switchyard_gateway::launch(GatewayOptions {
             data_dir: dir.path().to_path_buf(),
             listen: "127.0.0.1:0".parse().expect("addr"),

@@ -3,7 +3,7 @@
 //! | model        | behaviour                                                        |
 //! |--------------|------------------------------------------------------------------|
 //! | `fail-<NNN>` | HTTP NNN with a provider-style error body (and `retry-after: 7`) |
-//! | `tool`       | a tool call instead of text                                      |
+//! | `tool`       | a tool call instead of text (Gemini: also `<name>-tool`)         |
 //! | `cut`        | a stream that stops before its end marker                        |
 //! | `slow`       | a stream that sends its start, then keep-alives for 30 s          |
 //! | `seq:A,B,..` | the n-th request for this exact model gets outcome n (the last    |
@@ -11,6 +11,10 @@
 //! |              | (no answer for an hour), `midstream` (a stream that fails after   |
 //! |              | its first event)                                                  |
 //! | anything else| "Hello from mock" with fixed usage                                |
+//!
+//! Gemini answers at `POST /v1beta/models/<model>:generateContent` and
+//! `:streamGenerateContent?alt=sse`, with the same models (errors in Google's shape),
+//! and a thought part first when the request asks for thoughts.
 //!
 //! `POST /hooks/<name>` receives webhooks; `/hooks/fail<N>` refuses the first N.
 //! [`MockUpstream::start_resetting`] gives an address that accepts connections and
@@ -85,6 +89,8 @@ impl MockUpstream {
         let app = Router::new()
             .route("/v1/chat/completions", post(openai))
             .route("/v1/messages", post(anthropic))
+            .route("/v1beta/models/{model_and_method}", post(gemini))
+            .route("/v1/responses", post(responses))
             .route("/hooks/{name}", post(hook))
             .with_state(shared.clone());
         tokio::spawn(async move {
@@ -101,6 +107,11 @@ impl MockUpstream {
     /// Base URL for Anthropic providers (the host, as in `ANTHROPIC_BASE_URL`).
     pub fn anthropic_base(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Base URL for Gemini providers (`.../v1beta`).
+    pub fn gemini_base(&self) -> String {
+        format!("http://{}/v1beta", self.addr)
     }
 
     pub fn captured(&self) -> Vec<Captured> {
@@ -324,7 +335,8 @@ fn unauthorized(shared: &Shared, captured: &Captured) -> Option<Response> {
     let ok = headers
         .get("authorization")
         .is_some_and(|v| v == bearer.as_str())
-        || headers.get("x-api-key").is_some_and(|v| v == required);
+        || headers.get("x-api-key").is_some_and(|v| v == required)
+        || headers.get("x-goog-api-key").is_some_and(|v| v == required);
     (!ok).then(|| {
         (
             StatusCode::UNAUTHORIZED,
@@ -511,4 +523,141 @@ async fn anthropic(State(shared): State<Arc<Shared>>, request: Request) -> Respo
     ));
     events.push(event("message_stop", json!({"type": "message_stop"})));
     sse(events)
+}
+
+/// OpenAI Responses, for requests that pass through to OpenAI itself.
+async fn responses(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let (captured, body) = capture(&shared, request).await;
+    if let Some(r) = unauthorized(&shared, &captured) {
+        return r;
+    }
+    let model = scripted(&shared, body["model"].as_str().unwrap_or(""));
+    if let Some(r) = failure(&model, false) {
+        return r;
+    }
+    let usage = json!({"input_tokens": 30, "input_tokens_details": {"cached_tokens": 10},
+        "output_tokens": 6, "output_tokens_details": {"reasoning_tokens": 2}, "total_tokens": 36});
+    let message = json!({"type": "message", "id": "msg_r", "status": "completed", "role": "assistant",
+        "content": [{"type": "output_text", "text": "Hello from mock", "annotations": []}]});
+    let response = json!({"id": "resp_mock", "object": "response", "status": "completed", "model": model,
+        "output": [message], "usage": usage, "x_mock_extra": {"kept": true}});
+    if !body["stream"].as_bool().unwrap_or(false) {
+        return axum::Json(response).into_response();
+    }
+    let ev = |kind: &str, data: Value| {
+        let mut data = data;
+        data["type"] = json!(kind);
+        format!("event: {kind}\ndata: {data}\n\n")
+    };
+    sse(vec![
+        ev(
+            "response.created",
+            json!({"response": {"id": "resp_mock", "status": "in_progress", "output": []}}),
+        ),
+        ev(
+            "response.output_text.delta",
+            json!({"item_id": "msg_r", "output_index": 0, "content_index": 0, "delta": "Hello from mock"}),
+        ),
+        ev("response.completed", json!({"response": response})),
+    ])
+}
+
+/// Gemini `generateContent` and `streamGenerateContent?alt=sse`: the path segment is
+/// `<model>:<method>`.
+async fn gemini(
+    State(shared): State<Arc<Shared>>,
+    axum::extract::Path(model_and_method): axum::extract::Path<String>,
+    request: Request,
+) -> Response {
+    let (captured, body) = capture(&shared, request).await;
+    if let Some(r) = unauthorized(&shared, &captured) {
+        return r;
+    }
+    let (model, method) = model_and_method
+        .split_once(':')
+        .unwrap_or((model_and_method.as_str(), ""));
+    let model = scripted(&shared, model);
+    if let Some(r) = gemini_failure(&model) {
+        return r;
+    }
+    if model == "hang" {
+        return hang().await;
+    }
+    let stream = method == "streamGenerateContent";
+    let thoughts = body["generationConfig"]["thinkingConfig"]["includeThoughts"] == true;
+    // `gemini-2.5-flash-tool` too, so that settings that depend on the model name apply.
+    let tool = model == "tool" || model.ends_with("-tool");
+    let response = |parts: Value, finish: Option<&str>, usage: Value| {
+        let mut candidate = json!({"content": {"role": "model", "parts": parts}, "index": 0});
+        if let Some(reason) = finish {
+            candidate["finishReason"] = json!(reason);
+        }
+        json!({"candidates": [candidate], "usageMetadata": usage, "modelVersion": model,
+            "responseId": "gemini-mock-1", "x_mock_extra": {"kept": true}})
+    };
+    let usage = json!({"promptTokenCount": 30, "cachedContentTokenCount": 10, "candidatesTokenCount": 5,
+        "thoughtsTokenCount": 3, "totalTokenCount": 38});
+    let thought = json!({"text": "Thinking about it.", "thought": true});
+    let call = json!({"functionCall": {"name": "get_weather", "args": {"city": "Paris"}},
+        "thoughtSignature": "c2lnbmF0dXJl"});
+    if !stream {
+        let mut parts = Vec::new();
+        if thoughts {
+            parts.push(thought);
+        }
+        parts.push(if tool {
+            call
+        } else {
+            json!({"text": "Hello from mock"})
+        });
+        return axum::Json(response(Value::Array(parts), Some("STOP"), usage)).into_response();
+    }
+    let data = |v: Value| format!("data: {v}\r\n\r\n");
+    let start_usage = json!({"promptTokenCount": 30, "totalTokenCount": 30});
+    if model == "midstream" {
+        return midstream(data(response(json!([{"text": "Hel"}]), None, start_usage)));
+    }
+    let mut events = Vec::new();
+    if thoughts {
+        events.push(data(response(json!([thought]), None, start_usage.clone())));
+    }
+    if tool {
+        events.push(data(response(json!([call]), Some("STOP"), usage)));
+        return sse(events);
+    }
+    events.push(data(response(
+        json!([{"text": "Hello"}]),
+        None,
+        start_usage.clone(),
+    )));
+    if model == "slow" {
+        return slow_stream(shared, events);
+    }
+    if model == "cut" {
+        return sse(events);
+    }
+    events.push(data(response(
+        json!([{"text": " from mock"}]),
+        Some("STOP"),
+        usage,
+    )));
+    sse(events)
+}
+
+/// A `fail-<NNN>` model's answer in Google's error shape.
+fn gemini_failure(model: &str) -> Option<Response> {
+    let code: u16 = model.strip_prefix("fail-")?.parse().ok()?;
+    let status = StatusCode::from_u16(code).ok()?;
+    let name = match code {
+        400 => "INVALID_ARGUMENT",
+        403 => "PERMISSION_DENIED",
+        404 => "NOT_FOUND",
+        429 => "RESOURCE_EXHAUSTED",
+        503 => "UNAVAILABLE",
+        _ => "INTERNAL",
+    };
+    let body =
+        json!({"error": {"code": code, "message": format!("mock failure {code}"), "status": name}});
+    let retry_after = if code == 429 { "2" } else { "7" };
+    Some((status, [("retry-after", retry_after)], axum::Json(body)).into_response())
 }

@@ -31,7 +31,7 @@ pub fn router(app: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/api/routing", get(routing_health))
         .route("/api/spend", get(spend))
         .merge(crate::analytics_api::routes())
-        .layer(axum::middleware::from_fn_with_state(app, guard))
+        .route_layer(axum::middleware::from_fn_with_state(app, guard))
 }
 
 /// Hosts the admin API answers to; anything else is a DNS-rebinding attempt.

@@ -145,7 +145,17 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/ui/", get(ui::index))
         .route("/ui/{file}", get(ui::file))
         .merge(admin::router(state.clone()))
+        .fallback(unknown_route)
         .with_state(state)
+}
+
+/// A JSON 404 for paths the gateway does not serve (clients with a wrong base URL).
+async fn unknown_route(uri: axum::http::Uri) -> crate::errors::ApiError {
+    crate::errors::ApiError::not_found(format!(
+        "Switchyard has no endpoint at {}. Model endpoints: /v1/chat/completions, /v1/messages, \
+         /v1/responses, /v1/models; the dashboard is at /ui/.",
+        uri.path()
+    ))
 }
 
 async fn serve(listener: TcpListener, app: Router, mut stop: watch::Receiver<bool>) {

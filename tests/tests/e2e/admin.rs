@@ -93,9 +93,9 @@ async fn status_reports_providers_and_todays_requests_and_spend() {
         .iter()
         .map(|p| p["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["ant", "local", "oai"]);
-    assert_eq!(providers[2]["key"], "ok");
-    assert_eq!(providers[1]["key"], "not-needed");
+    assert_eq!(names, ["ant", "gem", "local", "oai"]);
+    assert_eq!(providers[3]["key"], "ok");
+    assert_eq!(providers[2]["key"], "not-needed");
     let text = serde_json::to_string(&status).unwrap();
     assert!(
         !text.contains(switchyard_tests::gateway::UPSTREAM_SECRET),

@@ -4,7 +4,9 @@
 mod admin;
 mod analytics;
 mod bad_input;
+mod gemini;
 mod proxy;
+mod responses;
 mod routing;
 mod spend;
 mod translate;

@@ -17,9 +17,8 @@ pub fn parse_request(format: WireFormat, body: &Value) -> Result<Request, ApiErr
     match format {
         WireFormat::OpenAiChat => openai::parse_request(body),
         WireFormat::AnthropicMessages => anthropic::parse_request(body),
-        WireFormat::OpenAiResponses | WireFormat::Gemini => {
-            Err(not_yet("translating requests from", format))
-        }
+        WireFormat::OpenAiResponses => responses::parse_request(body),
+        WireFormat::Gemini => Err(not_yet("translating requests from", format)),
     }
 }
 
@@ -34,9 +33,8 @@ pub fn render_request(
     match format {
         WireFormat::OpenAiChat => Ok(openai::render_request(request, model, target, names)),
         WireFormat::AnthropicMessages => Ok(anthropic::render_request(request, model, target)),
-        WireFormat::OpenAiResponses | WireFormat::Gemini => {
-            Err(not_yet("translating requests to", format))
-        }
+        WireFormat::Gemini => Ok(gemini::render_request(request, model, target, names)),
+        WireFormat::OpenAiResponses => Err(not_yet("translating requests to", format)),
     }
 }
 
@@ -53,16 +51,16 @@ pub fn response(
     let response = match from {
         WireFormat::OpenAiChat => openai::parse_response(&value, names)?,
         WireFormat::AnthropicMessages => anthropic::parse_response(&value)?,
-        WireFormat::OpenAiResponses | WireFormat::Gemini => {
-            return Err(not_yet("translating answers from", from))
-        }
+        WireFormat::Gemini => gemini::parse_response(&value, names)?,
+        WireFormat::OpenAiResponses => return Err(not_yet("translating answers from", from)),
     };
     let rendered = match to {
         WireFormat::OpenAiChat => openai::render_response(&response, client_model, unix_now()),
         WireFormat::AnthropicMessages => anthropic::render_response(&response, client_model),
-        WireFormat::OpenAiResponses | WireFormat::Gemini => {
-            return Err(not_yet("translating answers to", to))
+        WireFormat::OpenAiResponses => {
+            responses::render_response(&response, client_model, unix_now())
         }
+        WireFormat::Gemini => return Err(not_yet("translating answers to", to)),
     };
     Ok((rendered.to_string().into_bytes(), response.usage))
 }
@@ -78,9 +76,8 @@ pub fn stream(
     let parser: Box<dyn stream::Parser> = match from {
         WireFormat::OpenAiChat => Box::new(stream::OpenAiParser::new(names)),
         WireFormat::AnthropicMessages => Box::new(stream::AnthropicParser::default()),
-        WireFormat::OpenAiResponses | WireFormat::Gemini => {
-            return Err(not_yet("translating streams from", from))
-        }
+        WireFormat::Gemini => Box::new(gemini::GeminiParser::new(names)),
+        WireFormat::OpenAiResponses => return Err(not_yet("translating streams from", from)),
     };
     let emitter: Box<dyn stream::Emitter> = match to {
         WireFormat::OpenAiChat => Box::new(stream::OpenAiEmitter::new(
@@ -89,9 +86,10 @@ pub fn stream(
             client_wants_usage,
         )),
         WireFormat::AnthropicMessages => Box::new(stream::AnthropicEmitter::new(client_model)),
-        WireFormat::OpenAiResponses | WireFormat::Gemini => {
-            return Err(not_yet("translating streams to", to))
+        WireFormat::OpenAiResponses => {
+            Box::new(responses::ResponsesEmitter::new(client_model, unix_now()))
         }
+        WireFormat::Gemini => return Err(not_yet("translating streams to", to)),
     };
     Ok(stream::Translator::new(parser, emitter))
 }

@@ -3,12 +3,14 @@
 //! converts to and from. Same-format requests never come here; they pass through.
 //!
 //! Each format has its own module with the conversions in both directions
-//! ([`openai`], [`anthropic`]); [`stream`] turns a provider's event stream into the
+//! ([`openai`], [`anthropic`], [`gemini`]); [`stream`] turns a provider's event stream into the
 //! client's, event by event.
 
 pub mod anthropic;
 pub mod convert;
+pub mod gemini;
 pub mod openai;
+pub mod responses;
 pub mod stream;
 #[cfg(test)]
 mod tests;

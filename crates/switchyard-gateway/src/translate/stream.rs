@@ -42,6 +42,11 @@ pub enum Event {
 /// Reads one provider format's events.
 pub trait Parser: Send {
     fn parse(&mut self, data: &[u8], out: &mut Vec<Event>);
+    /// Whether the provider has said its answer is complete, for formats without an
+    /// end marker of their own (Gemini ends with a `finishReason`, then closes).
+    fn finished(&self) -> bool {
+        false
+    }
 }
 
 /// Writes one client format's events.
@@ -573,7 +578,7 @@ impl EventHandler for Translator {
     }
 
     fn completed(&self) -> bool {
-        self.done || self.error.is_some()
+        self.done || self.parser.finished() || self.error.is_some()
     }
 
     fn provider_error(&self) -> Option<String> {

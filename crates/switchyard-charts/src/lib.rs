@@ -127,6 +127,9 @@ pub struct ChartData {
     pub layout: Layout,
     /// Whether the range had any requests (a chart of zeros still has axes).
     pub has_requests: bool,
+    /// Categories are time buckets (labels may be skipped) rather than names (labels
+    /// are staggered on two rows before any is skipped).
+    pub time_axis: bool,
 }
 
 impl ChartData {
@@ -221,6 +224,7 @@ pub fn prepare(kind: ChartKind, report: &Report, options: &ChartOptions) -> Char
             series,
             layout: Layout::Stacked,
             has_requests: true,
+            time_axis: false,
         };
     let groups: Vec<(String, &Metrics)> = if report.group_by.is_some() {
         report
@@ -282,6 +286,7 @@ pub fn prepare(kind: ChartKind, report: &Report, options: &ChartOptions) -> Char
             }],
             layout: Layout::Stacked,
             has_requests: true,
+            time_axis: false,
         },
         ChartKind::Latency => {
             let (what, pick): (&str, PickPercentiles) = match options.timing {
@@ -314,10 +319,13 @@ pub fn prepare(kind: ChartKind, report: &Report, options: &ChartOptions) -> Char
                     .collect(),
                 layout: Layout::Grouped,
                 has_requests: true,
+                time_axis: false,
             }
         }
     };
     data.has_requests = report.total.metrics.requests > 0;
+    data.time_axis =
+        !report.buckets.is_empty() && !matches!(kind, ChartKind::Cost | ChartKind::Latency);
     if let Some(title) = &options.title {
         data.title = title.clone();
     }
@@ -415,11 +423,31 @@ pub fn render(data: &ChartData, options: &ChartOptions) -> Result<String, ChartE
         let n = data.categories.len();
         let top = data.max_value() * 1.1;
         let top = if top > 0.0 { top } else { 1.0 };
+        // The legend gets its own column on the right, so it never hides a bar.
+        let longest_series = data
+            .series
+            .iter()
+            .map(|s| s.name.chars().count().min(28))
+            .max()
+            .unwrap_or(4) as u32;
+        let legend_w = (longest_series * 7 + 40).clamp(80, w / 3);
+        let (plot, legend) = root.split_horizontally(w - legend_w);
+        // Category labels: about 7 px per character at 12 px. Names that do not fit
+        // side by side go on two staggered rows; time labels are thinned instead.
+        let longest = data
+            .categories
+            .iter()
+            .map(|c| c.chars().count().min(24))
+            .max()
+            .unwrap_or(1) as i32;
+        let approx_slot = ((w - legend_w) as i32 - 100) / n.max(1) as i32;
+        let needed = longest * 7 + 12;
+        let stagger = !data.time_axis && needed > approx_slot && needed <= 2 * approx_slot;
         // x is continuous: category i spans [i, i + 1), so grouped bars can share it.
-        let mut chart = ChartBuilder::on(&root)
+        let mut chart = ChartBuilder::on(&plot)
             .caption(&data.title, text(18))
             .margin(12)
-            .x_label_area_size(36)
+            .x_label_area_size(if stagger { 50 } else { 36 })
             .y_label_area_size(64)
             .build_cartesian_2d(0.0..n as f64, 0.0..top)
             .map_err(draw_error)?;
@@ -465,40 +493,58 @@ pub fn render(data: &ChartData, options: &ChartOptions) -> Result<String, ChartE
                     }
                 })
                 .collect();
-            let drawn = chart.draw_series(bars).map_err(draw_error)?;
-            drawn.label(series.name.clone()).legend(move |(x, y)| {
-                Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled())
-            });
+            chart.draw_series(bars).map_err(draw_error)?;
         }
-        // Category labels under their columns; with many, every step-th one, so they
-        // never overlap (about 7 px per character at 12 px).
-        let longest = data
-            .categories
-            .iter()
-            .map(|c| c.chars().count().min(24))
-            .max()
-            .unwrap_or(1);
         let slot = (chart.backend_coord(&(1.0, 0.0)).0 - chart.backend_coord(&(0.0, 0.0)).0).max(1);
-        let step = ((longest as i32 * 7 + 12) / slot + 1).max(1) as usize;
+        let rows = if stagger { 2 } else { 1 };
+        let step = ((needed / (slot * rows)) + 1).max(1) as usize;
         let label_style = text(12).pos(Pos::new(HPos::Center, VPos::Top));
-        for (i, category) in data.categories.iter().enumerate().step_by(step) {
+        for (shown_index, (i, category)) in
+            data.categories.iter().enumerate().step_by(step).enumerate()
+        {
             let (x, y) = chart.backend_coord(&(i as f64 + 0.5, 0.0));
             let shown = if category.chars().count() > 24 {
                 format!("{}…", category.chars().take(23).collect::<String>())
             } else {
                 category.clone()
             };
-            root.draw(&Text::new(shown, (x, y + 6), label_style.clone()))
+            let row_offset = if stagger && shown_index % 2 == 1 {
+                16
+            } else {
+                0
+            };
+            plot.draw(&Text::new(
+                shown,
+                (x, y + 6 + row_offset),
+                label_style.clone(),
+            ))
+            .map_err(draw_error)?;
+        }
+        // The legend: a swatch and the name of each series, as many as fit.
+        let fits = ((h as i32 - 60) / 18).max(1) as usize;
+        for (s, series) in data.series.iter().enumerate().take(fits) {
+            let y = 44 + s as i32 * 18;
+            legend
+                .draw(&Rectangle::new(
+                    [(4, y), (14, y + 10)],
+                    series_color(s).filled(),
+                ))
+                .map_err(draw_error)?;
+            let name = if series.name.chars().count() > 28 {
+                format!("{}…", series.name.chars().take(27).collect::<String>())
+            } else {
+                series.name.clone()
+            };
+            legend
+                .draw(&Text::new(name, (20, y - 1), text(12)))
                 .map_err(draw_error)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(colors.background.mix(0.85))
-            .border_style(colors.grid)
-            .label_font(text(12))
-            .draw()
-            .map_err(draw_error)?;
+        if data.series.len() > fits {
+            let more = format!("and {} more", data.series.len() - fits);
+            legend
+                .draw(&Text::new(more, (20, 44 + fits as i32 * 18), text(12)))
+                .map_err(draw_error)?;
+        }
         root.present().map_err(draw_error)?;
     }
     Ok(svg)

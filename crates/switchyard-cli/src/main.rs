@@ -52,15 +52,51 @@ enum Command {
     Secret(SecretCommand),
     /// Requests, tokens, cost and latency from the request log
     Usage {
-        /// Look-back window: 90m, 24h, 7d, 30d, ...
-        #[arg(long, default_value = "24h")]
-        since: String,
-        /// model, provider, key or day
-        #[arg(long, default_value = "model")]
-        group_by: String,
+        #[command(flatten)]
+        query: QueryArgs,
         /// table, json or csv
         #[arg(long, default_value = "table")]
         format: String,
+    },
+    /// Draw an analytics chart as SVG
+    Chart {
+        /// spend, requests, tokens, latency, cost or savings
+        kind: String,
+        /// The SVG file to write
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        #[command(flatten)]
+        query: QueryArgs,
+        /// Width in pixels
+        #[arg(long, default_value_t = 800)]
+        width: u32,
+        /// Height in pixels
+        #[arg(long, default_value_t = 400)]
+        height: u32,
+        /// light or dark
+        #[arg(long, default_value = "light")]
+        theme: String,
+        /// A title instead of the default one
+        #[arg(long)]
+        title: Option<String>,
+        /// For latency charts: latency or ttft (time to first token)
+        #[arg(long, default_value = "latency")]
+        metric: String,
+    },
+    /// Spend today and this month, the month's projection and the top models
+    Summary {
+        /// table or json
+        #[arg(long, default_value = "table")]
+        format: String,
+    },
+    /// How long raw request rows are kept (rollups are kept for good)
+    Retention {
+        /// Keep raw rows this many days (0 keeps them all)
+        #[arg(long)]
+        days: Option<u32>,
+        /// Delete rows past the retention age now (the gateway also does it hourly)
+        #[arg(long)]
+        prune: bool,
     },
     /// Print the dashboard's address, with the admin token that opens it
     Dashboard {
@@ -68,6 +104,62 @@ enum Command {
         #[arg(long, default_value_t = format!("http://{}", switchyard_gateway::default_listen_addr()))]
         url: String,
     },
+}
+
+/// The analytics question, shared by `usage` and `chart`.
+#[derive(clap::Args)]
+struct QueryArgs {
+    /// Look-back window: 90m, 24h, 7d, 30d, ... [default: 24h]
+    #[arg(long, conflicts_with_all = ["range", "from", "to"])]
+    since: Option<String>,
+    /// today, yesterday, this-week, this-month, this-quarter, this-year, all, 24h, 7d, 3mo, ...
+    #[arg(long)]
+    range: Option<String>,
+    /// Start: 2026-11-01, 2026-11-01T09:30, RFC 3339 or Unix milliseconds
+    #[arg(long, conflicts_with = "range")]
+    from: Option<String>,
+    /// End (a date includes that day)
+    #[arg(long, conflicts_with = "range")]
+    to: Option<String>,
+    /// none, minute, hour, day, week or month (local time)
+    #[arg(long)]
+    bucket: Option<String>,
+    /// model, provider, key, policy, user, tag, trace, session, branch, repo, agent,
+    /// status, extra.<field>, day, or none
+    #[arg(long, default_value = "model")]
+    group_by: String,
+    /// FIELD=PATTERN[,PATTERN...], e.g. model=anthropic/*; repeatable, all must match
+    #[arg(long, value_name = "FIELD=PATTERNS")]
+    filter: Vec<String>,
+    /// Keep the N most expensive groups and fold the rest into (other)
+    #[arg(long, value_name = "N")]
+    top: Option<usize>,
+}
+
+impl QueryArgs {
+    /// The same key=value pairs the admin API takes.
+    fn pairs(&self) -> Result<Vec<(String, String)>> {
+        let mut pairs = Vec::new();
+        let mut push = |k: &str, v: &Option<String>| {
+            if let Some(v) = v {
+                pairs.push((k.to_string(), v.clone()));
+            }
+        };
+        push("since", &self.since);
+        push("range", &self.range);
+        push("from", &self.from);
+        push("to", &self.to);
+        push("bucket", &self.bucket);
+        push("top", &self.top.map(|t| t.to_string()));
+        pairs.push(("group_by".into(), self.group_by.clone()));
+        for filter in &self.filter {
+            let Some((field, patterns)) = filter.split_once('=') else {
+                bail!("--filter '{filter}' should look like model=anthropic/*");
+            };
+            pairs.push(("filter".into(), format!("{field}:{patterns}")));
+        }
+        Ok(pairs)
+    }
 }
 
 #[derive(Subcommand)]
@@ -152,20 +244,64 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Key(command) => key(&Store::open(&dir)?, command),
         Command::Secret(command) => secret(&Store::open(&dir)?, command),
-        Command::Usage {
-            since,
-            group_by,
-            format,
-        } => {
-            let since = manage::parse_since(&since)?;
-            let group_by = manage::parse_group_by(&group_by)?;
-            let usage = manage::usage(&Store::open(&dir)?, since, group_by)?;
-            match format.as_str() {
-                "table" => print!("{}", output::usage_table(&usage)),
-                "json" => println!("{}", serde_json::to_string_pretty(&usage)?),
-                "csv" => print!("{}", manage::usage_csv(&usage)),
-                other => bail!("unknown format '{other}': choose table, json or csv"),
+        Command::Usage { query, format } => {
+            if !matches!(format.as_str(), "table" | "json" | "csv") {
+                bail!("unknown format '{format}': choose table, json or csv");
             }
+            let report = manage::analytics(&Store::open(&dir)?, &query.pairs()?)?;
+            match format.as_str() {
+                "table" => print!("{}", output::usage_table(&report)),
+                "json" => println!("{}", serde_json::to_string_pretty(&report)?),
+                _ => print!("{}", manage::usage_csv(&report)),
+            }
+            Ok(())
+        }
+        Command::Chart {
+            kind,
+            out,
+            query,
+            width,
+            height,
+            theme,
+            title,
+            metric,
+        } => {
+            let kind = manage::parse_chart_kind(&kind)?;
+            let mut pairs = query.pairs()?;
+            pairs.push(("width".into(), width.to_string()));
+            pairs.push(("height".into(), height.to_string()));
+            pairs.push(("theme".into(), theme));
+            pairs.push(("metric".into(), metric));
+            if let Some(title) = title {
+                pairs.push(("title".into(), title));
+            }
+            let svg = manage::chart(&Store::open(&dir)?, kind, &pairs)?;
+            std::fs::write(&out, svg).with_context(|| format!("cannot write {}", out.display()))?;
+            println!("Wrote {}.", out.display());
+            Ok(())
+        }
+        Command::Summary { format } => {
+            let summary = manage::summary(&Store::open(&dir)?)?;
+            match format.as_str() {
+                "table" => print!("{}", output::summary_table(&summary)),
+                "json" => println!("{}", serde_json::to_string_pretty(&summary)?),
+                other => bail!("unknown format '{other}': choose table or json"),
+            }
+            Ok(())
+        }
+        Command::Retention { days, prune } => {
+            let store = Store::open(&dir)?;
+            if let Some(days) = days {
+                manage::set_retention(&store, days)?;
+            }
+            if prune {
+                let outcome = manage::prune(&store)?;
+                println!(
+                    "Deleted {} request rows older than the retention age.",
+                    outcome.deleted
+                );
+            }
+            print!("{}", output::retention_text(&manage::retention(&store)?));
             Ok(())
         }
         Command::Dashboard { url } => {

@@ -1,6 +1,7 @@
 //! Plain-text tables for the terminal.
 
-use switchyard_store::{GatewayKeyRow, UsageRow, UsageTotals};
+use switchyard_store::analytics::{Report, ReportRow, Summary};
+use switchyard_store::{GatewayKeyRow, Retention};
 
 fn render(headers: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
@@ -33,47 +34,125 @@ fn render(headers: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
-fn usage_cells(row: &UsageRow) -> Vec<String> {
-    let cost = if row.unpriced_requests > 0 {
-        format!("${:.4} (+{} unpriced)", row.cost_usd, row.unpriced_requests)
-    } else {
-        format!("${:.4}", row.cost_usd)
-    };
-    vec![
-        row.group.clone(),
-        row.requests.to_string(),
-        row.errors.to_string(),
-        row.input_tokens.to_string(),
-        row.cache_read_tokens.to_string(),
-        row.cache_write_tokens.to_string(),
-        row.output_tokens.to_string(),
-        cost,
-        row.avg_latency_ms
-            .map(|v| format!("{v:.0} ms"))
-            .unwrap_or_else(|| "-".into()),
-    ]
+fn ms(v: Option<f64>) -> String {
+    v.map(|v| format!("{v:.0} ms"))
+        .unwrap_or_else(|| "-".into())
 }
 
-pub fn usage_table(usage: &UsageTotals) -> String {
-    if usage.total.requests == 0 {
+fn usage_cells(row: &ReportRow, with_bucket: bool) -> Vec<String> {
+    let m = &row.metrics;
+    let cost = if m.unpriced_requests > 0 {
+        format!("${:.4} (+{} unpriced)", m.cost_usd, m.unpriced_requests)
+    } else {
+        format!("${:.4}", m.cost_usd)
+    };
+    let mut cells = Vec::new();
+    if with_bucket {
+        cells.push(row.bucket.clone().unwrap_or_default());
+    }
+    cells.extend([
+        row.group.clone(),
+        m.requests.to_string(),
+        m.errors.to_string(),
+        m.input_tokens.to_string(),
+        m.cache_read_tokens.to_string(),
+        m.cache_write_tokens.to_string(),
+        m.output_tokens.to_string(),
+        cost,
+        format!("${:.4}", m.cache_savings_usd),
+        ms(m.avg_latency_ms),
+        ms(m.latency_p50_ms),
+        ms(m.latency_p95_ms),
+    ]);
+    cells
+}
+
+pub fn usage_table(report: &Report) -> String {
+    if report.total.metrics.requests == 0 {
         return "No requests in this window.\n".into();
     }
-    let mut rows: Vec<Vec<String>> = usage.rows.iter().map(usage_cells).collect();
-    rows.push(usage_cells(&usage.total));
-    render(
-        &[
-            "GROUP",
-            "REQUESTS",
-            "ERRORS",
-            "INPUT",
-            "CACHE READ",
-            "CACHE WRITE",
-            "OUTPUT",
-            "COST",
-            "AVG LATENCY",
-        ],
-        &rows,
-    )
+    let with_bucket = report.group_by.is_some() && !report.buckets.is_empty();
+    let mut rows: Vec<Vec<String>> = report
+        .rows
+        .iter()
+        .map(|r| usage_cells(r, with_bucket))
+        .collect();
+    rows.push(usage_cells(&report.total, with_bucket));
+    let mut headers = Vec::new();
+    if with_bucket {
+        headers.push("BUCKET");
+    }
+    headers.extend([
+        "GROUP",
+        "REQUESTS",
+        "ERRORS",
+        "INPUT",
+        "CACHE READ",
+        "CACHE WRITE",
+        "OUTPUT",
+        "COST",
+        "SAVED",
+        "AVG LATENCY",
+        "P50",
+        "P95",
+    ]);
+    render(&headers, &rows)
+}
+
+pub fn summary_table(s: &Summary) -> String {
+    let mut out = format!(
+        "Today            ${:.2} ({} requests)\n\
+         Yesterday        ${:.2}\n\
+         This month       ${:.2} ({} requests, ${:.2} saved by cache reads)\n\
+         Projected month  ${:.2} at the rate of the last 7 days\n\
+         Last 30 days     ${:.2}\n",
+        s.today_usd,
+        s.today_requests,
+        s.yesterday_usd,
+        s.this_month_usd,
+        s.this_month_requests,
+        s.this_month_cache_savings_usd,
+        s.projected_month_usd,
+        s.last_30_days_usd,
+    );
+    if s.this_month_unpriced_requests > 0 {
+        out.push_str(&format!(
+            "                 (+{} requests this month with no known price)\n",
+            s.this_month_unpriced_requests
+        ));
+    }
+    if !s.top_models.is_empty() {
+        out.push_str("\nTop models this month\n");
+        let rows: Vec<Vec<String>> = s
+            .top_models
+            .iter()
+            .map(|m| {
+                vec![
+                    m.model.clone(),
+                    m.requests.to_string(),
+                    format!("${:.4}", m.cost_usd),
+                ]
+            })
+            .collect();
+        out.push_str(&render(&["MODEL", "REQUESTS", "COST"], &rows));
+    }
+    out
+}
+
+pub fn retention_text(r: &Retention) -> String {
+    let keep = if r.days == 0 {
+        "Raw request rows are kept for good.".to_string()
+    } else {
+        format!(
+            "Raw request rows are kept {} days; hourly and daily rollups for good.",
+            r.days
+        )
+    };
+    let oldest = r
+        .oldest_raw_ms
+        .map(|t| format!(", the oldest from {}", format_ms(t)))
+        .unwrap_or_default();
+    format!("{keep}\n{} raw rows{oldest}.\n", r.raw_rows)
 }
 
 fn format_ms(ms: i64) -> String {

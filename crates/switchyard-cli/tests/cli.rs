@@ -289,3 +289,181 @@ fn dashboard_prints_a_link_with_the_admin_token() {
         format!("http://127.0.0.1:7450/ui/#token={}", token.trim())
     );
 }
+
+/// Writes `records` into the store in `dir` as a gateway's writer would (day rollups
+/// in UTC, the zone the commands below run in).
+fn write_records(dir: &Path, records: Vec<switchyard_store::RequestRecord>) {
+    use switchyard_store::analytics::TimeZone;
+    let store = switchyard_store::Store::open(dir).unwrap();
+    let options = switchyard_store::WriterOptions {
+        zone: TimeZone::UTC,
+        ..switchyard_store::WriterOptions::default()
+    };
+    let writer = switchyard_store::LogWriter::start_with(&store, 64, options).unwrap();
+    let sender = writer.sender();
+    for r in records {
+        sender.send_wait(r);
+    }
+    writer.shutdown();
+}
+
+fn in_utc(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .args(args)
+        .env("SWITCHYARD_DATA_DIR", dir)
+        .env("TZ", "UTC")
+        .stdin(Stdio::null())
+        .output()
+        .expect("switchyard runs")
+}
+
+#[test]
+fn usage_charts_summary_and_retention_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = switchyard_store::now_ms();
+    let hour = 3_600_000;
+    let records = (0..48)
+        .map(|i| switchyard_store::RequestRecord {
+            request_id: format!("r{i}"),
+            ts_ms: now - (i % 6) * 24 * hour - 60_000,
+            client_api: "openai-chat",
+            requested_model: Some(
+                if i % 3 == 0 {
+                    "anthropic/claude"
+                } else {
+                    "openai/gpt"
+                }
+                .into(),
+            ),
+            provider: Some("p".into()),
+            status: if i == 0 { 500 } else { 200 },
+            repo: Some(if i % 2 == 0 { "app" } else { "lib" }.into()),
+            cost_usd: Some(0.25),
+            cache_savings_usd: Some(0.01),
+            latency_ms: 100.0 + i as f64,
+            tool_calls: vec!["Read".into()],
+            ..Default::default()
+        })
+        .collect();
+    write_records(dir.path(), records);
+
+    let json = in_utc(
+        dir.path(),
+        &[
+            "usage",
+            "--range",
+            "7d",
+            "--bucket",
+            "day",
+            "--group-by",
+            "repo",
+            "--filter",
+            "model=anthropic/*",
+            "--format",
+            "json",
+        ],
+    );
+    assert!(json.status.success(), "{}", stderr(&json));
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(report["total"]["requests"], 16);
+    assert_eq!(report["total"]["errors"], 1);
+    assert_eq!(report["total"]["tool_calls"]["Read"], 16);
+    assert!(report["buckets"].as_array().unwrap().len() >= 7);
+    let repos: Vec<&str> = report["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["group"].as_str().unwrap())
+        .collect();
+    assert_eq!(repos.len(), 2, "{repos:?}");
+
+    let table = stdout(&in_utc(
+        dir.path(),
+        &["usage", "--range", "this-year", "--group-by", "model"],
+    ));
+    assert!(
+        table.contains("P95") && table.lines().any(|l| l.starts_with("openai/gpt ")),
+        "{table}"
+    );
+    let csv = stdout(&in_utc(
+        dir.path(),
+        &[
+            "usage",
+            "--range",
+            "7d",
+            "--bucket",
+            "day",
+            "--group-by",
+            "model",
+            "--format",
+            "csv",
+            "--top",
+            "1",
+        ],
+    ));
+    assert!(csv.starts_with("bucket,group,requests,"), "{csv}");
+    assert!(
+        !csv.contains("anthropic/claude") && csv.contains("(other)"),
+        "{csv}"
+    );
+
+    let out = dir.path().join("spend.svg");
+    let chart = in_utc(
+        dir.path(),
+        &[
+            "chart",
+            "spend",
+            "--out",
+            out.to_str().unwrap(),
+            "--range",
+            "7d",
+            "--bucket",
+            "day",
+            "--theme",
+            "dark",
+            "--width",
+            "640",
+        ],
+    );
+    assert!(chart.status.success(), "{}", stderr(&chart));
+    let svg = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        svg.starts_with("<svg")
+            && svg.contains("width=\"640\"")
+            && svg.contains("anthropic/claude")
+    );
+    let bad = in_utc(
+        dir.path(),
+        &["chart", "pie", "--out", out.to_str().unwrap()],
+    );
+    assert!(stderr(&bad).contains("unknown chart 'pie'"));
+    let bad = in_utc(dir.path(), &["usage", "--filter", "model"]);
+    assert!(stderr(&bad).contains("should look like"));
+
+    let summary = in_utc(dir.path(), &["summary", "--format", "json"]);
+    let summary: serde_json::Value = serde_json::from_slice(&summary.stdout).unwrap();
+    assert!(summary["last_30_days_usd"].as_f64().unwrap() > 11.9);
+    assert_eq!(summary["top_models"][0]["model"], "openai/gpt");
+    assert!(stdout(&in_utc(dir.path(), &["summary"])).contains("Projected month"));
+
+    let retention = stdout(&in_utc(
+        dir.path(),
+        &["retention", "--days", "3", "--prune"],
+    ));
+    assert!(retention.contains("kept 3 days"), "{retention}");
+    // Rows of days 3-5 ago went; the rollups still count them.
+    let after = in_utc(
+        dir.path(),
+        &[
+            "usage",
+            "--range",
+            "7d",
+            "--group-by",
+            "none",
+            "--format",
+            "json",
+        ],
+    );
+    let after: serde_json::Value = serde_json::from_slice(&after.stdout).unwrap();
+    assert_eq!(after["total"]["requests"], 48);
+}

@@ -244,7 +244,7 @@ pub fn parse_range(text: &str, now_ms: i64, zone: &TimeZone) -> Result<TimeRange
     }
     let bad = || {
         format!(
-            "'{text}' is not a time range: use today, yesterday, this-week, this-month, \
+            "'{text}' is not a time window: use today, yesterday, this-week, this-month, \
              this-quarter, this-year, all, or a number with m, h, d, w or mo (90m, 24h, 7d, 3mo)"
         )
     };

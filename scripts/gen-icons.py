@@ -9,6 +9,7 @@ tray.png (64, the tray icon). Everything is drawn at 1024 px and scaled down, so
 smooth at every size.
 """
 
+import math
 from pathlib import Path
 
 from PIL import Image, ImageDraw
@@ -51,15 +52,18 @@ def bezier(p0, p1, p2, p3, steps=64):
 
 
 def stroke(layer: Image.Image, points, width: int, fill) -> None:
-    """A polyline with round joints and round caps, drawn on its own layer so a translucent
-    fill does not darken where segments overlap."""
+    """A round-capped stroke along a polyline, stamped as discs every pixel or so (Pillow's
+    wide lines leave gaps on curves), on its own layer so a translucent fill stays even."""
     path = Image.new("RGBA", layer.size, (0, 0, 0, 0))
     draw = ImageDraw.Draw(path)
     opaque = fill[:3] + (255,)
-    draw.line(points, fill=opaque, width=width, joint="curve")
     r = width / 2
-    for x, y in (points[0], points[-1]):
-        draw.ellipse([x - r, y - r, x + r, y + r], fill=opaque)
+    for (x1, y1), (x2, y2) in zip(points, points[1:] or points):
+        steps = max(1, int(math.hypot(x2 - x1, y2 - y1)))
+        for i in range(steps + 1):
+            x = x1 + (x2 - x1) * i / steps
+            y = y1 + (y2 - y1) * i / steps
+            draw.ellipse([x - r, y - r, x + r, y + r], fill=opaque)
     if fill[3] != 255:
         alpha = path.getchannel("A").point(lambda a: a * fill[3] // 255)
         path.putalpha(alpha)
@@ -94,7 +98,8 @@ def main() -> None:
         ("tray.png", 64),
     ]:
         scaled(px).save(ICONS / name, optimize=True)
-    scaled(256).save(ICONS / "icon.ico", sizes=[(16, 16), (24, 24), (32, 32), (48, 48), (64, 64), (256, 256)])
+    ico_sizes = [(16, 16), (24, 24), (32, 32), (48, 48), (64, 64), (256, 256)]
+    scaled(256).save(ICONS / "icon.ico", sizes=ico_sizes)
     master.save(ICONS / "icon.icns")
     print(f"wrote icons to {ICONS}")
 

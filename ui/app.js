@@ -129,7 +129,7 @@
   }
 
   function formatCompact(v) {
-    return v < 10000 ? intFormat.format(v) : compactFormat.format(v);
+    return v < 1000 ? intFormat.format(v) : compactFormat.format(v);
   }
 
   /** USD: 4 decimals under $1, cents above. null means the price is unknown, never $0. */

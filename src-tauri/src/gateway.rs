@@ -2,6 +2,7 @@
 //! state, and shut down (writing every queued request record) on Quit or a signal.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use switchyard_gateway::secrets::KeyringSecretStore;
 use switchyard_gateway::{GatewayOptions, RunningGateway};
@@ -63,8 +64,15 @@ pub fn start(app: &AppHandle) -> Status {
     }
 }
 
+/// Set by the first Quit or signal. A second one must not exit the app while the first is
+/// still writing queued records, so it does nothing; the first exits when done.
+static QUITTING: AtomicBool = AtomicBool::new(false);
+
 /// Stops the gateway (writing queued records), then exits the app.
 pub fn quit(app: &AppHandle) {
+    if QUITTING.swap(true, Ordering::SeqCst) {
+        return;
+    }
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
         let gateway = app

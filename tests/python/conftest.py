@@ -77,6 +77,12 @@ base_url = "{mock_url}"
 api_key = {{ env = "SDK_TEST_UPSTREAM_KEY" }}
 
 [[providers]]
+name = "gem"
+kind = "gemini"
+base_url = "{mock_url}/v1beta"
+api_key = {{ env = "SDK_TEST_UPSTREAM_KEY" }}
+
+[[providers]]
 name = "local"
 kind = "openai-compatible"
 base_url = "{mock_url}/v1"

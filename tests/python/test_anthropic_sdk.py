@@ -100,3 +100,49 @@ def test_a_stream_cut_midway_raises(client):
             for _ in stream:
                 pass
     assert "stream failed" in str(err.value)
+
+
+def test_claude_style_client_on_a_gemini_format_provider(client):
+    # Translated: Anthropic messages in, Gemini generateContent upstream.
+    message = client.messages.create(
+        model="gem/gemini-2.5-flash", max_tokens=100, messages=[{"role": "user", "content": "hi"}]
+    )
+    assert message.content[0].text == "Hello from mock"
+    assert message.stop_reason == "end_turn"
+    assert message.usage.input_tokens == 20
+    assert message.usage.cache_read_input_tokens == 10
+    assert message.usage.output_tokens == 8
+
+    # Streamed, with thinking and a tool call, then the tool's result sent back.
+    tools = [{"name": "get_weather", "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}}]
+    question = {"role": "user", "content": "weather in Paris?"}
+    with client.messages.stream(
+        model="gem/gemini-2.5-flash-tool",
+        max_tokens=4096,
+        thinking={"type": "enabled", "budget_tokens": 2048},
+        tools=tools,
+        messages=[question],
+    ) as stream:
+        final = stream.get_final_message()
+    assert [block.type for block in final.content] == ["thinking", "tool_use"]
+    assert final.content[0].thinking == "Thinking about it."
+    call = final.content[1]
+    assert call.name == "get_weather" and call.input == {"city": "Paris"}
+    assert final.stop_reason == "tool_use"
+    assert final.usage.output_tokens == 8
+
+    answer = client.messages.create(
+        model="gem/gemini-2.5-flash",
+        max_tokens=100,
+        tools=tools,
+        messages=[
+            question,
+            {"role": "assistant", "content": [block.model_dump(exclude_none=True) for block in final.content]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call.id, "content": "18 C"}]},
+        ],
+    )
+    assert answer.content[0].text == "Hello from mock"
+
+    with pytest.raises(anthropic.RateLimitError) as err:
+        client.messages.create(model="gem/fail-429", max_tokens=10, messages=[{"role": "user", "content": "hi"}])
+    assert "mock failure 429" in str(err.value)

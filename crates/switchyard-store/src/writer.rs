@@ -251,10 +251,8 @@ fn write_loop(mut conn: Connection, rx: Receiver<Message>, options: WriterOption
                 Err(RecvTimeoutError::Disconnected) => return,
             }
         };
-        if matches!(first, Message::Record(_)) {
-            std::thread::sleep(BATCH_LINGER);
-        }
         let mut stop = false;
+        let mut lingered = false;
         let mut next = Some(first);
         while let Some(message) = next.take() {
             match message {
@@ -269,6 +267,13 @@ fn write_loop(mut conn: Connection, rx: Receiver<Message>, options: WriterOption
                 break;
             }
             next = rx.try_recv().ok();
+            // Linger once, and only when the queue ran dry: with a backlog the batch
+            // fills without waiting, and sleeping would only slow the drain.
+            if next.is_none() && !lingered && !batch.is_empty() {
+                lingered = true;
+                std::thread::sleep(BATCH_LINGER);
+                next = rx.try_recv().ok();
+            }
         }
         if !batch.is_empty() {
             write_batch_with_retry(&mut conn, &mut rollups, &batch);

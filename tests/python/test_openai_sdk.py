@@ -160,3 +160,9 @@ def test_responses_api_passes_through_to_openai(client):
     response = client.responses.create(model="oai/gpt-4.1", input="hi")
     assert response.output_text == "Hello from mock"
     assert response.usage.output_tokens == 6
+
+
+def test_embeddings(client):
+    result = client.embeddings.create(model="oai/text-embedding-3-small", input=["a", "b"])
+    assert len(result.data) == 2
+    assert result.usage.prompt_tokens == 16

@@ -91,6 +91,8 @@ impl MockUpstream {
             .route("/v1/messages", post(anthropic))
             .route("/v1beta/models/{model_and_method}", post(gemini))
             .route("/v1/responses", post(responses))
+            .route("/v1/messages/count_tokens", post(count_tokens))
+            .route("/v1/embeddings", post(embeddings))
             .route("/hooks/{name}", post(hook))
             .with_state(shared.clone());
         tokio::spawn(async move {
@@ -660,4 +662,33 @@ fn gemini_failure(model: &str) -> Option<Response> {
         json!({"error": {"code": code, "message": format!("mock failure {code}"), "status": name}});
     let retry_after = if code == 429 { "2" } else { "7" };
     Some((status, [("retry-after", retry_after)], axum::Json(body)).into_response())
+}
+
+/// Anthropic's exact token count: a fixed answer the tests recognise.
+async fn count_tokens(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let (captured, _) = capture(&shared, request).await;
+    if let Some(r) = unauthorized(&shared, &captured) {
+        return r;
+    }
+    axum::Json(json!({"input_tokens": 4242})).into_response()
+}
+
+/// OpenAI embeddings: one short vector per input.
+async fn embeddings(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let (captured, body) = capture(&shared, request).await;
+    if let Some(r) = unauthorized(&shared, &captured) {
+        return r;
+    }
+    let inputs = match &body["input"] {
+        Value::Array(items) => items.len(),
+        _ => 1,
+    };
+    let data: Vec<Value> = (0..inputs)
+        .map(|i| json!({"object": "embedding", "index": i, "embedding": [0.25, -0.5, 1.0]}))
+        .collect();
+    axum::Json(
+        json!({"object": "list", "data": data, "model": body["model"],
+        "usage": {"prompt_tokens": 8 * inputs, "total_tokens": 8 * inputs}}),
+    )
+    .into_response()
 }

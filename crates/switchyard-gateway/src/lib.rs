@@ -10,6 +10,7 @@ pub mod alerts;
 pub mod analytics_api;
 pub mod auth;
 pub mod config;
+pub mod count_tokens;
 pub mod errors;
 pub mod json_body;
 pub mod manage;

@@ -69,6 +69,20 @@ pub async fn list_models(State(app): State<Arc<AppState>>, headers: HeaderMap) -
             }
         }
     }
+    if dialect == Dialect::Anthropic {
+        // Claude Code's model picker reads Anthropic's list format.
+        let data: Vec<_> = data
+            .iter()
+            .map(|m| {
+                json!({"type": "model", "id": m["id"], "display_name": m["id"],
+                    "created_at": "1970-01-01T00:00:00Z"})
+            })
+            .collect();
+        let first = data.first().map(|m| m["id"].clone());
+        let last = data.last().map(|m| m["id"].clone());
+        return Json(json!({"data": data, "has_more": false, "first_id": first, "last_id": last}))
+            .into_response();
+    }
     Json(json!({ "object": "list", "data": data })).into_response()
 }
 

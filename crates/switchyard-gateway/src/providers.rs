@@ -14,6 +14,8 @@ pub enum WireFormat {
     OpenAiResponses,
     /// Gemini: `POST {base}/models/{model}:generateContent` (providers only).
     Gemini,
+    /// OpenAI embeddings: `POST {base}/embeddings`.
+    OpenAiEmbeddings,
 }
 
 impl WireFormat {
@@ -23,6 +25,7 @@ impl WireFormat {
             WireFormat::AnthropicMessages => "anthropic-messages",
             WireFormat::OpenAiResponses => "openai-responses",
             WireFormat::Gemini => "gemini",
+            WireFormat::OpenAiEmbeddings => "openai-embeddings",
         }
     }
 
@@ -32,6 +35,7 @@ impl WireFormat {
             WireFormat::AnthropicMessages => "Anthropic messages",
             WireFormat::OpenAiResponses => "OpenAI Responses",
             WireFormat::Gemini => "Gemini generateContent",
+            WireFormat::OpenAiEmbeddings => "OpenAI embeddings",
         }
     }
 }
@@ -102,6 +106,9 @@ impl ProviderKind {
     pub fn format_for(self, client: WireFormat) -> WireFormat {
         match (self, client) {
             (ProviderKind::OpenAi, WireFormat::OpenAiResponses) => WireFormat::OpenAiResponses,
+            (_, WireFormat::OpenAiEmbeddings) if self.wire_format() == WireFormat::OpenAiChat => {
+                WireFormat::OpenAiEmbeddings
+            }
             _ => self.wire_format(),
         }
     }

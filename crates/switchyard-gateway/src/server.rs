@@ -6,7 +6,7 @@ use crate::secrets::SecretStore;
 use crate::snapshot::Snapshot;
 use crate::spend::SpendTracker;
 use crate::state::{AppState, Parts, RELOAD_POLL};
-use crate::{admin, alerts, models, proxy, ui};
+use crate::{admin, alerts, count_tokens, models, proxy, ui};
 use axum::routing::{get, post};
 use axum::serve::ListenerExt;
 use axum::Router;
@@ -138,6 +138,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/chat/completions", post(proxy::openai_chat))
         .route("/v1/messages", post(proxy::anthropic_messages))
         .route("/v1/responses", post(proxy::openai_responses))
+        .route("/v1/embeddings", post(proxy::openai_embeddings))
+        .route(
+            "/v1/messages/count_tokens",
+            post(count_tokens::count_tokens),
+        )
         .route("/v1/models", get(models::list_models))
         .route("/health", get(models::health))
         .route("/", get(ui::to_index))

@@ -88,7 +88,7 @@ impl StreamObserver {
                 done: false,
                 error: None,
             },
-            WireFormat::OpenAiChat | WireFormat::Gemini => {
+            WireFormat::OpenAiChat | WireFormat::Gemini | WireFormat::OpenAiEmbeddings => {
                 StreamObserver::openai(client_wants_usage)
             }
         }

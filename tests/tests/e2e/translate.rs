@@ -261,3 +261,114 @@ async fn a_fallback_policy_can_cross_formats() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["content"][0]["text"], "Hello from mock");
 }
+
+#[tokio::test]
+async fn count_tokens_is_exact_from_anthropic_and_estimated_elsewhere() {
+    let (mock, gw) = setup().await;
+    let body = json!({"model": "ant/claude-sonnet-4-5", "messages": [{"role": "user", "content": "x".repeat(400)}]});
+    let exact: Value = gw
+        .http
+        .post(gw.url("/v1/messages/count_tokens"))
+        .header("x-api-key", &gw.key)
+        .header("anthropic-beta", "token-counting-2024-11-01")
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(exact, json!({"input_tokens": 4242}));
+    let sent = mock.last().unwrap();
+    assert_eq!(sent.path_and_query, "/v1/messages/count_tokens");
+    assert_eq!(sent.json()["model"], "claude-sonnet-4-5");
+    assert_eq!(sent.headers["anthropic-beta"], "token-counting-2024-11-01");
+
+    let mut body = body;
+    body["model"] = json!("oai/gpt-4.1");
+    let estimate: Value = gw
+        .http
+        .post(gw.url("/v1/messages/count_tokens"))
+        .header("x-api-key", &gw.key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    // 400 characters at 4 per token, plus 3 for the message.
+    assert_eq!(estimate, json!({"input_tokens": 103}));
+    let unauthorized = gw
+        .http
+        .post(gw.url("/v1/messages/count_tokens"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unauthorized.status(), 401);
+    let err: Value = unauthorized.json().await.unwrap();
+    assert_eq!(err["type"], "error");
+}
+
+#[tokio::test]
+async fn models_answer_in_anthropic_format_for_anthropic_clients() {
+    let (_mock, gw) = setup().await;
+    let list: Value = gw
+        .http
+        .get(gw.url("/v1/models"))
+        .header("x-api-key", &gw.key)
+        .header("anthropic-version", "2023-06-01")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["has_more"], false);
+    let first = &list["data"][0];
+    assert_eq!(first["type"], "model");
+    assert!(first["display_name"].is_string() && first["created_at"].is_string());
+    assert_eq!(list["first_id"], first["id"]);
+    assert!(list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["id"] == "ant/claude-sonnet-4-5"));
+}
+
+#[tokio::test]
+async fn embeddings_pass_through_to_openai_compatible_providers_and_are_costed() {
+    let (mock, gw) = setup().await;
+    let body: Value = gw
+        .post(
+            "/v1/embeddings",
+            &json!({"model": "oai/text-embedding-3-small", "input": ["a", "b"]}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["data"].as_array().unwrap().len(), 2);
+    let sent = mock.last().unwrap();
+    assert_eq!(sent.path_and_query, "/v1/embeddings");
+    assert_eq!(sent.json()["model"], "text-embedding-3-small");
+    let r = gw.last_record(1).await;
+    assert_eq!(r["client_api"], "openai-embeddings");
+    assert_eq!(r["input_tokens"], 16);
+    assert!(r["cost_usd"].as_f64().unwrap() > 0.0);
+
+    let refused = gw
+        .post(
+            "/v1/embeddings",
+            &json!({"model": "ant/claude-sonnet-4-5", "input": "a"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    let err: Value = refused.json().await.unwrap();
+    assert_eq!(err["error"]["code"], "embeddings_unsupported");
+}

@@ -76,6 +76,7 @@ fn upstream_url(
     match format {
         WireFormat::OpenAiChat => format!("{base}/chat/completions"),
         WireFormat::OpenAiResponses => format!("{base}/responses"),
+        WireFormat::OpenAiEmbeddings => format!("{base}/embeddings"),
         WireFormat::AnthropicMessages => match inbound.query {
             Some(q) => format!("{base}/v1/messages?{q}"),
             None => format!("{base}/v1/messages"),
@@ -127,7 +128,7 @@ pub async fn send(
         }
     }
     match format {
-        WireFormat::OpenAiChat | WireFormat::OpenAiResponses => {
+        WireFormat::OpenAiChat | WireFormat::OpenAiResponses | WireFormat::OpenAiEmbeddings => {
             if let Some(key) = &credential.secret {
                 request = request.bearer_auth(key.expose());
             }
@@ -219,10 +220,12 @@ pub async fn send(
         Ok(Ok(b)) => b,
     };
     let tokens = match format {
-        WireFormat::OpenAiChat => serde_json::from_slice::<OpenAiResponseUsage>(&body)
-            .ok()
-            .and_then(|r| r.usage)
-            .map(|u| u.to_counts()),
+        WireFormat::OpenAiChat | WireFormat::OpenAiEmbeddings => {
+            serde_json::from_slice::<OpenAiResponseUsage>(&body)
+                .ok()
+                .and_then(|r| r.usage)
+                .map(|u| u.to_counts())
+        }
         WireFormat::AnthropicMessages => serde_json::from_slice::<AnthropicResponseUsage>(&body)
             .ok()
             .and_then(|r| r.usage)

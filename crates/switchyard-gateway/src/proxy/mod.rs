@@ -56,12 +56,17 @@ pub async fn openai_responses(State(app): State<Arc<AppState>>, request: Request
     proxy(app, WireFormat::OpenAiResponses, request).await
 }
 
+pub async fn openai_embeddings(State(app): State<Arc<AppState>>, request: Request) -> Response {
+    proxy(app, WireFormat::OpenAiEmbeddings, request).await
+}
+
 pub fn dialect_of(api: WireFormat) -> Dialect {
     match api {
         WireFormat::AnthropicMessages => Dialect::Anthropic,
-        WireFormat::OpenAiChat | WireFormat::OpenAiResponses | WireFormat::Gemini => {
-            Dialect::OpenAi
-        }
+        WireFormat::OpenAiChat
+        | WireFormat::OpenAiResponses
+        | WireFormat::Gemini
+        | WireFormat::OpenAiEmbeddings => Dialect::OpenAi,
     }
 }
 
@@ -168,7 +173,10 @@ async fn proxy(app: Arc<AppState>, api: WireFormat, request: Request) -> Respons
     .await
 }
 
-fn authenticate(snapshot: &Snapshot, headers: &HeaderMap) -> Result<ActiveKey, ApiError> {
+pub(crate) fn authenticate(
+    snapshot: &Snapshot,
+    headers: &HeaderMap,
+) -> Result<ActiveKey, ApiError> {
     let presented = presented_key(headers).ok_or_else(|| {
         ApiError::unauthorized(
             "Missing gateway key: send it as `Authorization: Bearer sy-...` or `x-api-key: sy-...`. \
@@ -190,7 +198,7 @@ fn authenticate(snapshot: &Snapshot, headers: &HeaderMap) -> Result<ActiveKey, A
     Ok(key.clone())
 }
 
-async fn read_json_body(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
+pub(crate) async fn read_json_body(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

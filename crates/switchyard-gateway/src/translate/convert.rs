@@ -18,6 +18,10 @@ pub fn parse_request(format: WireFormat, body: &Value) -> Result<Request, ApiErr
         WireFormat::OpenAiChat => openai::parse_request(body),
         WireFormat::AnthropicMessages => anthropic::parse_request(body),
         WireFormat::OpenAiResponses => responses::parse_request(body),
+        WireFormat::OpenAiEmbeddings => Err(invalid(
+            "embeddings are only available from OpenAI-compatible providers; choose a model of one",
+        )
+        .with_code("embeddings_unsupported")),
         WireFormat::Gemini => Err(not_yet("translating requests from", format)),
     }
 }
@@ -34,7 +38,9 @@ pub fn render_request(
         WireFormat::OpenAiChat => Ok(openai::render_request(request, model, target, names)),
         WireFormat::AnthropicMessages => Ok(anthropic::render_request(request, model, target)),
         WireFormat::Gemini => Ok(gemini::render_request(request, model, target, names)),
-        WireFormat::OpenAiResponses => Err(not_yet("translating requests to", format)),
+        WireFormat::OpenAiResponses | WireFormat::OpenAiEmbeddings => {
+            Err(not_yet("translating requests to", format))
+        }
     }
 }
 
@@ -52,7 +58,9 @@ pub fn response(
         WireFormat::OpenAiChat => openai::parse_response(&value, names)?,
         WireFormat::AnthropicMessages => anthropic::parse_response(&value)?,
         WireFormat::Gemini => gemini::parse_response(&value, names)?,
-        WireFormat::OpenAiResponses => return Err(not_yet("translating answers from", from)),
+        WireFormat::OpenAiResponses | WireFormat::OpenAiEmbeddings => {
+            return Err(not_yet("translating answers from", from))
+        }
     };
     let rendered = match to {
         WireFormat::OpenAiChat => openai::render_response(&response, client_model, unix_now()),
@@ -60,7 +68,9 @@ pub fn response(
         WireFormat::OpenAiResponses => {
             responses::render_response(&response, client_model, unix_now())
         }
-        WireFormat::Gemini => return Err(not_yet("translating answers to", to)),
+        WireFormat::Gemini | WireFormat::OpenAiEmbeddings => {
+            return Err(not_yet("translating answers to", to))
+        }
     };
     Ok((rendered.to_string().into_bytes(), response.usage))
 }
@@ -77,7 +87,9 @@ pub fn stream(
         WireFormat::OpenAiChat => Box::new(stream::OpenAiParser::new(names)),
         WireFormat::AnthropicMessages => Box::new(stream::AnthropicParser::default()),
         WireFormat::Gemini => Box::new(gemini::GeminiParser::new(names)),
-        WireFormat::OpenAiResponses => return Err(not_yet("translating streams from", from)),
+        WireFormat::OpenAiResponses | WireFormat::OpenAiEmbeddings => {
+            return Err(not_yet("translating streams from", from))
+        }
     };
     let emitter: Box<dyn stream::Emitter> = match to {
         WireFormat::OpenAiChat => Box::new(stream::OpenAiEmitter::new(
@@ -89,7 +101,9 @@ pub fn stream(
         WireFormat::OpenAiResponses => {
             Box::new(responses::ResponsesEmitter::new(client_model, unix_now()))
         }
-        WireFormat::Gemini => return Err(not_yet("translating streams to", to)),
+        WireFormat::Gemini | WireFormat::OpenAiEmbeddings => {
+            return Err(not_yet("translating streams to", to))
+        }
     };
     Ok(stream::Translator::new(parser, emitter))
 }

@@ -1,0 +1,140 @@
+//! `POST /v1/messages/count_tokens` (Anthropic): exact from Anthropic itself, an
+//! estimate for models of other providers.
+//!
+//! The estimate counts about 4 characters of text (system prompt, messages, tool calls
+//! and results, tool definitions) per token, plus 1,600 tokens per image or document
+//! page-sized attachment; providers tokenize differently, so treat it as a guide.
+
+use crate::errors::{ApiError, Dialect};
+use crate::providers::ProviderKind;
+use crate::proxy::{authenticate, read_json_body};
+use crate::routing::{self, PlanInput};
+use crate::state::AppState;
+use crate::translate::{anthropic, Block, Request as Pivot};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+/// Characters per token assumed by the estimate.
+pub const CHARS_PER_TOKEN: usize = 4;
+/// Tokens assumed per image or document.
+pub const TOKENS_PER_ATTACHMENT: u64 = 1600;
+
+pub async fn count_tokens(State(app): State<Arc<AppState>>, request: Request) -> Response {
+    match count(&app, request).await {
+        Ok(response) => response,
+        Err(error) => error.render(Dialect::Anthropic),
+    }
+}
+
+async fn count(app: &AppState, request: Request) -> Result<Response, ApiError> {
+    let (parts, body) = request.into_parts();
+    let snapshot = app.snapshot();
+    let key = authenticate(&snapshot, &parts.headers)?;
+    let bytes = read_json_body(&parts.headers, body).await?;
+    let mut value: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::bad_request(format!("Request body is not valid JSON: {e}")))?;
+    let model = value
+        .get("model")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::bad_request("Missing `model`."))?
+        .to_string();
+    let plan = routing::plan(
+        &PlanInput {
+            snapshot: &snapshot,
+            health: &app.health,
+            key: &key,
+            sticky_id: &model,
+        },
+        &model,
+    )?;
+    let Some(attempt) = plan.attempts.first() else {
+        return Err(ApiError::not_found(format!(
+            "Model '{model}' has no usable provider."
+        )));
+    };
+    if attempt.provider.kind != ProviderKind::Anthropic {
+        let pivot = anthropic::parse_request(&value)?;
+        return Ok(Json(json!({ "input_tokens": estimate(&pivot) })).into_response());
+    }
+    // Anthropic counts exactly.
+    value["model"] = json!(attempt.model);
+    let credential = attempt
+        .provider
+        .credential(attempt.credential.as_deref())
+        .and_then(|c| c.secret.as_ref());
+    let mut upstream = app
+        .http
+        .post(format!(
+            "{}/v1/messages/count_tokens",
+            attempt.provider.base_url
+        ))
+        .json(&value)
+        .header(
+            "anthropic-version",
+            parts
+                .headers
+                .get("anthropic-version")
+                .cloned()
+                .unwrap_or(HeaderValue::from_static("2023-06-01")),
+        );
+    if let Some(beta) = parts.headers.get("anthropic-beta") {
+        upstream = upstream.header("anthropic-beta", beta.clone());
+    }
+    if let Some(secret) = credential {
+        upstream = upstream.header("x-api-key", secret.expose());
+    }
+    let answer = upstream.send().await.map_err(|e| {
+        ApiError::new(
+            axum::http::StatusCode::BAD_GATEWAY,
+            crate::errors::ErrorKind::Upstream,
+            format!("Could not reach provider '{}': {e}", attempt.provider.name),
+        )
+    })?;
+    let status = answer.status();
+    let body = answer.bytes().await.unwrap_or_default();
+    let mut response = (status, body).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(response)
+}
+
+/// About how many input tokens a request holds (see the module notes).
+pub fn estimate(request: &Pivot) -> u64 {
+    let mut chars = 0usize;
+    let mut attachments = 0u64;
+    let mut count = |blocks: &[Block]| {
+        for b in blocks {
+            match b {
+                Block::Text { text, .. } | Block::Thinking { text, .. } => chars += text.len(),
+                Block::ToolUse { name, input, .. } => chars += name.len() + input.to_string().len(),
+                Block::ToolResult { content, .. } => {
+                    for c in content {
+                        match c {
+                            Block::Text { text, .. } => chars += text.len(),
+                            _ => attachments += 1,
+                        }
+                    }
+                }
+                Block::Image { .. } | Block::Document { .. } => attachments += 1,
+                Block::RedactedThinking { data } => chars += data.len(),
+            }
+        }
+    };
+    count(&request.system);
+    for m in &request.messages {
+        count(&m.content);
+    }
+    for t in &request.tools {
+        chars += t.name.len()
+            + t.description.as_deref().map_or(0, str::len)
+            + t.schema.to_string().len();
+    }
+    let messages = request.messages.len() as u64;
+    (chars.div_ceil(CHARS_PER_TOKEN)) as u64 + attachments * TOKENS_PER_ATTACHMENT + 3 * messages
+}

@@ -325,7 +325,7 @@ fn usage_charts_summary_and_retention_from_the_command_line() {
     let records = (0..48)
         .map(|i| switchyard_store::RequestRecord {
             request_id: format!("r{i}"),
-            ts_ms: now - (i % 6) * 24 * hour - 60_000,
+            ts_ms: now - (i % 6) * 24 * hour - 1000,
             client_api: "openai-chat",
             requested_model: Some(
                 if i % 3 == 0 {
@@ -379,7 +379,7 @@ fn usage_charts_summary_and_retention_from_the_command_line() {
 
     let table = stdout(&in_utc(
         dir.path(),
-        &["usage", "--range", "this-year", "--group-by", "model"],
+        &["usage", "--range", "7d", "--group-by", "model"],
     ));
     assert!(
         table.contains("P95") && table.lines().any(|l| l.starts_with("openai/gpt ")),
@@ -443,7 +443,12 @@ fn usage_charts_summary_and_retention_from_the_command_line() {
     let summary = in_utc(dir.path(), &["summary", "--format", "json"]);
     let summary: serde_json::Value = serde_json::from_slice(&summary.stdout).unwrap();
     assert!(summary["last_30_days_usd"].as_f64().unwrap() > 11.9);
-    assert_eq!(summary["top_models"][0]["model"], "openai/gpt");
+    // Which days fall in this month depends on the date the test runs.
+    let top = summary["top_models"].as_array().unwrap();
+    assert_eq!(top.is_empty(), summary["this_month_requests"] == 0);
+    assert!(top
+        .windows(2)
+        .all(|w| w[0]["cost_usd"].as_f64() >= w[1]["cost_usd"].as_f64()));
     assert!(stdout(&in_utc(dir.path(), &["summary"])).contains("Projected month"));
 
     let retention = stdout(&in_utc(

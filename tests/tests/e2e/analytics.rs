@@ -66,7 +66,7 @@ async fn questions_are_answered_by_any_dimension_with_filters() {
     // Several values and wildcards; a filter on another field than the grouping.
     let filtered = get_json(
         &gw,
-        "/api/analytics?range=today&group_by=model&repo=*/app,nothing&status=2*",
+        "/api/analytics?range=24h&group_by=model&repo=*/app,nothing&status=2*",
     )
     .await;
     assert_eq!(filtered["total"]["requests"], 5);

@@ -444,6 +444,14 @@ fn retention_deletes_raw_rows_and_keeps_the_figures() {
     let outcome = store.prune(now).unwrap();
     assert_eq!(outcome.cutoff_ms, Some(BASE + 6 * DAY + HOUR));
     assert!(outcome.deleted > 1000);
+    // A new database is in incremental-vacuum mode, so the space comes back.
+    let mode: i64 = store
+        .connect()
+        .unwrap()
+        .pragma_query_value(None, "auto_vacuum", |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, 2);
+    assert!(outcome.freed_pages > 0);
     let retention = store.retention().unwrap();
     assert_eq!(retention.days, 4);
     assert!(retention.oldest_raw_ms.unwrap() >= BASE + 6 * DAY + HOUR);

@@ -437,6 +437,23 @@ fn from_raw(
 }
 
 pub(crate) fn answer(conn: &Connection, q: &AnalyticsQuery) -> Result<Report> {
+    // `all` (from the epoch) starts at the first request instead, so that day or week
+    // buckets do not run from 1970.
+    let mut q = std::borrow::Cow::Borrowed(q);
+    if q.range.from_ms <= 0 {
+        let first: Option<i64> = conn.query_row(
+            "SELECT MIN(m) FROM (SELECT MIN(bucket_ms) AS m FROM rollup_hour WHERE dim = 0
+             UNION ALL SELECT MIN(ts_ms) FROM requests)",
+            [],
+            |r| r.get(0),
+        )?;
+        // With no requests at all, an empty answer for the last instant.
+        let start = first.unwrap_or(q.range.to_ms - 1);
+        if start > q.range.from_ms && start < q.range.to_ms {
+            q.to_mut().range.from_ms = start;
+        }
+    }
+    let q = q.as_ref();
     let segments = segments(q.range, q.bucket, &q.zone).map_err(StoreError::InvalidQuery)?;
     let keys = KeyNames::load(conn)?;
     let mut cells = Cells {

@@ -393,6 +393,25 @@ fn groups_filters_top_and_keys_by_name() {
 }
 
 #[test]
+fn all_starts_at_the_first_request() {
+    let (_dir, store) = filled_store(200, 3, TimeZone::UTC);
+    let range = parse_range("all", BASE + 400 * DAY, &TimeZone::UTC).unwrap();
+    let mut q = query(range.from_ms, range.to_ms, Bucket::Day, None, TimeZone::UTC);
+    let r = store.analytics(&q).unwrap();
+    assert_eq!(r.total.metrics.requests, 200);
+    assert_eq!(r.buckets[0].label, "2026-03-01");
+    assert!(r.from_ms >= BASE);
+    // An empty store answers with nothing rather than 20,000 empty days.
+    let empty_dir = tempfile::tempdir().unwrap();
+    let empty = Store::open(empty_dir.path()).unwrap();
+    let nothing = empty.analytics(&q).unwrap();
+    assert_eq!(nothing.total.metrics.requests, 0);
+    assert_eq!(nothing.buckets.len(), 1);
+    q.bucket = Bucket::Month;
+    assert_eq!(empty.analytics(&q).unwrap().total.metrics.requests, 0);
+}
+
+#[test]
 fn minute_buckets_and_empty_ranges() {
     let (_dir, store) = filled_store(300, 1, TimeZone::UTC);
     let q = query(

@@ -587,4 +587,6 @@ impl EventHandler for Translator {
 }
 
 #[cfg(test)]
+mod properties;
+#[cfg(test)]
 mod tests;

@@ -205,7 +205,7 @@ async fn status(State(app): State<Arc<AppState>>) -> Result<Json<serde_json::Val
 /// Start of today in the machine's local time zone, in Unix milliseconds.
 fn local_midnight_ms() -> i64 {
     let now = time::OffsetDateTime::now_utc();
-    let offset = time::UtcOffset::current_local_offset().unwrap_or(time::UtcOffset::UTC);
+    let offset = crate::spend::local_offset();
     let local = now.to_offset(offset);
     local
         .replace_time(time::Time::MIDNIGHT)

@@ -314,12 +314,7 @@ pub fn cost_usd(price: &ModelPrice, tokens: &TokenCounts) -> Option<f64> {
     if price.input_cost_per_token.is_none() && price.output_cost_per_token.is_none() {
         return None;
     }
-    let rates = if tokens.total_input() > LONG_CONTEXT_THRESHOLD && price.has_long_context_prices()
-    {
-        Rates::long_context(price)
-    } else {
-        Rates::standard(price)
-    };
+    let rates = rates_for(price, tokens);
     let buckets = [
         (tokens.input, rates.input),
         (tokens.cache_read, rates.cache_read),
@@ -336,9 +331,45 @@ pub fn cost_usd(price: &ModelPrice, tokens: &TokenCounts) -> Option<f64> {
     Some(total)
 }
 
+/// The rates a request is billed at: long-context ones above the threshold.
+fn rates_for(price: &ModelPrice, tokens: &TokenCounts) -> Rates {
+    if tokens.total_input() > LONG_CONTEXT_THRESHOLD && price.has_long_context_prices() {
+        Rates::long_context(price)
+    } else {
+        Rates::standard(price)
+    }
+}
+
+/// What the request's cache reads saved: their tokens at the full input price, less
+/// what they cost at the cache-read price. `None` when the model's input price is unknown.
+pub fn cache_savings_usd(price: &ModelPrice, tokens: &TokenCounts) -> Option<f64> {
+    let rates = rates_for(price, tokens);
+    let input = rates.input?;
+    let read = rates.cache_read.unwrap_or(input);
+    Some(tokens.cache_read as f64 * (input - read).max(0.0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cache_savings_are_reads_at_the_input_price_less_the_read_price() {
+        let price = ModelPrice {
+            input_cost_per_token: Some(3e-6),
+            cache_read_input_token_cost: Some(3e-7),
+            output_cost_per_token: Some(1.5e-5),
+            ..Default::default()
+        };
+        let tokens = TokenCounts {
+            input: 10,
+            cache_read: 1000,
+            output: 5,
+            ..Default::default()
+        };
+        assert_close(cache_savings_usd(&price, &tokens).unwrap(), 1000.0 * 2.7e-6);
+        assert_eq!(cache_savings_usd(&ModelPrice::default(), &tokens), None);
+    }
 
     fn assert_close(actual: f64, expected: f64) {
         assert!(

@@ -4,7 +4,7 @@
 
 use crate::errors::ApiError;
 use crate::metadata::RequestMeta;
-use crate::pricing::{cost_usd, ModelPrice};
+use crate::pricing::{cache_savings_usd, cost_usd, ModelPrice};
 use crate::providers::WireFormat;
 use crate::spend::SpendTracker;
 use std::sync::Arc;
@@ -139,6 +139,11 @@ impl PendingRecord {
         self.record.tokens = tokens;
     }
 
+    /// The names of the tool calls in the answer, in order.
+    pub fn set_tool_calls(&mut self, names: Vec<String>) {
+        self.record.tool_calls = names;
+    }
+
     pub fn set_error(&mut self, kind: &str, message: impl Into<String>) {
         self.record.error_kind = Some(kind.to_string());
         self.record.error_message = Some(truncate(message.into(), 500));
@@ -184,6 +189,10 @@ impl PendingRecord {
             (None, None) => Some(r.latency_ms),
         };
         r.cost_usd = self.price.as_ref().and_then(|p| cost_usd(p, &r.tokens));
+        r.cache_savings_usd = self
+            .price
+            .as_ref()
+            .and_then(|p| cache_savings_usd(p, &r.tokens));
         if let Some(cost) = r.cost_usd {
             self.spend.add(r.key_id, cost);
         }

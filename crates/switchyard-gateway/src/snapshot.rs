@@ -144,7 +144,7 @@ impl Snapshot {
 /// The first millisecond after the given local date ends.
 fn end_of_day_ms(date: &str) -> Option<i64> {
     let date = crate::config::governance::parse_date(date)?;
-    let offset = time::UtcOffset::current_local_offset().unwrap_or(time::UtcOffset::UTC);
+    let offset = crate::spend::local_offset();
     let next = date.next_day()?.midnight().assume_offset(offset);
     Some(next.unix_timestamp() * 1000)
 }

@@ -61,8 +61,11 @@ impl Month {
     }
 }
 
+/// The machine's current UTC offset. Read through jiff: `time`'s own lookup refuses to
+/// work in multi-threaded processes on Linux and would silently give UTC.
 pub fn local_offset() -> time::UtcOffset {
-    time::UtcOffset::current_local_offset().unwrap_or(time::UtcOffset::UTC)
+    let seconds = jiff::Zoned::now().offset().seconds();
+    time::UtcOffset::from_whole_seconds(seconds).unwrap_or(time::UtcOffset::UTC)
 }
 
 fn local_now() -> OffsetDateTime {

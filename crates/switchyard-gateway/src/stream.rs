@@ -258,9 +258,96 @@ pub trait EventHandler: Send {
     fn completed(&self) -> bool;
     /// An error the provider reported inside the stream.
     fn provider_error(&self) -> Option<String>;
+    /// The names of the tool calls seen so far, in order.
+    fn tool_calls(&self) -> Vec<String>;
 }
 
-impl EventHandler for StreamObserver {
+/// A pass-through stream's observer, plus the tool calls it has seen.
+pub struct PassThrough {
+    observer: StreamObserver,
+    tool_calls: Vec<String>,
+}
+
+impl PassThrough {
+    pub fn new(observer: StreamObserver) -> PassThrough {
+        PassThrough {
+            observer,
+            tool_calls: Vec::new(),
+        }
+    }
+
+    /// Names of tool calls starting in this event (cheap test first: most events have none).
+    fn collect_tool_calls(&mut self, event: &[u8]) {
+        let marker: &[u8] = match self.observer {
+            StreamObserver::OpenAi { .. } => b"\"tool_calls\"",
+            StreamObserver::Anthropic { .. } => b"\"tool_use\"",
+            StreamObserver::Responses { .. } => b"\"response.output_item.added\"",
+        };
+        if !contains(event, marker) {
+            return;
+        }
+        let Some(data) = event_data(event) else {
+            return;
+        };
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(&data) else {
+            return;
+        };
+        let name = |v: Option<&serde_json::Value>| v.and_then(|n| n.as_str()).map(str::to_string);
+        match self.observer {
+            StreamObserver::OpenAi { .. } => {
+                let calls = v
+                    .pointer("/choices/0/delta/tool_calls")
+                    .and_then(|c| c.as_array());
+                for call in calls.into_iter().flatten() {
+                    if let Some(n) = name(call.pointer("/function/name")).filter(|n| !n.is_empty())
+                    {
+                        self.tool_calls.push(n);
+                    }
+                }
+            }
+            StreamObserver::Anthropic { .. } => {
+                if v.pointer("/content_block/type").and_then(|t| t.as_str()) == Some("tool_use") {
+                    self.tool_calls
+                        .extend(name(v.pointer("/content_block/name")));
+                }
+            }
+            StreamObserver::Responses { .. } => {
+                if v.pointer("/item/type").and_then(|t| t.as_str()) == Some("function_call") {
+                    self.tool_calls.extend(name(v.pointer("/item/name")));
+                }
+            }
+        }
+    }
+}
+
+impl EventHandler for PassThrough {
+    fn event(&mut self, event: Bytes, out: &mut VecDeque<Bytes>) {
+        self.collect_tool_calls(&event);
+        self.observer.event(event, out);
+    }
+
+    fn end(&mut self, failure: Option<&ApiError>, out: &mut VecDeque<Bytes>) {
+        self.observer.end(failure, out);
+    }
+
+    fn tokens(&self) -> Option<TokenCounts> {
+        StreamObserver::tokens(&self.observer)
+    }
+
+    fn completed(&self) -> bool {
+        StreamObserver::completed(&self.observer)
+    }
+
+    fn provider_error(&self) -> Option<String> {
+        StreamObserver::provider_error(&self.observer).map(str::to_string)
+    }
+
+    fn tool_calls(&self) -> Vec<String> {
+        self.tool_calls.clone()
+    }
+}
+
+impl StreamObserver {
     fn event(&mut self, event: Bytes, out: &mut VecDeque<Bytes>) {
         if self.observe(&event) {
             out.push_back(event);
@@ -275,18 +362,6 @@ impl EventHandler for StreamObserver {
             };
             out.push_back(error.sse_event(dialect));
         }
-    }
-
-    fn tokens(&self) -> Option<TokenCounts> {
-        StreamObserver::tokens(self)
-    }
-
-    fn completed(&self) -> bool {
-        StreamObserver::completed(self)
-    }
-
-    fn provider_error(&self) -> Option<String> {
-        StreamObserver::provider_error(self).map(str::to_string)
     }
 }
 
@@ -351,6 +426,7 @@ impl ProxyStream {
         if let Some(tokens) = self.handler.tokens() {
             recorder.set_tokens(tokens);
         }
+        recorder.set_tool_calls(self.handler.tool_calls());
         if let Some(error) = error {
             recorder.set_error("upstream_stream_error", error.message);
         } else if let Some(message) = self.handler.provider_error() {
@@ -395,6 +471,7 @@ impl Drop for ProxyStream {
             if let Some(tokens) = self.handler.tokens() {
                 recorder.set_tokens(tokens);
             }
+            recorder.set_tool_calls(self.handler.tool_calls());
             recorder.set_error(CLIENT_DISCONNECTED, "the client closed the stream early");
             recorder.mark_upstream_done();
             // `PendingRecord`'s drop records it with the status already sent.

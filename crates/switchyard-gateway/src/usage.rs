@@ -166,6 +166,57 @@ pub struct AnthropicResponseUsage {
     pub usage: Option<AnthropicUsage>,
 }
 
+/// The names of the tool calls in a complete answer of `format`, in order.
+pub fn tool_call_names(format: crate::providers::WireFormat, body: &[u8]) -> Vec<String> {
+    use crate::providers::WireFormat;
+    use serde_json::Value;
+    // Most answers call no tool: skip the parse when no call can be in the body.
+    let marker: &[u8] = match format {
+        WireFormat::OpenAiChat => b"tool_calls",
+        WireFormat::AnthropicMessages => b"tool_use",
+        WireFormat::OpenAiResponses => b"function_call",
+        WireFormat::Gemini => b"functionCall",
+        WireFormat::OpenAiEmbeddings => return Vec::new(),
+    };
+    if !crate::sse::contains(body, marker) {
+        return Vec::new();
+    }
+    let Ok(v) = serde_json::from_slice::<Value>(body) else {
+        return Vec::new();
+    };
+    let names = |items: Option<&Vec<Value>>,
+                 pick: &dyn Fn(&Value) -> Option<String>|
+     -> Vec<String> { items.into_iter().flatten().filter_map(pick).collect() };
+    match format {
+        WireFormat::OpenAiChat => names(
+            v.pointer("/choices/0/message/tool_calls")
+                .and_then(Value::as_array),
+            &|c| {
+                c.pointer("/function/name")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            },
+        ),
+        WireFormat::AnthropicMessages => names(v.get("content").and_then(Value::as_array), &|b| {
+            (b.get("type")? == "tool_use").then(|| b.get("name")?.as_str().map(str::to_string))?
+        }),
+        WireFormat::OpenAiResponses => names(v.get("output").and_then(Value::as_array), &|o| {
+            (o.get("type")? == "function_call")
+                .then(|| o.get("name")?.as_str().map(str::to_string))?
+        }),
+        WireFormat::Gemini => names(
+            v.pointer("/candidates/0/content/parts")
+                .and_then(Value::as_array),
+            &|p| {
+                p.pointer("/functionCall/name")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            },
+        ),
+        WireFormat::OpenAiEmbeddings => Vec::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -172,7 +172,7 @@ impl Store {
                     ValueRef::Text(t) => {
                         let text = String::from_utf8_lossy(t);
                         // JSON columns come back as JSON, not as strings of JSON.
-                        if name == "tags" || name == "extra" {
+                        if name == "tags" || name == "extra" || name == "tool_calls" {
                             serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
                         } else {
                             text.into_owned().into()

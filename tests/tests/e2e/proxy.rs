@@ -261,6 +261,15 @@ async fn anthropic_request_passes_through_with_headers_query_and_cache_buckets()
         },
     );
     assert!((r["cost_usd"].as_f64().unwrap() - expected).abs() < 1e-12);
+    let price = PriceCatalog::builtin()
+        .lookup("anthropic", "claude-sonnet-4-5")
+        .unwrap();
+    let saved =
+        100.0 * (price.input_cost_per_token.unwrap() - price.cache_read_input_token_cost.unwrap());
+    assert!(
+        (r["cache_savings_usd"].as_f64().unwrap() - saved).abs() < 1e-12,
+        "{r:?}"
+    );
 }
 
 #[tokio::test]
@@ -363,6 +372,12 @@ async fn tool_calls_pass_through_both_formats_streaming_and_not() {
         .unwrap();
     assert!(text.contains("\"tool_use\"") && text.contains("input_json_delta"));
     assert!(text.contains("\"stop_reason\":\"tool_use\""));
+
+    // The log names every tool call, streamed or not.
+    let records = gw.records().await;
+    for r in &records[..3] {
+        assert_eq!(r["tool_calls"], json!(["get_weather"]), "{r:?}");
+    }
 }
 
 #[tokio::test]

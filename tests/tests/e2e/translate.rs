@@ -113,6 +113,7 @@ async fn an_anthropic_stream_is_produced_from_openai_chunks_with_tool_calls() {
     assert_eq!(sent["stream_options"]["include_usage"], true);
     let r = gw.last_record(1).await;
     assert_eq!(r["stream"], 1);
+    assert_eq!(r["tool_calls"], json!(["get_weather"]));
     assert_eq!(r["output_tokens"], 5, "usage from the OpenAI usage chunk");
     assert_eq!(r["error_kind"], Value::Null);
 }

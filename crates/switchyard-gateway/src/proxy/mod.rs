@@ -17,8 +17,9 @@ use crate::routing::retry::{backoff, random_unit};
 use crate::routing::{self, Attempt, PlanInput};
 use crate::snapshot::{ActiveKey, Snapshot};
 use crate::state::AppState;
-use crate::stream::{EventHandler, ProxyStream, StreamObserver};
+use crate::stream::{EventHandler, PassThrough, ProxyStream, StreamObserver};
 use crate::translate::{self, convert, Target, ToolNames};
+use crate::usage::tool_call_names;
 use attempt::{Failure, Success};
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -505,6 +506,7 @@ fn respond(
             if let Some(tokens) = tokens {
                 record.set_tokens(tokens);
             }
+            record.set_tool_calls(tool_call_names(provider_format, &body));
             record.mark_first_byte();
             record.finish(status.as_u16());
             Response::new(Body::from(body))
@@ -516,6 +518,7 @@ fn respond(
             match translated {
                 Ok((body, tokens)) => {
                     record.set_tokens(tokens);
+                    record.set_tool_calls(tool_call_names(inbound.api, &body));
                     record.mark_first_byte();
                     record.finish(status.as_u16());
                     headers.insert(
@@ -535,10 +538,10 @@ fn respond(
         }
         (Success::Stream { stream, .. }, names) => {
             let handler: Box<dyn EventHandler> = match names {
-                None => Box::new(StreamObserver::for_format(
+                None => Box::new(PassThrough::new(StreamObserver::for_format(
                     provider_format,
                     inbound.client_wants_usage,
-                )),
+                ))),
                 Some(names) => {
                     headers.insert(
                         header::CONTENT_TYPE,

@@ -532,6 +532,7 @@ pub struct Translator {
     parser: Box<dyn Parser>,
     emitter: Box<dyn Emitter>,
     events: Vec<Event>,
+    tool_calls: Vec<String>,
     usage: Option<TokenCounts>,
     done: bool,
     error: Option<String>,
@@ -543,6 +544,7 @@ impl Translator {
             parser,
             emitter,
             events: Vec::new(),
+            tool_calls: Vec::new(),
             usage: None,
             done: false,
             error: None,
@@ -562,6 +564,7 @@ impl EventHandler for Translator {
                 Event::Usage(u) => self.usage = Some(*u),
                 Event::Done => self.done = true,
                 Event::Error(m) => self.error = Some(m.clone()),
+                Event::ToolStart { name, .. } => self.tool_calls.push(name.clone()),
                 _ => {}
             }
             self.emitter.emit(e, out);
@@ -583,6 +586,10 @@ impl EventHandler for Translator {
 
     fn provider_error(&self) -> Option<String> {
         self.error.clone()
+    }
+
+    fn tool_calls(&self) -> Vec<String> {
+        self.tool_calls.clone()
     }
 }
 

@@ -2,6 +2,7 @@
 //! chat completions and Anthropic messages (and records what it was sent), and a
 //! gateway started in-process against it.
 
+pub mod agent;
 pub mod gateway;
 pub mod mock;
 

@@ -10,6 +10,9 @@
 //! |              | one repeats): `ok`, an HTTP status such as `500` or `429`, `hang` |
 //! |              | (no answer for an hour), `midstream` (a stream that fails after   |
 //! |              | its first event)                                                  |
+//! | `agent`      | a tiny coding agent's model: asks to read the `.txt` file named in |
+//! |              | the conversation with the client's own tool, then reports what the |
+//! |              | tool returned (see [`agent`])                                      |
 //! | anything else| "Hello from mock" with fixed usage                                |
 //!
 //! Gemini answers at `POST /v1beta/models/<model>:generateContent` and
@@ -357,6 +360,9 @@ async fn openai(State(shared): State<Arc<Shared>>, request: Request) -> Response
     if let Some(r) = failure(&model, false) {
         return r;
     }
+    if model == "agent" {
+        return crate::agent::openai(&body);
+    }
     if model == "hang" {
         return hang().await;
     }
@@ -444,6 +450,9 @@ async fn anthropic(State(shared): State<Arc<Shared>>, request: Request) -> Respo
     let model = scripted(&shared, body["model"].as_str().unwrap_or(""));
     if let Some(r) = failure(&model, true) {
         return r;
+    }
+    if model == "agent" {
+        return crate::agent::anthropic(&body);
     }
     if model == "hang" {
         return hang().await;

@@ -146,3 +146,35 @@ def test_claude_style_client_on_a_gemini_format_provider(client):
     with pytest.raises(anthropic.RateLimitError) as err:
         client.messages.create(model="gem/fail-429", max_tokens=10, messages=[{"role": "user", "content": "hi"}])
     assert "mock failure 429" in str(err.value)
+
+
+def test_thinking_from_an_openai_format_provider_arrives_as_thinking_blocks(client):
+    with client.messages.stream(
+        model="oai/think",
+        max_tokens=2048,
+        thinking={"type": "enabled", "budget_tokens": 1024},
+        messages=[{"role": "user", "content": "hi"}],
+    ) as stream:
+        final = stream.get_final_message()
+    assert final.content[0].type == "thinking"
+    assert final.content[0].thinking == "Let me think."
+    assert final.content[1].text == "Hello from mock"
+
+
+def test_three_turn_tool_conversation_through_translation(client, tmp_path):
+    first, second = tmp_path / "first.txt", tmp_path / "second.txt"
+    first.write_text("alpha")
+    second.write_text("beta")
+    tools = [{"name": "Read", "description": "Read a file", "input_schema": {"type": "object", "properties": {"file_path": {"type": "string"}}}}]
+    messages = [{"role": "user", "content": f"Read {first}"}]
+    for expected_path, content in ((first, "alpha"), (second, "beta")):
+        call = client.messages.create(model="oai/agent", max_tokens=256, tools=tools, messages=messages)
+        assert call.stop_reason == "tool_use"
+        use = call.content[0]
+        assert use.name == "Read" and use.input == {"file_path": str(expected_path)}
+        messages.append({"role": "assistant", "content": [c.model_dump(exclude_none=True) for c in call.content]})
+        messages.append({"role": "user", "content": [{"type": "tool_result", "tool_use_id": use.id, "content": content}]})
+        answer = client.messages.create(model="oai/agent", max_tokens=256, tools=tools, messages=messages)
+        assert answer.content[0].text == f"The tool returned: {content}"
+        messages.append({"role": "assistant", "content": answer.content[0].text})
+        messages.append({"role": "user", "content": f"Now read {second}"})

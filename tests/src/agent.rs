@@ -87,12 +87,14 @@ pub fn openai(body: &Value) -> Response {
     let messages = body["messages"].as_array().cloned().unwrap_or_default();
     let last = messages.last().cloned().unwrap_or(Value::Null);
     let tool_result = (last["role"] == "tool").then(|| text_of(&last["content"]));
-    let user_text: String = messages
+    // The newest user message naming a file is the task at hand.
+    let user_text = messages
         .iter()
+        .rev()
         .filter(|m| m["role"] == "user")
         .map(|m| text_of(&m["content"]))
-        .collect::<Vec<_>>()
-        .join("\n");
+        .find(|t| txt_path(t).is_some())
+        .unwrap_or_default();
     let tools: Vec<String> = body["tools"]
         .as_array()
         .into_iter()
@@ -162,12 +164,14 @@ pub fn anthropic(body: &Value) -> Response {
             .find(|b| b["type"] == "tool_result")
             .map(|b| text_of(&b["content"]))
     });
-    let user_text: String = messages
+    // The newest user message naming a file is the task at hand.
+    let user_text = messages
         .iter()
+        .rev()
         .filter(|m| m["role"] == "user")
         .map(|m| text_of(&m["content"]))
-        .collect::<Vec<_>>()
-        .join("\n");
+        .find(|t| txt_path(t).is_some())
+        .unwrap_or_default();
     let tools: Vec<String> = body["tools"]
         .as_array()
         .into_iter()

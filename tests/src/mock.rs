@@ -421,6 +421,13 @@ async fn openai(State(shared): State<Arc<Shared>>, request: Request) -> Response
         ));
         events.push(chunk(json!({}), json!("tool_calls")));
     } else {
+        if model == "think" {
+            // DeepSeek-style reasoning ahead of the answer.
+            events.push(chunk(
+                json!({"reasoning_content": "Let me think."}),
+                Value::Null,
+            ));
+        }
         events.push(chunk(json!({"content": "Hello"}), Value::Null));
         events.push(chunk(json!({"content": " from mock"}), Value::Null));
         if model == "slow" {

@@ -152,13 +152,14 @@ pub async fn send(
     }
 
     let deadline = Instant::now() + provider.timeout;
-    let response = match tokio::time::timeout(provider.timeout, request.send()).await {
+    let mut response = match tokio::time::timeout(provider.timeout, request.send()).await {
         Err(_) => return Err(Failure::retryable(timeout_error(provider))),
         Ok(Err(e)) => return Err(Failure::retryable(send_error(provider, &e))),
         Ok(Ok(r)) => r,
     };
     let status = response.status();
-    let headers = response.headers().clone();
+    // Taken, not copied: the body is all that is read from the response afterwards.
+    let headers = std::mem::take(response.headers_mut());
     if !status.is_success() {
         let body = read_limited(response, MAX_ERROR_BODY_BYTES).await;
         let mut error = upstream_error(provider, status, body, format == inbound.api);

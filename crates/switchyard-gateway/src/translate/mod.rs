@@ -8,6 +8,8 @@
 
 pub mod anthropic;
 pub mod convert;
+#[cfg(test)]
+mod fixtures;
 pub mod gemini;
 pub mod openai;
 pub mod responses;

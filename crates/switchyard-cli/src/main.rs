@@ -4,12 +4,6 @@
 
 mod output;
 
-/// mimalloc instead of the system allocator: the request path allocates many small,
-/// short-lived buffers, and glibc's malloc was about 14% of the gateway's CPU at
-/// saturation in the benchmark.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use std::io::{IsTerminal, Read};

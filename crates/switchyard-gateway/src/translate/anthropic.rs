@@ -5,6 +5,9 @@ use serde_json::{json, Map};
 
 /// `max_tokens` sent when the client gave none and the model's limit is unknown.
 pub const DEFAULT_MAX_TOKENS: u64 = 8192;
+/// Added to the system prompt for OpenAI's `response_format: json_object`.
+pub const JSON_OBJECT_INSTRUCTION: &str =
+    "Respond with a single valid JSON object and nothing else: no prose, no code fences.";
 /// Anthropic's smallest thinking budget.
 pub const MIN_THINKING_BUDGET: u64 = 1024;
 
@@ -172,6 +175,10 @@ pub fn parse_request(body: &Value) -> Result<Request, ApiError> {
         {
             request.parallel_tool_calls = Some(!disable);
         }
+    }
+    if let Some(schema) = body.pointer("/output_config/format/schema") {
+        request.response_format = Some(json!({"type": "json_schema",
+            "json_schema": {"name": "response", "schema": schema, "strict": true}}));
     }
     if let Some(thinking) = body.get("thinking") {
         match str_field(thinking, "type") {
@@ -428,6 +435,34 @@ pub fn render_request(request: &Request, model: &str, target: &Target) -> Value 
     }
     if let Some(c) = choice.filter(|_| !request.tools.is_empty()) {
         body.insert("tool_choice".into(), c);
+    }
+    // Structured output: a JSON schema becomes Anthropic's `output_config.format`;
+    // Anthropic has no schema-free JSON mode, so `json_object` becomes an instruction.
+    match request
+        .response_format
+        .as_ref()
+        .and_then(|f| f.get("type"))
+        .and_then(Value::as_str)
+    {
+        Some("json_schema") => {
+            let schema = request
+                .response_format
+                .as_ref()
+                .and_then(|f| f.pointer("/json_schema/schema"))
+                .cloned()
+                .unwrap_or_else(|| json!({"type": "object"}));
+            body.insert(
+                "output_config".into(),
+                json!({"format": {"type": "json_schema", "schema": schema}}),
+            );
+        }
+        Some("json_object") => {
+            let system = body.entry("system").or_insert_with(|| json!([]));
+            if let Some(blocks) = system.as_array_mut() {
+                blocks.push(json!({"type": "text", "text": JSON_OBJECT_INSTRUCTION}));
+            }
+        }
+        _ => {}
     }
     if let Some(user) = &request.user {
         body.insert("metadata".into(), json!({"user_id": user}));

@@ -282,3 +282,36 @@ fn long_tool_names_are_shortened_for_openai_and_restored_in_answers() {
     let response = openai::parse_response(&answer, &names).unwrap();
     assert!(matches!(&response.content[0], Block::ToolUse { name, .. } if *name == long));
 }
+
+#[test]
+fn response_format_becomes_anthropic_structured_output() {
+    let schema = json!({"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"], "additionalProperties": false});
+    let body = json!({"model": "x", "messages": [{"role": "user", "content": "Where?"}],
+        "response_format": {"type": "json_schema", "json_schema": {"name": "place", "schema": schema, "strict": true}}});
+    let out = anthropic::render_request(
+        &openai::parse_request(&body).unwrap(),
+        "m",
+        &claude_target(),
+    );
+    assert_eq!(
+        out["output_config"],
+        json!({"format": {"type": "json_schema", "schema": schema}})
+    );
+    // And back: an Anthropic client's output_config reaches OpenAI as response_format.
+    let back = openai::render_request(
+        &anthropic::parse_request(&out).unwrap(),
+        "gpt",
+        &openai_target(),
+        &ToolNames::default(),
+    );
+    assert_eq!(back["response_format"]["json_schema"]["schema"], schema);
+
+    let body = json!({"model": "x", "messages": [{"role": "user", "content": "Where?"}], "response_format": {"type": "json_object"}});
+    let out = anthropic::render_request(
+        &openai::parse_request(&body).unwrap(),
+        "m",
+        &claude_target(),
+    );
+    assert!(out.get("output_config").is_none());
+    assert_eq!(out["system"][0]["text"], anthropic::JSON_OBJECT_INSTRUCTION);
+}

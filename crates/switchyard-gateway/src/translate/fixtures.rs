@@ -77,8 +77,11 @@ fn every_fixture_translates_as_written() {
                 let (out, _) = convert::response(from, to, &body, &ToolNames::default(), model)
                     .expect("translates");
                 let mut v: Value = serde_json::from_slice(&out).expect("JSON");
-                if v.get("created").is_some() {
-                    v["created"] = serde_json::json!(0); // the clock's, not the fixture's
+                // The clock's, not the fixture's.
+                for stamp in ["created", "created_at"] {
+                    if v.get(stamp).is_some() {
+                        v[stamp] = serde_json::json!(0);
+                    }
                 }
                 v
             }

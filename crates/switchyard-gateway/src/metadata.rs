@@ -46,30 +46,40 @@ fn clean(value: &str) -> Option<String> {
     Some(value[..end].to_string())
 }
 
-fn header<'a>(headers: &'a HeaderMap, suffix: &str) -> Option<&'a str> {
-    ["x-switchyard-", "x-requesty-"].iter().find_map(|prefix| {
+/// A metadata header by its Switchyard name, or its Requesty alias.
+fn header<'a>(headers: &'a HeaderMap, names: [&str; 2]) -> Option<&'a str> {
+    names.iter().find_map(|name| {
         headers
-            .get(format!("{prefix}{suffix}").as_str())
+            .get(*name)
             .and_then(|v| v.to_str().ok())
             .filter(|v| !v.trim().is_empty())
     })
 }
 
+// Spelled out rather than formatted per request: this runs on every request.
+const USER: [&str; 2] = ["x-switchyard-user", "x-requesty-user"];
+const TRACE_ID: [&str; 2] = ["x-switchyard-trace-id", "x-requesty-trace-id"];
+const SESSION_ID: [&str; 2] = ["x-switchyard-session-id", "x-requesty-session-id"];
+const BRANCH: [&str; 2] = ["x-switchyard-branch", "x-requesty-branch"];
+const REPO: [&str; 2] = ["x-switchyard-repo", "x-requesty-repo"];
+const AGENT: [&str; 2] = ["x-switchyard-agent", "x-requesty-agent"];
+const TAGS: [&str; 2] = ["x-switchyard-tags", "x-requesty-tags"];
+
 impl RequestMeta {
     /// Metadata from the request headers.
     pub fn from_headers(headers: &HeaderMap) -> RequestMeta {
         RequestMeta {
-            user_id: header(headers, "user").and_then(clean),
-            trace_id: header(headers, "trace-id").and_then(clean),
+            user_id: header(headers, USER).and_then(clean),
+            trace_id: header(headers, TRACE_ID).and_then(clean),
             session_id: headers
                 .get("x-claude-code-session-id")
                 .and_then(|v| v.to_str().ok())
-                .or_else(|| header(headers, "session-id"))
+                .or_else(|| header(headers, SESSION_ID))
                 .and_then(clean),
-            branch: header(headers, "branch").and_then(clean),
-            repo: header(headers, "repo").and_then(clean),
-            agent: header(headers, "agent").and_then(clean),
-            tags: header(headers, "tags")
+            branch: header(headers, BRANCH).and_then(clean),
+            repo: header(headers, REPO).and_then(clean),
+            agent: header(headers, AGENT).and_then(clean),
+            tags: header(headers, TAGS)
                 .map(|t| t.split(',').filter_map(clean).collect())
                 .unwrap_or_default(),
             extra: None,

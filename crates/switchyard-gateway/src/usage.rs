@@ -35,20 +35,35 @@ impl OpenAiUsage {
             .prompt_tokens_details
             .as_ref()
             .and_then(|d| d.cached_tokens)
-            .or(self.prompt_cache_hit_tokens)
-            .unwrap_or(0)
-            .min(self.prompt_tokens);
-        TokenCounts {
-            input: self.prompt_tokens - cached,
-            cache_read: cached,
-            output: self.completion_tokens,
-            reasoning: self
-                .completion_tokens_details
-                .as_ref()
-                .and_then(|d| d.reasoning_tokens)
-                .unwrap_or(0),
-            ..Default::default()
-        }
+            .or(self.prompt_cache_hit_tokens);
+        let reasoning = self
+            .completion_tokens_details
+            .as_ref()
+            .and_then(|d| d.reasoning_tokens);
+        openai_style_counts(
+            self.prompt_tokens,
+            cached,
+            self.completion_tokens,
+            reasoning,
+        )
+    }
+}
+
+/// OpenAI-style usage (chat and Responses alike): the input total *includes* the
+/// cached tokens, which move to their own bucket.
+fn openai_style_counts(
+    input_total: u64,
+    cached: Option<u64>,
+    output: u64,
+    reasoning: Option<u64>,
+) -> TokenCounts {
+    let cached = cached.unwrap_or(0).min(input_total);
+    TokenCounts {
+        input: input_total - cached,
+        cache_read: cached,
+        output,
+        reasoning: reasoning.unwrap_or(0),
+        ..Default::default()
     }
 }
 
@@ -133,20 +148,12 @@ impl ResponsesUsage {
         let cached = self
             .input_tokens_details
             .as_ref()
-            .and_then(|d| d.cached_tokens)
-            .unwrap_or(0)
-            .min(self.input_tokens);
-        TokenCounts {
-            input: self.input_tokens - cached,
-            cache_read: cached,
-            output: self.output_tokens,
-            reasoning: self
-                .output_tokens_details
-                .as_ref()
-                .and_then(|d| d.reasoning_tokens)
-                .unwrap_or(0),
-            ..Default::default()
-        }
+            .and_then(|d| d.cached_tokens);
+        let reasoning = self
+            .output_tokens_details
+            .as_ref()
+            .and_then(|d| d.reasoning_tokens);
+        openai_style_counts(self.input_tokens, cached, self.output_tokens, reasoning)
     }
 }
 

@@ -66,21 +66,19 @@ async fn count(app: &AppState, request: Request) -> Result<Response, ApiError> {
         .provider
         .credential(attempt.credential.as_deref())
         .and_then(|c| c.secret.as_ref());
-    let mut upstream = app
-        .http
-        .post(format!(
-            "{}/v1/messages/count_tokens",
-            attempt.provider.base_url
-        ))
-        .json(&value)
-        .header(
-            "anthropic-version",
-            parts
-                .headers
-                .get("anthropic-version")
-                .cloned()
-                .unwrap_or(HeaderValue::from_static("2023-06-01")),
-        );
+    let mut upstream =
+        app.http
+            .post(format!(
+                "{}/v1/messages/count_tokens",
+                attempt.provider.base_url
+            ))
+            .json(&value)
+            .header(
+                "anthropic-version",
+                parts.headers.get("anthropic-version").cloned().unwrap_or(
+                    HeaderValue::from_static(crate::proxy::DEFAULT_ANTHROPIC_VERSION),
+                ),
+            );
     if let Some(beta) = parts.headers.get("anthropic-beta") {
         upstream = upstream.header("anthropic-beta", beta.clone());
     }

@@ -20,7 +20,7 @@ use switchyard_store::TokenCounts;
 /// How much of an upstream error body is read to build the client's error message.
 const MAX_ERROR_BODY_BYTES: usize = 1024 * 1024;
 /// Sent to Anthropic when the client names no API version.
-const DEFAULT_ANTHROPIC_VERSION: &str = "2023-06-01";
+pub(crate) const DEFAULT_ANTHROPIC_VERSION: &str = "2023-06-01";
 /// Request headers passed on to the provider as they are; everything else (the
 /// gateway key, metadata headers, cookies) stays here.
 const FORWARDED_REQUEST_HEADERS: [&str; 3] = ["anthropic-beta", "openai-beta", "accept"];

@@ -5,6 +5,8 @@
 
 mod attempt;
 
+pub(crate) use attempt::DEFAULT_ANTHROPIC_VERSION;
+
 use crate::auth::{hash_key, presented_key};
 use crate::errors::{ApiError, Dialect, ErrorKind};
 use crate::json_body::JsonObject;
@@ -78,6 +80,9 @@ pub struct Inbound<'a> {
     pub model: &'a str,
     pub headers: &'a HeaderMap,
     pub query: Option<&'a str>,
+    /// The body as the client sent it: parsed whole only when a request is translated
+    /// (the pivot parsers ignore the gateway's own metadata objects).
+    pub body: &'a [u8],
     pub stream: bool,
     /// The client asked for the usage chunk of an OpenAI-style stream itself.
     pub client_wants_usage: bool,
@@ -159,6 +164,7 @@ async fn proxy(app: Arc<AppState>, api: WireFormat, request: Request) -> Respons
         model: &model,
         headers: &parts.headers,
         query: parts.uri.query(),
+        body: &bytes,
         stream,
         client_wants_usage,
     };
@@ -404,10 +410,9 @@ fn outbound_body(
     let request = match pivot {
         Some(r) => r,
         None => {
-            let value: serde_json::Value =
-                serde_json::from_slice(&object.to_bytes()).map_err(|e| {
-                    ApiError::bad_request(format!("Request body is not valid JSON: {e}"))
-                })?;
+            let value: serde_json::Value = serde_json::from_slice(inbound.body).map_err(|e| {
+                ApiError::bad_request(format!("Request body is not valid JSON: {e}"))
+            })?;
             pivot.insert(convert::parse_request(inbound.api, &value)?)
         }
     };

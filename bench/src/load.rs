@@ -78,6 +78,23 @@ impl Target {
         self
     }
 
+    /// The same request sent to another address (its Host header follows).
+    pub fn at(&self, addr: SocketAddr) -> Result<Target> {
+        let mut headers = self.headers.clone();
+        headers.insert(
+            hyper::header::HOST,
+            HeaderValue::from_str(&addr.to_string())?,
+        );
+        Ok(Target {
+            addr,
+            uri: self.uri.clone(),
+            headers,
+            body: self.body.clone(),
+            stream: self.stream,
+            server_pid: None,
+        })
+    }
+
     fn request(&self) -> Request<Full<Bytes>> {
         let mut request = Request::new(Full::new(self.body.clone()));
         *request.method_mut() = Method::POST;

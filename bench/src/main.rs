@@ -16,6 +16,7 @@
 //! Prints a table and writes JSON with the machine's core count. Run it with
 //! `scripts/bench` (which builds the release binaries first).
 
+mod floor;
 mod litellm;
 mod load;
 mod mock;
@@ -52,6 +53,13 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:0")]
         listen: SocketAddr,
     },
+    /// Serve the minimal forwarding proxy (used by the benchmark itself)
+    FloorProxy {
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: SocketAddr,
+        #[arg(long)]
+        upstream: SocketAddr,
+    },
 }
 
 #[derive(clap::Args, Clone)]
@@ -86,7 +94,7 @@ struct RunArgs {
     /// A short run for development: 2 s per level, 200,000 requests for memory
     #[arg(long)]
     quick: bool,
-    /// Only these parts: startup, openai, translated, streams, memory (comma-separated)
+    /// Only these parts: startup, openai, floor, translated, streams, memory (comma-separated)
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Also measure LiteLLM's proxy (installed into target/switchyard-bench/litellm-venv)
@@ -146,6 +154,7 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Mock { listen }) => mock::run(listen),
+        Some(Command::FloorProxy { listen, upstream }) => floor::run(listen, upstream),
         None => run(cli.run),
     };
     if let Err(e) = result {
@@ -584,6 +593,34 @@ async fn measure_all(
             results.sections.push((
                 format!("OpenAI chat, pass-through, {mode}"),
                 format!("openai_{}", if stream { "stream" } else { "json" }),
+                stream,
+                pairs,
+            ));
+        }
+    }
+
+    if args.wants("floor") {
+        // The same OpenAI requests through a minimal forwarding proxy: what the extra
+        // hop alone costs, so the gateway's figures can be read against it.
+        let (floor, floor_addr) = procs::start_floor_proxy(mock_addr)?;
+        for stream in [false, true] {
+            let direct = openai_targets(mock_addr, gateway_addr, key, stream, pids)?.direct;
+            let targets = RouteTargets {
+                gateway: Arc::new(direct.at(floor_addr)?.with_server_pid(floor.pid())),
+                direct,
+            };
+            let mode = if stream { "streaming" } else { "non-streaming" };
+            let pairs = levels(
+                args,
+                &args.rates,
+                timing,
+                &targets,
+                &format!("minimal proxy (reference), {mode}"),
+            )
+            .await?;
+            results.sections.push((
+                format!("Reference: minimal hyper proxy (no routing, parsing or logging), {mode}"),
+                format!("floor_{}", if stream { "stream" } else { "json" }),
                 stream,
                 pairs,
             ));

@@ -19,7 +19,7 @@ use std::convert::Infallible;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::time::Duration;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 
 /// Chunks of a slow stream after the first one, and the pause between them.
 pub const SLOW_STREAM_TICKS: u32 = 12;
@@ -184,17 +184,37 @@ async fn answer(
     Ok(response)
 }
 
-/// Serves forever on `listen`, printing `listening on ADDR` first (the parent reads it).
+/// Binds `listen` and prints `listening on ADDR` (the parent process reads it).
+pub async fn bind_and_announce(listen: SocketAddr) -> anyhow::Result<TcpListener> {
+    let listener = TcpListener::bind(listen).await?;
+    let addr = listener.local_addr()?;
+    let mut out = std::io::stdout();
+    writeln!(out, "listening on {addr}")?;
+    out.flush()?;
+    Ok(listener)
+}
+
+/// The next accepted connection, with TCP_NODELAY set.
+pub async fn next_connection(listener: &TcpListener) -> TokioIo<TcpStream> {
+    loop {
+        match listener.accept().await {
+            Ok((socket, _)) => {
+                let _ = socket.set_nodelay(true);
+                return TokioIo::new(socket);
+            }
+            // Out of file descriptors or similar: wait and go on.
+            Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+        }
+    }
+}
+
+/// Serves forever on `listen`, printing `listening on ADDR` first.
 pub fn run(listen: SocketAddr) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        let listener = TcpListener::bind(listen).await?;
-        let addr = listener.local_addr()?;
-        let mut out = std::io::stdout();
-        writeln!(out, "listening on {addr}")?;
-        out.flush()?;
+        let listener = bind_and_announce(listen).await?;
         let answers: &'static Answers = Box::leak(Box::new(Answers {
             openai_json: Bytes::from_static(OPENAI_COMPLETION.as_bytes()),
             openai_stream: openai_stream_events(),
@@ -202,19 +222,11 @@ pub fn run(listen: SocketAddr) -> anyhow::Result<()> {
             anthropic_stream: anthropic_stream_events(),
         }));
         loop {
-            let (socket, _) = match listener.accept().await {
-                Ok(s) => s,
-                Err(_) => {
-                    // Out of file descriptors or similar: wait and go on.
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    continue;
-                }
-            };
-            let _ = socket.set_nodelay(true);
+            let io = next_connection(&listener).await;
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |r| answer(answers, r));
                 let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(socket), service)
+                    .serve_connection(io, service)
                     .await;
             });
         }

@@ -129,28 +129,45 @@ pub fn free_port() -> Result<u16> {
 
 /// Starts this binary's mock upstream and returns it with its address.
 pub fn start_mock() -> Result<(Proc, SocketAddr)> {
+    start_helper(&["mock", "--listen", "127.0.0.1:0"], "mock")
+}
+
+/// Starts the minimal forwarding proxy in front of the mock (see `floor.rs`).
+pub fn start_floor_proxy(upstream: SocketAddr) -> Result<(Proc, SocketAddr)> {
+    let upstream = upstream.to_string();
+    start_helper(
+        &[
+            "floor-proxy",
+            "--listen",
+            "127.0.0.1:0",
+            "--upstream",
+            &upstream,
+        ],
+        "minimal proxy",
+    )
+}
+
+/// Runs this binary with `args` and reads the address from its first line.
+fn start_helper(args: &[&str], name: &'static str) -> Result<(Proc, SocketAddr)> {
     let exe = std::env::current_exe().context("locating the benchmark binary")?;
     let mut child = Command::new(exe)
-        .args(["mock", "--listen", "127.0.0.1:0"])
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
-        .context("starting the mock upstream")?;
+        .with_context(|| format!("starting the {name}"))?;
     let stdout = child
         .stdout
         .take()
-        .ok_or_else(|| anyhow!("the mock's stdout is not piped"))?;
-    let proc = Proc {
-        child,
-        name: "mock",
-    };
+        .ok_or_else(|| anyhow!("the {name}'s stdout is not piped"))?;
+    let proc = Proc { child, name };
     let mut line = String::new();
     BufReader::new(stdout).read_line(&mut line)?;
     let addr = line
         .trim()
         .strip_prefix("listening on ")
-        .ok_or_else(|| anyhow!("unexpected first line from the mock: {line:?}"))?
+        .ok_or_else(|| anyhow!("unexpected first line from the {name}: {line:?}"))?
         .parse()?;
     Ok((proc, addr))
 }

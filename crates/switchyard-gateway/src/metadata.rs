@@ -47,39 +47,77 @@ fn clean(value: &str) -> Option<String> {
 }
 
 /// A metadata header by its Switchyard name, or its Requesty alias.
-fn header<'a>(headers: &'a HeaderMap, names: [&str; 2]) -> Option<&'a str> {
-    names.iter().find_map(|name| {
-        headers
-            .get(*name)
-            .and_then(|v| v.to_str().ok())
-            .filter(|v| !v.trim().is_empty())
-    })
+/// Metadata header fields, named after the `x-switchyard-` or `x-requesty-` prefix.
+#[derive(Clone, Copy)]
+enum Field {
+    User,
+    TraceId,
+    SessionId,
+    Branch,
+    Repo,
+    Agent,
+    Tags,
 }
 
-// Spelled out rather than formatted per request: this runs on every request.
-const USER: [&str; 2] = ["x-switchyard-user", "x-requesty-user"];
-const TRACE_ID: [&str; 2] = ["x-switchyard-trace-id", "x-requesty-trace-id"];
-const SESSION_ID: [&str; 2] = ["x-switchyard-session-id", "x-requesty-session-id"];
-const BRANCH: [&str; 2] = ["x-switchyard-branch", "x-requesty-branch"];
-const REPO: [&str; 2] = ["x-switchyard-repo", "x-requesty-repo"];
-const AGENT: [&str; 2] = ["x-switchyard-agent", "x-requesty-agent"];
-const TAGS: [&str; 2] = ["x-switchyard-tags", "x-requesty-tags"];
+impl Field {
+    fn named(suffix: &str) -> Option<Field> {
+        Some(match suffix {
+            "user" => Field::User,
+            "trace-id" => Field::TraceId,
+            "session-id" => Field::SessionId,
+            "branch" => Field::Branch,
+            "repo" => Field::Repo,
+            "agent" => Field::Agent,
+            "tags" => Field::Tags,
+            _ => return None,
+        })
+    }
+}
+
+/// Rank of a header among those that can set a field: lower wins.
+const CLAUDE_CODE_SESSION: u8 = 0;
+const SWITCHYARD: u8 = 1;
+const REQUESTY: u8 = 2;
 
 impl RequestMeta {
-    /// Metadata from the request headers.
+    /// Metadata from the request headers. One pass over the headers: most requests
+    /// carry none of these, and looking each name up costs more than looking at each
+    /// header once. `x-switchyard-*` wins over `x-requesty-*`, Claude Code's own
+    /// session header over both, the first of repeated headers over the rest.
     pub fn from_headers(headers: &HeaderMap) -> RequestMeta {
+        let mut found: [Option<(u8, &str)>; 7] = [None; 7];
+        for (name, value) in headers {
+            let name = name.as_str();
+            let (rank, field) = if let Some(suffix) = name.strip_prefix("x-switchyard-") {
+                (SWITCHYARD, Field::named(suffix))
+            } else if let Some(suffix) = name.strip_prefix("x-requesty-") {
+                (REQUESTY, Field::named(suffix))
+            } else if name == "x-claude-code-session-id" {
+                (CLAUDE_CODE_SESSION, Some(Field::SessionId))
+            } else {
+                continue;
+            };
+            let (Some(field), Ok(value)) = (field, value.to_str()) else {
+                continue;
+            };
+            if value.trim().is_empty() {
+                continue;
+            }
+            let slot = &mut found[field as usize];
+            match slot {
+                Some((held, _)) if *held <= rank => {}
+                _ => *slot = Some((rank, value)),
+            }
+        }
+        let take = |field: Field| found[field as usize].map(|(_, v)| v);
         RequestMeta {
-            user_id: header(headers, USER).and_then(clean),
-            trace_id: header(headers, TRACE_ID).and_then(clean),
-            session_id: headers
-                .get("x-claude-code-session-id")
-                .and_then(|v| v.to_str().ok())
-                .or_else(|| header(headers, SESSION_ID))
-                .and_then(clean),
-            branch: header(headers, BRANCH).and_then(clean),
-            repo: header(headers, REPO).and_then(clean),
-            agent: header(headers, AGENT).and_then(clean),
-            tags: header(headers, TAGS)
+            user_id: take(Field::User).and_then(clean),
+            trace_id: take(Field::TraceId).and_then(clean),
+            session_id: take(Field::SessionId).and_then(clean),
+            branch: take(Field::Branch).and_then(clean),
+            repo: take(Field::Repo).and_then(clean),
+            agent: take(Field::Agent).and_then(clean),
+            tags: take(Field::Tags)
                 .map(|t| t.split(',').filter_map(clean).collect())
                 .unwrap_or_default(),
             extra: None,
@@ -132,5 +170,31 @@ mod tests {
         assert_eq!(meta.tags, vec!["a", "b", "c"]);
         assert_eq!(meta.user_id.as_deref(), Some("u1"));
         assert_eq!(meta.extra.as_deref(), Some(r#"{"ticket":"X-1"}"#));
+    }
+
+    #[test]
+    fn switchyard_headers_win_over_requesty_ones_in_any_order() {
+        let mut h = HeaderMap::new();
+        h.insert("x-requesty-user", HeaderValue::from_static("from-requesty"));
+        h.insert(
+            "x-switchyard-user",
+            HeaderValue::from_static("from-switchyard"),
+        );
+        h.insert("x-switchyard-trace-id", HeaderValue::from_static("t-sy"));
+        h.insert("x-requesty-trace-id", HeaderValue::from_static("t-rq"));
+        h.insert("x-requesty-session-id", HeaderValue::from_static("s-rq"));
+        h.insert("x-switchyard-session-id", HeaderValue::from_static("s-sy"));
+        h.insert("x-claude-code-session-id", HeaderValue::from_static("s-cc"));
+        h.insert("x-switchyard-agent", HeaderValue::from_static("  "));
+        h.insert("x-requesty-agent", HeaderValue::from_static("cline"));
+        h.insert("x-switchyard-unknown", HeaderValue::from_static("ignored"));
+        let meta = RequestMeta::from_headers(&h);
+        assert_eq!(meta.user_id.as_deref(), Some("from-switchyard"));
+        assert_eq!(meta.trace_id.as_deref(), Some("t-sy"));
+        assert_eq!(meta.session_id.as_deref(), Some("s-cc"));
+        // A blank header does not hide the other spelling.
+        assert_eq!(meta.agent.as_deref(), Some("cline"));
+        assert_eq!(meta.branch, None);
+        assert!(meta.tags.is_empty());
     }
 }

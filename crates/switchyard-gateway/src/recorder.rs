@@ -33,11 +33,50 @@ pub struct PendingRecord {
     sent: bool,
 }
 
-fn new_request_id() -> String {
-    let mut bytes = [0u8; 12];
-    // Falls back to a time-only id if the OS has no randomness to give, which is harmless.
-    let _ = getrandom::fill(&mut bytes);
-    format!("req_{:x}{}", switchyard_store::now_ms(), hex::encode(bytes))
+thread_local! {
+    /// State of this thread's id generator, seeded once from the OS.
+    static ID_STATE: std::cell::Cell<u64> = std::cell::Cell::new(id_seed());
+}
+
+fn id_seed() -> u64 {
+    let mut bytes = [0u8; 8];
+    // Without OS randomness the clock and the thread tell ids apart well enough: ids
+    // only need to be unique, not unguessable.
+    if getrandom::fill(&mut bytes).is_err() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or_default();
+        let thread = std::hash::BuildHasher::hash_one(
+            &std::collections::hash_map::RandomState::new(),
+            std::thread::current().id(),
+        );
+        return nanos ^ thread;
+    }
+    u64::from_le_bytes(bytes)
+}
+
+/// The next 64 bits of this thread's SplitMix64 sequence: a system call for every
+/// request id cost more than the rest of the id.
+fn next_id_bits() -> u64 {
+    ID_STATE.with(|state| {
+        let next = state.get().wrapping_add(0x9E37_79B9_7F4A_7C15);
+        state.set(next);
+        let mut z = next;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    })
+}
+
+/// `req_` + the time in milliseconds + 96 random bits, all in hex.
+fn new_request_id(now_ms: i64) -> String {
+    use std::fmt::Write;
+    let mut id = String::with_capacity(40);
+    let high = next_id_bits();
+    let low = next_id_bits() as u32;
+    let _ = write!(id, "req_{now_ms:x}{high:016x}{low:08x}");
+    id
 }
 
 impl PendingRecord {
@@ -47,10 +86,11 @@ impl PendingRecord {
         client_api: WireFormat,
         started: Instant,
     ) -> PendingRecord {
+        let now_ms = switchyard_store::now_ms();
         PendingRecord {
             record: RequestRecord {
-                request_id: new_request_id(),
-                ts_ms: switchyard_store::now_ms(),
+                request_id: new_request_id(now_ms),
+                ts_ms: now_ms,
                 client_api: client_api.label(),
                 ..Default::default()
             },
@@ -242,4 +282,33 @@ fn truncate(mut s: String, max: usize) -> String {
         s.truncate(end);
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn request_ids_are_unique_within_and_across_threads() {
+        let batch = || {
+            (0..20_000)
+                .map(|_| new_request_id(1_700_000_000_000))
+                .collect::<Vec<_>>()
+        };
+        let others = std::thread::spawn(batch);
+        let mut seen: HashSet<String> = batch().into_iter().collect();
+        let ours = seen.len();
+        seen.extend(others.join().unwrap());
+        assert_eq!(ours, 20_000);
+        assert_eq!(seen.len(), 40_000, "an id repeated");
+    }
+
+    #[test]
+    fn request_ids_carry_the_time_then_96_random_bits() {
+        let id = new_request_id(0x18b_cfe5_6800);
+        let rest = id.strip_prefix("req_18bcfe56800").unwrap();
+        assert_eq!(rest.len(), 24, "{id}");
+        assert!(rest.chars().all(|c| c.is_ascii_hexdigit()), "{id}");
+    }
 }

@@ -22,12 +22,36 @@ pub struct Provider {
     pub kind: ProviderKind,
     /// Without a trailing slash.
     pub base_url: String,
+    /// The fixed endpoint URLs under `base_url`, parsed once here instead of per request.
+    pub endpoints: Endpoints,
     /// The provider's `api_key`.
     pub default_credential: Credential,
     /// The provider's named `credentials`.
     pub credentials: HashMap<String, Credential>,
     pub models: Vec<String>,
     pub timeout: Duration,
+}
+
+/// A provider's fixed endpoint URLs; `None` when `base_url` does not parse (the
+/// request then fails with the URL's own error).
+#[derive(Debug, Default)]
+pub struct Endpoints {
+    pub chat: Option<reqwest::Url>,
+    pub responses: Option<reqwest::Url>,
+    pub embeddings: Option<reqwest::Url>,
+    pub messages: Option<reqwest::Url>,
+}
+
+impl Endpoints {
+    pub fn under(base_url: &str) -> Endpoints {
+        let at = |path: &str| reqwest::Url::parse(&format!("{base_url}{path}")).ok();
+        Endpoints {
+            chat: at("/chat/completions"),
+            responses: at("/responses"),
+            embeddings: at("/embeddings"),
+            messages: at("/v1/messages"),
+        }
+    }
 }
 
 impl Provider {
@@ -192,6 +216,7 @@ fn resolve_provider(p: &ProviderConfig, secrets: &dyn SecretStore) -> Provider {
     Provider {
         name: p.name.clone(),
         kind: p.kind,
+        endpoints: Endpoints::under(&base_url),
         base_url,
         default_credential: resolve_credential(p, p.api_key.as_ref(), secrets),
         credentials: p

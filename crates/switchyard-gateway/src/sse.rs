@@ -1,12 +1,20 @@
 //! Splitting a server-sent-events byte stream into whole events, as they arrive.
 
 use bytes::{Buf, Bytes, BytesMut};
+use std::borrow::Cow;
+use std::ops::Range;
 
-/// Buffers bytes until an event's blank-line terminator, then hands the event out whole
+/// Longest event terminator (`\r\n\r\n`) less one: how far back a scan resumes,
+/// since a terminator can straddle two chunks.
+const TERMINATOR_OVERLAP: usize = 3;
+
+/// Buffers bytes until an event's blank-line terminator, then hands events out whole
 /// (terminator included), so events can be inspected, forwarded or dropped one by one.
 #[derive(Default)]
 pub struct SseSplitter {
     buf: BytesMut,
+    /// `buf` holds no terminator before this offset.
+    scanned: usize,
 }
 
 impl SseSplitter {
@@ -17,11 +25,36 @@ impl SseSplitter {
     /// The next complete event, if one is buffered.
     pub fn next_event(&mut self) -> Option<Bytes> {
         let end = find_event_end(&self.buf)?;
+        self.scanned = 0;
+        Some(self.buf.split_to(end).freeze())
+    }
+
+    /// Takes the next chunk and returns every event it completes, as one run of whole
+    /// events ([`event_ranges`] tells them apart). A chunk that starts and ends on
+    /// event boundaries, the usual case, is returned as it is, without a copy; only an
+    /// unterminated tail is held back for the next chunk.
+    pub fn push_run(&mut self, chunk: Bytes) -> Option<Bytes> {
+        if self.buf.is_empty() {
+            let end = last_event_end(&chunk, 0);
+            if end < chunk.len() {
+                self.buf.extend_from_slice(&chunk[end..]);
+                self.scanned = self.buf.len().saturating_sub(TERMINATOR_OVERLAP);
+            }
+            return (end > 0).then(|| chunk.slice(..end));
+        }
+        self.buf.extend_from_slice(&chunk);
+        let end = last_event_end(&self.buf, self.scanned);
+        if end == 0 {
+            self.scanned = self.buf.len().saturating_sub(TERMINATOR_OVERLAP);
+            return None;
+        }
+        self.scanned = 0;
         Some(self.buf.split_to(end).freeze())
     }
 
     /// Whatever is left when the stream ends (an unterminated last event).
     pub fn take_rest(&mut self) -> Option<Bytes> {
+        self.scanned = 0;
         if self.buf.has_remaining() {
             Some(self.buf.split().freeze())
         } else {
@@ -51,19 +84,46 @@ fn find_event_end(buf: &[u8]) -> Option<usize> {
     None
 }
 
-/// The `data:` payload of an event (several data lines joined with `\n`).
-pub fn event_data(event: &[u8]) -> Option<Vec<u8>> {
-    let mut data: Option<Vec<u8>> = None;
+/// Index just past the last whole event in `buf` (0 when there is none), given that no
+/// terminator starts before `from`.
+fn last_event_end(buf: &[u8], from: usize) -> usize {
+    let mut end = 0;
+    let mut at = from.min(buf.len());
+    while let Some(next) = find_event_end(&buf[at..]) {
+        at += next;
+        end = at;
+    }
+    end
+}
+
+/// The byte ranges of the whole events in a run from [`SseSplitter::push_run`].
+pub fn event_ranges(run: &[u8]) -> impl Iterator<Item = Range<usize>> + '_ {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        if at >= run.len() {
+            return None;
+        }
+        let start = at;
+        at += find_event_end(&run[at..]).unwrap_or(run.len() - at);
+        Some(start..at)
+    })
+}
+
+/// The `data:` payload of an event (several data lines joined with `\n`), borrowed
+/// from the event when it has a single data line.
+pub fn event_data(event: &[u8]) -> Option<Cow<'_, [u8]>> {
+    let mut data: Option<Cow<'_, [u8]>> = None;
     for line in event.split(|&b| b == b'\n') {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if let Some(rest) = line.strip_prefix(b"data:") {
             let rest = rest.strip_prefix(b" ").unwrap_or(rest);
             match &mut data {
                 Some(d) => {
+                    let d = d.to_mut();
                     d.push(b'\n');
                     d.extend_from_slice(rest);
                 }
-                None => data = Some(rest.to_vec()),
+                None => data = Some(Cow::Borrowed(rest)),
             }
         }
     }
@@ -72,7 +132,7 @@ pub fn event_data(event: &[u8]) -> Option<Vec<u8>> {
 
 /// Whether `haystack` contains `needle`: a cheap test before parsing an event.
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
+    memchr::memmem::find(haystack, needle).is_some()
 }
 
 #[cfg(test)]
@@ -92,15 +152,74 @@ mod tests {
                 }
             }
             assert_eq!(events.len(), 3, "cut at {cut}");
-            assert_eq!(event_data(&events[0]).unwrap(), b"{\"a\":1}");
-            assert_eq!(event_data(&events[1]).unwrap(), b"2");
+            assert_eq!(&*event_data(&events[0]).unwrap(), b"{\"a\":1}");
+            assert_eq!(&*event_data(&events[1]).unwrap(), b"2");
             assert!(s.take_rest().is_none());
         }
     }
 
+    /// Feeds `stream` to `push_run` in pieces cut at `cuts`; returns the runs' events
+    /// and what was left over.
+    fn runs(stream: &[u8], cuts: &[usize]) -> (Vec<Vec<u8>>, Option<Bytes>) {
+        let mut s = SseSplitter::default();
+        let mut events = Vec::new();
+        let mut from = 0;
+        for &to in cuts.iter().chain([&stream.len()]) {
+            let to = to.clamp(from, stream.len());
+            if let Some(run) = s.push_run(Bytes::copy_from_slice(&stream[from..to])) {
+                assert!(!run.is_empty());
+                events.extend(event_ranges(&run).map(|r| run[r].to_vec()));
+            }
+            from = to;
+        }
+        (events, s.take_rest())
+    }
+
+    #[test]
+    fn runs_hold_whole_events_wherever_the_chunks_are_cut() {
+        let stream = b"data: {\"a\":1}\n\nevent: x\r\ndata: 2\r\n\r\ndata: 3\r\rdata: [DONE]\n\n";
+        let expected: Vec<Vec<u8>> = vec![
+            b"data: {\"a\":1}\n\n".to_vec(),
+            b"event: x\r\ndata: 2\r\n\r\n".to_vec(),
+            b"data: 3\r\r".to_vec(),
+            b"data: [DONE]\n\n".to_vec(),
+        ];
+        for a in 0..=stream.len() {
+            for b in a..=stream.len() {
+                let (events, rest) = runs(stream, &[a, b]);
+                assert_eq!(events, expected, "cut at {a} and {b}");
+                assert!(rest.is_none(), "cut at {a} and {b}");
+            }
+        }
+        // Byte by byte, too.
+        let every: Vec<usize> = (1..stream.len()).collect();
+        assert_eq!(runs(stream, &every).0, expected);
+    }
+
+    #[test]
+    fn a_chunk_of_whole_events_is_returned_without_a_copy() {
+        let chunk = Bytes::from_static(b"data: 1\n\ndata: 2\n\n");
+        let mut s = SseSplitter::default();
+        let run = s.push_run(chunk.clone()).unwrap();
+        assert_eq!(run.as_ptr(), chunk.as_ptr());
+        assert_eq!(run.len(), chunk.len());
+        assert!(s.take_rest().is_none());
+    }
+
+    #[test]
+    fn an_unterminated_tail_waits_and_is_returned_at_the_end() {
+        let (events, rest) = runs(b"data: 1\n\ndata: par", &[3]);
+        assert_eq!(events, vec![b"data: 1\n\n".to_vec()]);
+        assert_eq!(rest.as_deref(), Some(&b"data: par"[..]));
+    }
+
     #[test]
     fn joins_multi_line_data() {
-        assert_eq!(event_data(b"data: a\ndata: b\n\n").unwrap(), b"a\nb");
+        assert_eq!(&*event_data(b"data: a\ndata: b\n\n").unwrap(), b"a\nb");
+        assert!(matches!(
+            event_data(b"data: one\n\n"),
+            Some(Cow::Borrowed(b"one"))
+        ));
         assert_eq!(event_data(b": comment\n\n"), None);
     }
 }

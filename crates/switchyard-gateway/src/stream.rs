@@ -5,10 +5,10 @@
 use crate::errors::{ApiError, Dialect, ErrorKind};
 use crate::providers::WireFormat;
 use crate::recorder::{PendingRecord, CLIENT_DISCONNECTED};
-use crate::sse::{contains, event_data, SseSplitter};
+use crate::sse::{contains, event_data, event_ranges, SseSplitter};
 use crate::usage::{AnthropicUsage, OpenAiUsage};
 use axum::http::StatusCode;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
 use serde::de::IgnoredAny;
 use serde::Deserialize;
@@ -249,6 +249,12 @@ pub type UpstreamStream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Se
 pub trait EventHandler: Send {
     /// One whole upstream event; pushes what the client should get.
     fn event(&mut self, event: Bytes, out: &mut VecDeque<Bytes>);
+    /// A run of whole events as they arrived together; by default one at a time.
+    fn events(&mut self, run: Bytes, out: &mut VecDeque<Bytes>) {
+        for range in event_ranges(&run) {
+            self.event(run.slice(range), out);
+        }
+    }
     /// The upstream ended; `failure` is set when it was cut short. Pushes whatever
     /// closes the client's stream properly.
     fn end(&mut self, failure: Option<&ApiError>, out: &mut VecDeque<Bytes>);
@@ -326,6 +332,26 @@ impl EventHandler for PassThrough {
         self.observer.event(event, out);
     }
 
+    /// Forwards the kept events as stretches of the run: the whole run as it arrived,
+    /// without a copy, unless an event is dropped (the usage chunk the gateway asked
+    /// for on the client's behalf).
+    fn events(&mut self, run: Bytes, out: &mut VecDeque<Bytes>) {
+        let mut kept_from = 0;
+        for range in event_ranges(&run) {
+            let event = &run[range.clone()];
+            self.collect_tool_calls(event);
+            if !self.observer.observe(event) {
+                if kept_from < range.start {
+                    out.push_back(run.slice(kept_from..range.start));
+                }
+                kept_from = range.end;
+            }
+        }
+        if kept_from < run.len() {
+            out.push_back(run.slice(kept_from..));
+        }
+    }
+
     fn end(&mut self, failure: Option<&ApiError>, out: &mut VecDeque<Bytes>) {
         self.observer.end(failure, out);
     }
@@ -395,10 +421,20 @@ impl ProxyStream {
         }
     }
 
-    fn take_events(&mut self) {
-        while let Some(event) = self.splitter.next_event() {
-            self.handler.event(event, &mut self.out);
+    /// Everything queued for the client, as one frame: a frame per event would cost a
+    /// chunk header and a pass through the HTTP stack each.
+    fn next_frame(&mut self) -> Option<Bytes> {
+        let first = self.out.pop_front()?;
+        if self.out.is_empty() {
+            return Some(first);
         }
+        let len = first.len() + self.out.iter().map(Bytes::len).sum::<usize>();
+        let mut frame = BytesMut::with_capacity(len);
+        frame.extend_from_slice(&first);
+        for part in self.out.drain(..) {
+            frame.extend_from_slice(&part);
+        }
+        Some(frame.freeze())
     }
 
     /// The upstream ended (cleanly or not): close the client's stream properly, record.
@@ -442,19 +478,20 @@ impl Stream for ProxyStream {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
         loop {
-            if let Some(bytes) = this.out.pop_front() {
+            if let Some(frame) = this.next_frame() {
                 if let Some(r) = this.recorder.as_mut() {
                     r.mark_first_byte();
                 }
-                return Poll::Ready(Some(Ok(bytes)));
+                return Poll::Ready(Some(Ok(frame)));
             }
             if this.ended {
                 return Poll::Ready(None);
             }
             match this.upstream.as_mut().poll_next(cx) {
                 Poll::Ready(Some(Ok(chunk))) => {
-                    this.splitter.push(&chunk);
-                    this.take_events();
+                    if let Some(run) = this.splitter.push_run(chunk) {
+                        this.handler.events(run, &mut this.out);
+                    }
                 }
                 Poll::Ready(Some(Err(e))) => this.end(Some(e.to_string())),
                 Poll::Ready(None) => this.end(None),

@@ -65,27 +65,40 @@ impl Failure {
     }
 }
 
-/// The provider URL for one request in `format`.
+/// The provider URL for one request in `format`: a copy of the URL parsed with the
+/// configuration, except for Gemini (the model is in the path) and Anthropic requests
+/// carrying a query string.
 fn upstream_url(
     provider: &Provider,
     format: WireFormat,
     model: &str,
     inbound: &Inbound<'_>,
-) -> String {
+) -> Result<reqwest::Url, Failure> {
     let base = &provider.base_url;
-    match format {
-        WireFormat::OpenAiChat => format!("{base}/chat/completions"),
-        WireFormat::OpenAiResponses => format!("{base}/responses"),
-        WireFormat::OpenAiEmbeddings => format!("{base}/embeddings"),
-        WireFormat::AnthropicMessages => match inbound.query {
-            Some(q) => format!("{base}/v1/messages?{q}"),
-            None => format!("{base}/v1/messages"),
-        },
-        WireFormat::Gemini if inbound.stream => {
-            format!("{base}/models/{model}:streamGenerateContent?alt=sse")
+    let endpoints = &provider.endpoints;
+    let parsed = match format {
+        WireFormat::OpenAiChat => endpoints.chat.clone(),
+        WireFormat::OpenAiResponses => endpoints.responses.clone(),
+        WireFormat::OpenAiEmbeddings => endpoints.embeddings.clone(),
+        WireFormat::AnthropicMessages => endpoints.messages.clone().map(|mut url| {
+            url.set_query(inbound.query);
+            url
+        }),
+        WireFormat::Gemini => {
+            let method = if inbound.stream {
+                "streamGenerateContent?alt=sse"
+            } else {
+                "generateContent"
+            };
+            reqwest::Url::parse(&format!("{base}/models/{model}:{method}")).ok()
         }
-        WireFormat::Gemini => format!("{base}/models/{model}:generateContent"),
-    }
+    };
+    parsed.ok_or_else(|| {
+        Failure::fatal(ApiError::internal(format!(
+            "Provider '{}' has a base_url that is not a valid URL: {base}",
+            provider.name
+        )))
+    })
 }
 
 /// Sends `body` (already carrying the attempt's model id) to the attempt's provider.
@@ -93,7 +106,7 @@ pub async fn send(
     app: &AppState,
     inbound: &Inbound<'_>,
     attempt: &Attempt,
-    body: Vec<u8>,
+    body: Bytes,
 ) -> Result<Success, Failure> {
     let provider = &attempt.provider;
     let format = provider.kind.format_for(inbound.api);
@@ -116,7 +129,7 @@ pub async fn send(
         ));
     }
 
-    let url = upstream_url(provider, format, &attempt.model, inbound);
+    let url = upstream_url(provider, format, &attempt.model, inbound)?;
     let mut request = app
         .http
         .post(url)

@@ -25,7 +25,7 @@ use crate::usage::tool_call_names;
 use attempt::{Failure, Success};
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
 use bytes::Bytes;
 use std::sync::Arc;
@@ -46,6 +46,14 @@ const FORWARDED_RESPONSE_HEADERS: [&str; 6] = [
     "cache-control",
 ];
 const FORWARDED_RESPONSE_PREFIXES: [&str; 2] = ["x-ratelimit-", "anthropic-ratelimit-"];
+
+// Switchyard's own response headers, named once: a name given as a string is parsed
+// again on every insert.
+static PROVIDER_HEADER: HeaderName = HeaderName::from_static("x-switchyard-provider");
+static MODEL_HEADER: HeaderName = HeaderName::from_static("x-switchyard-model");
+static ATTEMPTS_HEADER: HeaderName = HeaderName::from_static("x-switchyard-attempts");
+static REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-switchyard-request-id");
+static OVERHEAD_HEADER: HeaderName = HeaderName::from_static("x-switchyard-overhead-ms");
 
 pub async fn openai_chat(State(app): State<Arc<AppState>>, request: Request) -> Response {
     proxy(app, WireFormat::OpenAiChat, request).await
@@ -380,7 +388,7 @@ async fn execute(
     let mut response = error.render(dialect);
     response
         .headers_mut()
-        .insert("x-switchyard-attempts", HeaderValue::from(tries));
+        .insert(ATTEMPTS_HEADER.clone(), HeaderValue::from(tries));
     record.fail(&error);
     response
 }
@@ -388,7 +396,8 @@ async fn execute(
 /// The body for one attempt: the client's own body with the attempt's model id when
 /// the formats match, else the request translated into the provider's format.
 struct Outbound {
-    body: Vec<u8>,
+    /// Shared by the retries rather than copied for each.
+    body: Bytes,
     /// Set when translated: tool names shortened for the provider.
     names: Option<ToolNames>,
 }
@@ -403,7 +412,7 @@ fn outbound_body(
     if format == inbound.api {
         object.set_string("model", &attempt.model);
         return Ok(Outbound {
-            body: object.to_bytes(),
+            body: Bytes::from(object.to_bytes()),
             names: None,
         });
     }
@@ -423,7 +432,7 @@ fn outbound_body(
     };
     let value = convert::render_request(format, request, &attempt.model, &target, &names)?;
     Ok(Outbound {
-        body: value.to_string().into_bytes(),
+        body: Bytes::from(value.to_string()),
         names: Some(names),
     })
 }
@@ -492,15 +501,15 @@ fn respond(
         .unwrap_or(HeaderValue::from_static("application/json"));
     headers.insert(header::CONTENT_TYPE, content_type);
     headers.insert(
-        "x-switchyard-provider",
+        PROVIDER_HEADER.clone(),
         header_value(&attempt.provider.name),
     );
-    headers.insert("x-switchyard-model", header_value(&attempt.model));
-    headers.insert("x-switchyard-attempts", HeaderValue::from(tries));
-    headers.insert("x-switchyard-request-id", header_value(record.request_id()));
+    headers.insert(MODEL_HEADER.clone(), header_value(&attempt.model));
+    headers.insert(ATTEMPTS_HEADER.clone(), HeaderValue::from(tries));
+    headers.insert(REQUEST_ID_HEADER.clone(), header_value(record.request_id()));
     let overhead_ms = record.mark_handed_back(answered);
     headers.insert(
-        "x-switchyard-overhead-ms",
+        OVERHEAD_HEADER.clone(),
         header_value(&format!("{overhead_ms:.3}")),
     );
 

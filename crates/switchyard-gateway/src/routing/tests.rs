@@ -22,6 +22,7 @@ fn snapshot_with(top: &str, extra: &str) -> Snapshot {
                 name: p.name.clone(),
                 kind: p.kind,
                 base_url: String::new(),
+                endpoints: Default::default(),
                 default_credential: Credential {
                     secret: None,
                     status: KeyStatus::NotNeeded,

@@ -23,13 +23,16 @@ def agent(name):
     return str(path)
 
 
-def records_for(gateway, model):
-    for _ in range(50):
+def records_for(gateway, model, at_least):
+    """The logged requests for `model`, once there are `at_least` of them (the log is
+    written off the request path, so the last one can land just after the agent exits)."""
+    rows = []
+    for _ in range(100):
         rows = [r for r in gateway.admin("/api/requests?limit=200")["requests"] if r["requested_model"] == model]
-        if rows:
-            return rows
+        if len(rows) >= at_least:
+            break
         time.sleep(0.1)
-    return []
+    return rows
 
 
 def secret_file():
@@ -56,9 +59,10 @@ def test_claude_code_on_an_openai_format_model(gateway):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert word in result.stdout, result.stdout[-3000:]
-    rows = records_for(gateway, "oai/agent")
+    rows = records_for(gateway, "oai/agent", at_least=2)
     assert any(r["tool_calls"] == ["Read"] for r in rows), rows
     assert all(r["client_api"] == "anthropic-messages" and r["status"] == 200 for r in rows)
+    assert not any(r["error_kind"] for r in rows), rows
     assert len(rows) >= 2, "the tool's result went back in a second request"
 
 
@@ -90,6 +94,7 @@ env_key = "SWITCHYARD_API_KEY"
     )
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     assert word in result.stdout, result.stdout[-3000:]
-    rows = records_for(gateway, "ant/agent")
+    rows = records_for(gateway, "ant/agent", at_least=2)
     assert any(r["tool_calls"] for r in rows), rows
     assert all(r["client_api"] == "openai-responses" and r["status"] == 200 for r in rows)
+    assert len(rows) >= 2, "the tool's result went back in a second request"

@@ -516,3 +516,50 @@ impl Drop for ProxyStream {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ROLE: &[u8] =
+        b"data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\"}}]}\n\n";
+    const TEXT: &[u8] = b"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}\n\n";
+    const USAGE: &[u8] =
+        b"data: {\"choices\":[],\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":2}}\n\n";
+    const DONE: &[u8] = b"data: [DONE]\n\n";
+
+    fn run_of(events: &[&[u8]]) -> Bytes {
+        Bytes::from(events.concat())
+    }
+
+    fn forwarded(client_wants_usage: bool, run: Bytes) -> (Vec<Bytes>, PassThrough) {
+        let mut handler = PassThrough::new(StreamObserver::openai(client_wants_usage));
+        let mut out = VecDeque::new();
+        handler.events(run, &mut out);
+        (out.into_iter().collect(), handler)
+    }
+
+    #[test]
+    fn a_run_of_kept_events_is_forwarded_as_it_arrived() {
+        let run = run_of(&[ROLE, TEXT, USAGE, DONE]);
+        let (out, handler) = forwarded(true, run.clone());
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].as_ptr(), run.as_ptr(), "copied instead of forwarded");
+        assert_eq!(out[0], run);
+        assert_eq!(handler.tokens().map(|t| t.output), Some(2));
+        assert!(handler.completed());
+    }
+
+    #[test]
+    fn the_usage_chunk_the_client_did_not_ask_for_is_cut_out_of_the_run() {
+        let (out, handler) = forwarded(false, run_of(&[ROLE, TEXT, USAGE, DONE]));
+        assert_eq!(out.concat(), [ROLE, TEXT, DONE].concat());
+        // Usage is still read for the log.
+        assert_eq!(handler.tokens().map(|t| t.output), Some(2));
+
+        let (out, _) = forwarded(false, run_of(&[USAGE]));
+        assert!(out.is_empty());
+        let (out, _) = forwarded(false, run_of(&[USAGE, DONE]));
+        assert_eq!(out.concat(), DONE);
+    }
+}

@@ -59,6 +59,13 @@ pub struct TestGateway {
 }
 
 impl TestGateway {
+    /// A new mock upstream and a gateway configured against it.
+    pub async fn with_mock() -> (MockUpstream, TestGateway) {
+        let mock = MockUpstream::start().await.expect("mock starts");
+        let gateway = TestGateway::start(&mock).await;
+        (mock, gateway)
+    }
+
     pub async fn start(mock: &MockUpstream) -> TestGateway {
         Self::start_with(mock, "", "").await
     }
@@ -101,6 +108,13 @@ impl TestGateway {
             .post(self.url(path))
             .bearer_auth(&self.key)
             .json(body)
+    }
+
+    /// A POST with the gateway key in `x-api-key`, as Anthropic clients send it.
+    pub fn post_with_api_key(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .post(self.url(path))
+            .header("x-api-key", &self.key)
     }
 
     pub fn admin(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {

@@ -96,7 +96,7 @@ async fn guard(State(app): State<Arc<AppState>>, request: Request, next: Next) -
 }
 
 /// A JSON body, or a clear error in the admin API's shape instead of axum's plain text.
-fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+pub(crate) fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
     body.map(|Json(b)| b).map_err(|rejection| {
         ApiError::new(
             rejection.status(),

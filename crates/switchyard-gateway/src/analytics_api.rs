@@ -9,12 +9,12 @@
 //! | `GET /api/analytics/retention`, `PUT` `{"days": 90}` | how long raw rows are kept |
 //! | `POST /api/analytics/retention/prune` | apply retention now |
 
-use crate::errors::{ApiError, ErrorKind};
+use crate::errors::ApiError;
 use crate::manage::{self, ManageError};
 use crate::state::AppState;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -137,17 +137,7 @@ async fn set_retention(
     State(app): State<Arc<AppState>>,
     body: Result<Json<RetentionBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let Json(body) = body.map_err(|rejection| {
-        ApiError::new(
-            rejection.status(),
-            if rejection.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE {
-                ErrorKind::UnsupportedMediaType
-            } else {
-                ErrorKind::InvalidRequest
-            },
-            rejection.body_text(),
-        )
-    })?;
+    let body = crate::admin::json_body(body)?;
     let store = app.store.clone();
     Ok(Json(blocking(move || manage::set_retention(&store, body.days)).await?).into_response())
 }

@@ -147,24 +147,16 @@ impl ProviderKind {
         !self.is_local() && self != ProviderKind::OpenAiCompatible
     }
 
-    /// The section of the built-in price catalog holding this kind's models.
+    /// The section of the built-in price catalog holding this kind's models: named
+    /// like the kind itself; local and generic servers have none.
     pub fn price_catalog(self) -> Option<&'static str> {
-        Some(match self {
-            ProviderKind::OpenAi => "openai",
-            ProviderKind::Anthropic => "anthropic",
-            ProviderKind::Gemini => "gemini",
-            ProviderKind::Xai => "xai",
-            ProviderKind::DeepSeek => "deepseek",
-            ProviderKind::Groq => "groq",
-            ProviderKind::Mistral => "mistral",
-            ProviderKind::OpenRouter => "openrouter",
-            ProviderKind::Together => "together",
-            ProviderKind::Fireworks => "fireworks",
+        match self {
             ProviderKind::Ollama
             | ProviderKind::LmStudio
             | ProviderKind::Vllm
-            | ProviderKind::OpenAiCompatible => return None,
-        })
+            | ProviderKind::OpenAiCompatible => None,
+            priced => Some(priced.config_name()),
+        }
     }
 
     /// The name used in config files.

@@ -8,18 +8,10 @@ use serde_json::{json, Value};
 use switchyard_gateway::pricing::{cost_usd, PriceCatalog};
 use switchyard_store::TokenCounts;
 use switchyard_tests::gateway::UPSTREAM_SECRET;
-use switchyard_tests::{MockUpstream, TestGateway};
-
-async fn setup() -> (MockUpstream, TestGateway) {
-    let mock = MockUpstream::start().await.unwrap();
-    let gw = TestGateway::start(&mock).await;
-    (mock, gw)
-}
+use switchyard_tests::TestGateway;
 
 fn anthropic(gw: &TestGateway, body: Value) -> reqwest::RequestBuilder {
-    gw.http
-        .post(gw.url("/v1/messages"))
-        .header("x-api-key", &gw.key)
+    gw.post_with_api_key("/v1/messages")
         .header("anthropic-version", "2023-06-01")
         .json(&body)
 }
@@ -45,7 +37,7 @@ fn sse_data(text: &str) -> Vec<Value> {
 
 #[tokio::test]
 async fn an_anthropic_client_runs_on_gemini_with_its_tool_results_translated() {
-    let (mock, gw) = setup().await;
+    let (mock, gw) = TestGateway::with_mock().await;
     let response = anthropic(
         &gw,
         json!({"model": "gem/gemini-2.5-flash", "max_tokens": 1024,
@@ -120,7 +112,7 @@ async fn an_anthropic_client_runs_on_gemini_with_its_tool_results_translated() {
 
 #[tokio::test]
 async fn an_anthropic_stream_with_thinking_and_a_tool_call_comes_from_gemini_chunks() {
-    let (mock, gw) = setup().await;
+    let (mock, gw) = TestGateway::with_mock().await;
     let text = anthropic(
         &gw,
         json!({"model": "gem/gemini-2.5-flash-tool", "max_tokens": 4096, "stream": true,
@@ -188,7 +180,7 @@ async fn an_anthropic_stream_with_thinking_and_a_tool_call_comes_from_gemini_chu
 
 #[tokio::test]
 async fn an_openai_client_calls_a_tool_on_gemini_and_sends_the_result_back() {
-    let (mock, gw) = setup().await;
+    let (mock, gw) = TestGateway::with_mock().await;
     let tools = json!([{"type": "function", "function": {"name": "get_weather",
         "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]);
     let mut messages = vec![json!({"role": "user", "content": "Weather in Paris?"})];
@@ -250,7 +242,7 @@ async fn an_openai_client_calls_a_tool_on_gemini_and_sends_the_result_back() {
 
 #[tokio::test]
 async fn an_openai_stream_comes_from_gemini_chunks_with_the_usage_chunk() {
-    let (mock, gw) = setup().await;
+    let (mock, gw) = TestGateway::with_mock().await;
     let response = gw
         .post(
             "/v1/chat/completions",
@@ -300,7 +292,7 @@ async fn an_openai_stream_comes_from_gemini_chunks_with_the_usage_chunk() {
 
 #[tokio::test]
 async fn gemini_errors_come_back_in_the_callers_shape_and_cut_streams_are_reported() {
-    let (_mock, gw) = setup().await;
+    let (_mock, gw) = TestGateway::with_mock().await;
     let response = anthropic(
         &gw,
         json!({"model": "gem/fail-429", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}),

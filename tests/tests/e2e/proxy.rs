@@ -5,13 +5,7 @@ use serde_json::{json, Value};
 use switchyard_gateway::pricing::{cost_usd, PriceCatalog};
 use switchyard_store::TokenCounts;
 use switchyard_tests::gateway::UPSTREAM_SECRET;
-use switchyard_tests::{MockUpstream, TestGateway};
-
-async fn setup() -> (MockUpstream, TestGateway) {
-    let mock = MockUpstream::start().await.expect("mock starts");
-    let gw = TestGateway::start(&mock).await;
-    (mock, gw)
-}
+use switchyard_tests::TestGateway;
 
 fn catalog_cost(catalog: &str, model: &str, tokens: TokenCounts) -> f64 {
     let price = PriceCatalog::builtin()
@@ -22,7 +16,7 @@ fn catalog_cost(catalog: &str, model: &str, tokens: TokenCounts) -> f64 {
 
 #[tokio::test]
 async fn openai_request_passes_through_with_only_the_model_and_metadata_changed() {
-    let (mock, gw) = setup().await;
+    let (mock, gw) = TestGateway::with_mock().await;
     // An unknown field, written with spacing and number formats that a re-serialization
     // would change, must reach the provider exactly as sent.
     let raw = r#"{"model":"oai/gpt-4.1","messages":[{"role":"user","content":"hi"}],"x_future":{"n":1.50,"s":"\u00e9"},"switchyard":{"tags":["t1"],"user_id":"u1","trace_id":"tr1","extra":{"ticket":"X-1"}}}"#;
@@ -123,7 +117,7 @@ async fn openai_request_passes_through_with_only_the_model_and_metadata_changed(
 
 #[tokio::test]
 async fn price_overrides_apply_and_unknown_models_have_unknown_cost() {
-    let (_mock, gw) = setup().await;
+    let (_mock, gw) = TestGateway::with_mock().await;
     let ask = |model: &str| {
         gw.post(
             "/v1/chat/completions",
@@ -153,7 +147,7 @@ async fn price_overrides_apply_and_unknown_models_have_unknown_cost() {
 
 #[tokio::test]
 async fn openai_stream_gets_usage_upstream_and_drops_the_extra_chunk() {
-    let (mock, gw) = setup().await;
+    let (mock, gw) = TestGateway::with_mock().await;
     let response = gw
         .post(
             "/v1/chat/completions",
@@ -189,7 +183,7 @@ async fn openai_stream_gets_usage_upstream_and_drops_the_extra_chunk() {
 
 #[tokio::test]
 async fn openai_stream_keeps_the_usage_chunk_when_the_client_asks() {
-    let (mock, gw) = setup().await;
+    let (mock, gw) = TestGateway::with_mock().await;
     let text = gw
         .post(
             "/v1/chat/completions",
@@ -213,11 +207,8 @@ async fn openai_stream_keeps_the_usage_chunk_when_the_client_asks() {
 
 #[tokio::test]
 async fn anthropic_request_passes_through_with_headers_query_and_cache_buckets() {
-    let (mock, gw) = setup().await;
-    let response = gw
-        .http
-        .post(gw.url("/v1/messages?beta=true"))
-        .header("x-api-key", &gw.key)
+    let (mock, gw) = TestGateway::with_mock().await;
+    let response = gw.post_with_api_key("/v1/messages?beta=true")
         .header("anthropic-version", "2023-06-01")
         .header("anthropic-beta", "prompt-caching-2024-07-31")
         .header("x-claude-code-session-id", "session-42")
@@ -274,11 +265,9 @@ async fn anthropic_request_passes_through_with_headers_query_and_cache_buckets()
 
 #[tokio::test]
 async fn anthropic_stream_is_forwarded_event_for_event_and_usage_is_merged() {
-    let (_mock, gw) = setup().await;
+    let (_mock, gw) = TestGateway::with_mock().await;
     let response = gw
-        .http
-        .post(gw.url("/v1/messages"))
-        .header("x-api-key", &gw.key)
+        .post_with_api_key("/v1/messages")
         .json(
             &json!({"model": "ant/claude-sonnet-4-5", "max_tokens": 100, "stream": true,
             "messages": [{"role": "user", "content": "hi"}]}),
@@ -314,7 +303,7 @@ async fn anthropic_stream_is_forwarded_event_for_event_and_usage_is_merged() {
 
 #[tokio::test]
 async fn tool_calls_pass_through_both_formats_streaming_and_not() {
-    let (_mock, gw) = setup().await;
+    let (_mock, gw) = TestGateway::with_mock().await;
     let body: Value = gw
         .post(
             "/v1/chat/completions",
@@ -357,9 +346,7 @@ async fn tool_calls_pass_through_both_formats_streaming_and_not() {
     assert_eq!(arguments, "{\"city\":\"Paris\"}");
 
     let text = gw
-        .http
-        .post(gw.url("/v1/messages"))
-        .header("x-api-key", &gw.key)
+        .post_with_api_key("/v1/messages")
         .json(
             &json!({"model": "ant/tool", "max_tokens": 100, "stream": true,
             "messages": [{"role": "user", "content": "weather?"}]}),
@@ -382,7 +369,7 @@ async fn tool_calls_pass_through_both_formats_streaming_and_not() {
 
 #[tokio::test]
 async fn upstream_errors_keep_their_status_and_come_back_in_the_callers_dialect() {
-    let (_mock, gw) = setup().await;
+    let (_mock, gw) = TestGateway::with_mock().await;
     let response = gw
         .post(
             "/v1/chat/completions",
@@ -398,9 +385,7 @@ async fn upstream_errors_keep_their_status_and_come_back_in_the_callers_dialect(
 
     // A provider of the other format behind a route: still the route's dialect.
     let response = gw
-        .http
-        .post(gw.url("/v1/messages"))
-        .header("x-api-key", &gw.key)
+        .post_with_api_key("/v1/messages")
         .json(&json!({"model": "ant/fail-500", "max_tokens": 5, "messages": []}))
         .send()
         .await
@@ -421,7 +406,7 @@ async fn upstream_errors_keep_their_status_and_come_back_in_the_callers_dialect(
 
 #[tokio::test]
 async fn unreachable_provider_is_a_502_naming_it() {
-    let (_mock, gw) = setup().await;
+    let (_mock, gw) = TestGateway::with_mock().await;
     let dead = "[[providers]]\nname = \"dead\"\nkind = \"openai-compatible\"\nbase_url = \"http://127.0.0.1:9/v1\"\n";
     switchyard_gateway::manage::apply_config(&gw.store, dead).unwrap();
     gw.gateway.state().reload().await.unwrap();
@@ -443,7 +428,7 @@ async fn unreachable_provider_is_a_502_naming_it() {
 
 #[tokio::test]
 async fn a_stream_cut_midway_ends_with_an_error_event_and_is_recorded() {
-    let (_mock, gw) = setup().await;
+    let (_mock, gw) = TestGateway::with_mock().await;
     let text = gw
         .post(
             "/v1/chat/completions",
@@ -467,9 +452,7 @@ async fn a_stream_cut_midway_ends_with_an_error_event_and_is_recorded() {
     assert_eq!(r["error_kind"], "upstream_stream_error");
 
     let text = gw
-        .http
-        .post(gw.url("/v1/messages"))
-        .header("x-api-key", &gw.key)
+        .post_with_api_key("/v1/messages")
         .json(&json!({"model": "ant/cut", "max_tokens": 5, "stream": true, "messages": []}))
         .send()
         .await
@@ -489,11 +472,9 @@ async fn a_stream_cut_midway_ends_with_an_error_event_and_is_recorded() {
 #[tokio::test]
 async fn a_client_that_disconnects_cancels_the_upstream_and_is_recorded() {
     use futures_util::StreamExt;
-    let (mock, gw) = setup().await;
+    let (mock, gw) = TestGateway::with_mock().await;
     let response = gw
-        .http
-        .post(gw.url("/v1/messages"))
-        .header("x-api-key", &gw.key)
+        .post_with_api_key("/v1/messages")
         .json(&json!({"model": "ant/slow", "max_tokens": 5, "stream": true, "messages": []}))
         .send()
         .await

@@ -2,13 +2,7 @@
 //! providers, passed through to OpenAI itself.
 
 use serde_json::{json, Value};
-use switchyard_tests::{MockUpstream, TestGateway};
-
-async fn setup() -> (MockUpstream, TestGateway) {
-    let mock = MockUpstream::start().await.unwrap();
-    let gw = TestGateway::start(&mock).await;
-    (mock, gw)
-}
+use switchyard_tests::TestGateway;
 
 /// A Codex-like request: instructions, a function tool, a call and its output.
 fn codex_like(model: &str, stream: bool) -> Value {
@@ -30,7 +24,7 @@ fn codex_like(model: &str, stream: bool) -> Value {
 
 #[tokio::test]
 async fn a_responses_client_runs_on_anthropic() {
-    let (mock, gw) = setup().await;
+    let (mock, gw) = TestGateway::with_mock().await;
     let response = gw
         .post("/v1/responses", &codex_like("ant/claude-sonnet-4-5", false))
         .send()
@@ -68,7 +62,7 @@ async fn a_responses_client_runs_on_anthropic() {
 
 #[tokio::test]
 async fn a_responses_stream_is_produced_from_anthropic_events() {
-    let (_mock, gw) = setup().await;
+    let (_mock, gw) = TestGateway::with_mock().await;
     let text = gw
         .post("/v1/responses", &codex_like("ant/tool", true))
         .send()
@@ -112,7 +106,7 @@ async fn a_responses_stream_is_produced_from_anthropic_events() {
 
 #[tokio::test]
 async fn a_responses_client_on_an_openai_compatible_chat_server_is_translated() {
-    let (mock, gw) = setup().await;
+    let (mock, gw) = TestGateway::with_mock().await;
     let text = gw
         .post(
             "/v1/responses",
@@ -131,7 +125,7 @@ async fn a_responses_client_on_an_openai_compatible_chat_server_is_translated() 
 
 #[tokio::test]
 async fn responses_pass_through_to_openai_itself() {
-    let (mock, gw) = setup().await;
+    let (mock, gw) = TestGateway::with_mock().await;
     let body = json!({"model": "oai/gpt-4.1", "input": "hi", "previous_response_id": "resp_prev", "x_future": 1});
     let response = gw.post("/v1/responses", &body).send().await.unwrap();
     assert_eq!(response.status(), 200);
@@ -175,7 +169,7 @@ async fn responses_pass_through_to_openai_itself() {
 
 #[tokio::test]
 async fn previous_response_id_is_refused_where_the_gateway_would_need_state() {
-    let (mock, gw) = setup().await;
+    let (mock, gw) = TestGateway::with_mock().await;
     let response = gw
         .post("/v1/responses", &json!({"model": "ant/claude-sonnet-4-5", "input": "hi", "previous_response_id": "resp_1"}))
         .send()

@@ -300,9 +300,7 @@ async fn aliases_and_policies_are_listed_and_unapproved_models_refused() {
         "{message}"
     );
     let response = gw
-        .http
-        .post(gw.url("/v1/messages"))
-        .header("x-api-key", &gw.key)
+        .post_with_api_key("/v1/messages")
         .json(&json!({"model": "ant/claude-sonnet-4-5", "max_tokens": 5, "messages": []}))
         .send()
         .await

@@ -45,9 +45,7 @@ async fn a_key_is_refused_exactly_at_its_limit_and_counters_survive_a_restart() 
         "the refused request never reached the provider"
     );
     let anthropic = gw
-        .http
-        .post(gw.url("/v1/messages"))
-        .header("x-api-key", &gw.key)
+        .post_with_api_key("/v1/messages")
         .json(&json!({"model": "ant/claude-sonnet-4-5", "max_tokens": 5, "messages": []}))
         .send()
         .await

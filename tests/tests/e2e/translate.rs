@@ -4,16 +4,8 @@
 use serde_json::{json, Value};
 use switchyard_tests::{MockUpstream, TestGateway};
 
-async fn setup() -> (MockUpstream, TestGateway) {
-    let mock = MockUpstream::start().await.unwrap();
-    let gw = TestGateway::start(&mock).await;
-    (mock, gw)
-}
-
 fn anthropic(gw: &TestGateway, body: Value) -> reqwest::RequestBuilder {
-    gw.http
-        .post(gw.url("/v1/messages?beta=true"))
-        .header("x-api-key", &gw.key)
+    gw.post_with_api_key("/v1/messages?beta=true")
         .header("anthropic-version", "2023-06-01")
         .json(&body)
 }
@@ -30,7 +22,7 @@ fn claude_code_like(model: &str, stream: bool) -> Value {
 
 #[tokio::test]
 async fn an_anthropic_client_runs_on_an_openai_format_provider() {
-    let (mock, gw) = setup().await;
+    let (mock, gw) = TestGateway::with_mock().await;
     let response = anthropic(&gw, claude_code_like("oai/gpt-4.1", false))
         .send()
         .await
@@ -83,7 +75,7 @@ async fn an_anthropic_client_runs_on_an_openai_format_provider() {
 
 #[tokio::test]
 async fn an_anthropic_stream_is_produced_from_openai_chunks_with_tool_calls() {
-    let (mock, gw) = setup().await;
+    let (mock, gw) = TestGateway::with_mock().await;
     let text = anthropic(&gw, claude_code_like("oai/tool", true))
         .send()
         .await
@@ -120,7 +112,7 @@ async fn an_anthropic_stream_is_produced_from_openai_chunks_with_tool_calls() {
 
 #[tokio::test]
 async fn an_openai_client_runs_on_anthropic_streaming_and_not() {
-    let (mock, gw) = setup().await;
+    let (mock, gw) = TestGateway::with_mock().await;
     let body: Value = gw
         .post(
             "/v1/chat/completions",
@@ -187,7 +179,7 @@ async fn an_openai_client_runs_on_anthropic_streaming_and_not() {
 
 #[tokio::test]
 async fn upstream_errors_come_back_in_the_callers_shape_across_formats() {
-    let (_mock, gw) = setup().await;
+    let (_mock, gw) = TestGateway::with_mock().await;
     let response = anthropic(&gw, claude_code_like("oai/fail-429", false))
         .send()
         .await
@@ -221,7 +213,7 @@ async fn upstream_errors_come_back_in_the_callers_shape_across_formats() {
 
 #[tokio::test]
 async fn a_translated_stream_cut_midway_closes_its_blocks_and_reports_the_error() {
-    let (_mock, gw) = setup().await;
+    let (_mock, gw) = TestGateway::with_mock().await;
     let text = anthropic(&gw, json!({"model": "oai/cut", "max_tokens": 10, "stream": true, "messages": [{"role": "user", "content": "hi"}]}))
         .send()
         .await
@@ -265,12 +257,10 @@ async fn a_fallback_policy_can_cross_formats() {
 
 #[tokio::test]
 async fn count_tokens_is_exact_from_anthropic_and_estimated_elsewhere() {
-    let (mock, gw) = setup().await;
+    let (mock, gw) = TestGateway::with_mock().await;
     let body = json!({"model": "ant/claude-sonnet-4-5", "messages": [{"role": "user", "content": "x".repeat(400)}]});
     let exact: Value = gw
-        .http
-        .post(gw.url("/v1/messages/count_tokens"))
-        .header("x-api-key", &gw.key)
+        .post_with_api_key("/v1/messages/count_tokens")
         .header("anthropic-beta", "token-counting-2024-11-01")
         .json(&body)
         .send()
@@ -288,9 +278,7 @@ async fn count_tokens_is_exact_from_anthropic_and_estimated_elsewhere() {
     let mut body = body;
     body["model"] = json!("oai/gpt-4.1");
     let estimate: Value = gw
-        .http
-        .post(gw.url("/v1/messages/count_tokens"))
-        .header("x-api-key", &gw.key)
+        .post_with_api_key("/v1/messages/count_tokens")
         .json(&body)
         .send()
         .await
@@ -314,7 +302,7 @@ async fn count_tokens_is_exact_from_anthropic_and_estimated_elsewhere() {
 
 #[tokio::test]
 async fn models_answer_in_anthropic_format_for_anthropic_clients() {
-    let (_mock, gw) = setup().await;
+    let (_mock, gw) = TestGateway::with_mock().await;
     let list: Value = gw
         .http
         .get(gw.url("/v1/models"))
@@ -340,7 +328,7 @@ async fn models_answer_in_anthropic_format_for_anthropic_clients() {
 
 #[tokio::test]
 async fn embeddings_pass_through_to_openai_compatible_providers_and_are_costed() {
-    let (mock, gw) = setup().await;
+    let (mock, gw) = TestGateway::with_mock().await;
     let body: Value = gw
         .post(
             "/v1/embeddings",

@@ -6,7 +6,7 @@
 //! result finds its function's name (which Gemini wants instead of an id) through the
 //! earlier assistant turn that made the call.
 
-use super::stream::{Event, Parser};
+use super::stream::{error_event, Event, Parser};
 use super::*;
 use serde_json::{json, Map};
 use std::collections::HashMap;
@@ -847,8 +847,7 @@ impl Parser for GeminiParser {
             return;
         };
         if let Some(error) = chunk.get("error") {
-            let message = str_field(error, "message").unwrap_or("the provider reported an error");
-            out.push(Event::Error(message.to_string()));
+            out.push(error_event(Some(error)));
             return;
         }
         if !self.started {

@@ -3,6 +3,29 @@
 use super::*;
 use serde_json::{json, Map};
 
+/// One entry of an assistant message's `tool_calls`, fields missing as empty.
+struct ToolCall<'a> {
+    id: &'a str,
+    name: &'a str,
+    arguments: &'a str,
+}
+
+fn tool_calls(message: &Value) -> impl Iterator<Item = ToolCall<'_>> {
+    message
+        .get("tool_calls")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|call| {
+            let text = |pointer: &str| call.pointer(pointer).and_then(Value::as_str).unwrap_or("");
+            ToolCall {
+                id: text("/id"),
+                name: text("/function/name"),
+                arguments: text("/function/arguments"),
+            }
+        })
+}
+
 fn parse_parts(content: &Value) -> Result<Vec<Block>, ApiError> {
     match content {
         Value::String(text) => Ok(vec![Block::Text {
@@ -131,29 +154,16 @@ pub fn parse_request(body: &Value) -> Result<Request, ApiError> {
                         cache: None,
                     });
                 }
-                for call in m
-                    .get("tool_calls")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
-                    let arguments = call
-                        .pointer("/function/arguments")
-                        .and_then(Value::as_str)
-                        .unwrap_or("");
-                    let input = if arguments.trim().is_empty() {
+                for call in tool_calls(m) {
+                    let input = if call.arguments.trim().is_empty() {
                         json!({})
                     } else {
-                        serde_json::from_str(arguments)
-                            .unwrap_or_else(|_| json!({"arguments": arguments}))
+                        serde_json::from_str(call.arguments)
+                            .unwrap_or_else(|_| json!({"arguments": call.arguments}))
                     };
                     blocks.push(Block::ToolUse {
-                        id: str_field(call, "id").unwrap_or_default().to_string(),
-                        name: call
-                            .pointer("/function/name")
-                            .and_then(Value::as_str)
-                            .unwrap_or_default()
-                            .to_string(),
+                        id: call.id.to_string(),
+                        name: call.name.to_string(),
                         input,
                         cache: None,
                     });
@@ -492,24 +502,11 @@ pub fn parse_response(body: &Value, names: &ToolNames) -> Result<Response, ApiEr
             cache: None,
         });
     }
-    for call in message
-        .get("tool_calls")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let arguments = call
-            .pointer("/function/arguments")
-            .and_then(Value::as_str)
-            .unwrap_or("");
+    for call in tool_calls(message) {
         content.push(Block::ToolUse {
-            id: str_field(call, "id").unwrap_or_default().to_string(),
-            name: names.inbound(
-                call.pointer("/function/name")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default(),
-            ),
-            input: serde_json::from_str(arguments).unwrap_or_else(|_| json!({})),
+            id: call.id.to_string(),
+            name: names.inbound(call.name),
+            input: serde_json::from_str(call.arguments).unwrap_or_else(|_| json!({})),
             cache: None,
         });
     }

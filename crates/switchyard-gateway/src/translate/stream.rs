@@ -56,6 +56,15 @@ pub trait Emitter: Send {
     fn finish(&mut self, error: Option<&str>, out: &mut VecDeque<Bytes>);
 }
 
+/// The pivot's error event for the `error` object a provider put in its stream
+/// (OpenAI, Anthropic and Gemini all name it so), with a message even without one.
+pub(super) fn error_event(error: Option<&Value>) -> Event {
+    let message = error
+        .and_then(|e| str_field(e, "message"))
+        .unwrap_or("the provider reported an error");
+    Event::Error(message.to_string())
+}
+
 /// OpenAI chat chunks.
 #[derive(Default)]
 pub struct OpenAiParser {
@@ -82,8 +91,7 @@ impl Parser for OpenAiParser {
             return;
         };
         if let Some(error) = chunk.get("error") {
-            let message = str_field(error, "message").unwrap_or("the provider reported an error");
-            out.push(Event::Error(message.to_string()));
+            out.push(error_event(Some(error)));
             return;
         }
         if !self.started {
@@ -230,12 +238,7 @@ impl Parser for AnthropicParser {
                 }
             }
             "message_stop" => out.push(Event::Done),
-            "error" => out.push(Event::Error(
-                e.pointer("/error/message")
-                    .and_then(Value::as_str)
-                    .unwrap_or("the provider reported an error")
-                    .to_string(),
-            )),
+            "error" => out.push(error_event(e.get("error"))),
             _ => {}
         }
     }

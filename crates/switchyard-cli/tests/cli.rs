@@ -30,9 +30,21 @@ fn stderr(o: &std::process::Output) -> String {
 
 /// Starts `switchyard serve` on a free port; returns the child and its base URL.
 fn serve(dir: &Path) -> (Child, String) {
-    let mut child = Command::new(BIN)
+    serve_with(dir, &[])
+}
+
+/// [`serve`] with more environment variables; proxy variables from the calling
+/// environment are removed so that only `env` decides whether a proxy is used.
+fn serve_with(dir: &Path, env: &[(&str, &str)]) -> (Child, String) {
+    let mut command = Command::new(BIN);
+    command
         .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("SWITCHYARD_DATA_DIR", dir)
+        .env("SWITCHYARD_DATA_DIR", dir);
+    for name in ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"] {
+        command.env_remove(name).env_remove(name.to_lowercase());
+    }
+    let mut child = command
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -59,6 +71,18 @@ fn terminate(child: &mut Child) -> std::process::ExitStatus {
         assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Applies `config` to the data directory and returns a new gateway key.
+fn apply_and_create_key(dir: &Path, config: &str) -> String {
+    let file = dir.join("c.toml");
+    std::fs::write(&file, config).unwrap();
+    assert!(switchyard(dir, &["apply", file.to_str().unwrap()])
+        .status
+        .success());
+    stdout(&switchyard(dir, &["key", "create", "k"]))
+        .trim()
+        .to_string()
 }
 
 fn config_for(mock: &MockUpstream) -> String {
@@ -205,28 +229,9 @@ fn shutdown_writes_every_queued_record_and_usage_reports_them() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let mock = runtime.block_on(MockUpstream::start()).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("c.toml");
-    std::fs::write(&file, config_for(&mock)).unwrap();
-    assert!(switchyard(dir.path(), &["apply", file.to_str().unwrap()])
-        .status
-        .success());
-    let key = stdout(&switchyard(dir.path(), &["key", "create", "k"]))
-        .trim()
-        .to_string();
+    let key = apply_and_create_key(dir.path(), &config_for(&mock));
 
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("SWITCHYARD_DATA_DIR", dir.path())
-        .env("SWITCHYARD_TEST_UPSTREAM_KEY", "upstream")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line.trim().rsplit(' ').next().unwrap().to_string();
+    let (mut child, url) = serve_with(dir.path(), &[("SWITCHYARD_TEST_UPSTREAM_KEY", "upstream")]);
 
     const REQUESTS: usize = 200;
     runtime.block_on(async {
@@ -471,4 +476,39 @@ fn usage_charts_summary_and_retention_from_the_command_line() {
     );
     let after: serde_json::Value = serde_json::from_slice(&after.stdout).unwrap();
     assert_eq!(after["total"]["requests"], 48);
+}
+
+#[test]
+fn a_proxy_named_in_the_environment_carries_provider_traffic() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    // The mock answers requests in proxy form too (`POST http://host/path`), so it
+    // stands in for the proxy; the provider's host does not resolve at all.
+    let mock = runtime.block_on(MockUpstream::start()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let key = apply_and_create_key(
+        dir.path(),
+        "[[providers]]\nname = \"far\"\nkind = \"openai\"\nbase_url = \"http://provider.invalid/v1\"\napi_key = { env = \"SWITCHYARD_TEST_UPSTREAM_KEY\" }\n",
+    );
+    let proxy = format!("http://{}", mock.addr);
+    let (mut child, url) = serve_with(
+        dir.path(),
+        &[
+            ("SWITCHYARD_TEST_UPSTREAM_KEY", "upstream"),
+            ("HTTP_PROXY", &proxy),
+        ],
+    );
+    let answer = runtime.block_on(async {
+        reqwest::Client::new()
+            .post(format!("{url}/v1/chat/completions"))
+            .bearer_auth(&key)
+            .json(&serde_json::json!({"model": "far/gpt-4.1", "messages": []}))
+            .send()
+            .await
+            .unwrap()
+    });
+    assert_eq!(answer.status(), 200);
+    let seen = mock.last().expect("the request reached the proxy");
+    assert_eq!(seen.headers["host"], "provider.invalid");
+    assert_eq!(seen.headers["authorization"], "Bearer upstream");
+    assert!(terminate(&mut child).success());
 }

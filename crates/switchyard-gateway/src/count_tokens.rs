@@ -11,6 +11,7 @@ use crate::proxy::{authenticate, read_json_body};
 use crate::routing::{self, PlanInput};
 use crate::state::AppState;
 use crate::translate::{anthropic, Block, Request as Pivot};
+use crate::upstream;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -66,34 +67,70 @@ async fn count(app: &AppState, request: Request) -> Result<Response, ApiError> {
         .provider
         .credential(attempt.credential.as_deref())
         .and_then(|c| c.secret.as_ref());
-    let mut upstream =
-        app.http
-            .post(format!(
-                "{}/v1/messages/count_tokens",
-                attempt.provider.base_url
-            ))
-            .json(&value)
-            .header(
-                "anthropic-version",
-                parts.headers.get("anthropic-version").cloned().unwrap_or(
-                    HeaderValue::from_static(crate::proxy::DEFAULT_ANTHROPIC_VERSION),
-                ),
-            );
-    if let Some(beta) = parts.headers.get("anthropic-beta") {
-        upstream = upstream.header("anthropic-beta", beta.clone());
+    let provider = &attempt.provider;
+    let url = format!("{}/v1/messages/count_tokens", provider.base_url);
+    let uri = upstream::parse_url(&url).ok_or_else(|| {
+        ApiError::internal(format!(
+            "Provider '{}' has a base_url that is not a valid URL: {}",
+            provider.name, provider.base_url
+        ))
+    })?;
+    let body = serde_json::to_vec(&value).map_err(|e| ApiError::internal(e.to_string()))?;
+    let mut upstream = axum::http::Request::post(uri)
+        .body(bytes::Bytes::from(body))
+        .map_err(|e| ApiError::internal(format!("Bad upstream request: {e}")))?;
+    let out = upstream.headers_mut();
+    out.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    out.insert(
+        "anthropic-version",
+        parts
+            .headers
+            .get("anthropic-version")
+            .cloned()
+            .unwrap_or(HeaderValue::from_static(
+                crate::proxy::DEFAULT_ANTHROPIC_VERSION,
+            )),
+    );
+    for beta in parts.headers.get_all("anthropic-beta") {
+        out.append("anthropic-beta", beta.clone());
     }
     if let Some(secret) = credential {
-        upstream = upstream.header("x-api-key", secret.expose());
+        let mut key = HeaderValue::try_from(secret.expose()).map_err(|_| {
+            ApiError::internal(format!(
+                "Provider '{}' has an API key that cannot be sent in an HTTP header.",
+                provider.name
+            ))
+        })?;
+        key.set_sensitive(true);
+        out.insert("x-api-key", key);
     }
-    let answer = upstream.send().await.map_err(|e| {
+    let unreachable = |why: String| {
         ApiError::new(
             axum::http::StatusCode::BAD_GATEWAY,
             crate::errors::ErrorKind::Upstream,
-            format!("Could not reach provider '{}': {e}", attempt.provider.name),
+            format!("Could not reach provider '{}': {why}", provider.name),
         )
-    })?;
-    let status = answer.status();
-    let body = answer.bytes().await.unwrap_or_default();
+    };
+    let exchange = async {
+        let answer = app
+            .http
+            .send(upstream)
+            .await
+            .map_err(|e| unreachable(e.to_string()))?;
+        let status = answer.status();
+        let body = answer
+            .into_body()
+            .bytes()
+            .await
+            .map_err(|e| unreachable(e.to_string()))?;
+        Ok::<_, ApiError>((status, body))
+    };
+    let (status, body) = tokio::time::timeout(provider.timeout, exchange)
+        .await
+        .map_err(|_| unreachable(format!("no answer within {} s", provider.timeout.as_secs())))??;
     let mut response = (status, body).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -30,6 +30,7 @@ pub mod state;
 pub mod stream;
 pub mod translate;
 pub mod ui;
+pub mod upstream;
 pub mod usage;
 
 pub use server::{

@@ -6,6 +6,7 @@ use crate::secrets::SecretStore;
 use crate::snapshot::Snapshot;
 use crate::spend::SpendTracker;
 use crate::state::{AppState, Parts, RELOAD_POLL};
+use crate::upstream::{ClientBuildError, UpstreamClient};
 use crate::{admin, alerts, count_tokens, models, proxy, ui};
 use axum::routing::{get, post};
 use axum::serve::ListenerExt;
@@ -53,6 +54,8 @@ pub enum LaunchError {
     },
     #[error("cannot build the HTTP client: {0}")]
     Http(#[from] reqwest::Error),
+    #[error("cannot build the provider client: {0}")]
+    Upstream(#[from] ClientBuildError),
 }
 
 /// A gateway serving in the background of the current tokio runtime.
@@ -95,12 +98,13 @@ pub async fn launch(options: GatewayOptions) -> Result<RunningGateway, LaunchErr
     .await
     .map_err(|e| StoreError::Task(e.to_string()))??;
 
-    let http = reqwest::Client::builder()
+    let http = UpstreamClient::from_env()?;
+    if http.is_proxied() {
+        tracing::info!("a proxy is set in the environment; providers are reached through it");
+    }
+    // Webhooks are rare and may need redirects; reqwest's defaults suit them.
+    let webhooks = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
-        // Long reasoning can pause a stream, but not for this long.
-        .read_timeout(Duration::from_secs(600))
-        .pool_idle_timeout(Duration::from_secs(90))
-        .tcp_nodelay(true)
         .user_agent(concat!("switchyard/", env!("CARGO_PKG_VERSION")))
         .build()?;
 
@@ -117,7 +121,7 @@ pub async fn launch(options: GatewayOptions) -> Result<RunningGateway, LaunchErr
     tokio::spawn(alerts::deliver(
         alerts_rx,
         state.store.clone(),
-        state.http.clone(),
+        webhooks,
         state.alert_events.clone(),
     ));
     let (stop, stop_rx) = watch::channel(false);

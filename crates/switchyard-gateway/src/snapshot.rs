@@ -36,15 +36,15 @@ pub struct Provider {
 /// request then fails with the URL's own error).
 #[derive(Debug, Default)]
 pub struct Endpoints {
-    pub chat: Option<reqwest::Url>,
-    pub responses: Option<reqwest::Url>,
-    pub embeddings: Option<reqwest::Url>,
-    pub messages: Option<reqwest::Url>,
+    pub chat: Option<http::Uri>,
+    pub responses: Option<http::Uri>,
+    pub embeddings: Option<http::Uri>,
+    pub messages: Option<http::Uri>,
 }
 
 impl Endpoints {
     pub fn under(base_url: &str) -> Endpoints {
-        let at = |path: &str| reqwest::Url::parse(&format!("{base_url}{path}")).ok();
+        let at = |path: &str| crate::upstream::parse_url(&format!("{base_url}{path}"));
         Endpoints {
             chat: at("/chat/completions"),
             responses: at("/responses"),

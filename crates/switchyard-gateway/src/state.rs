@@ -4,6 +4,7 @@ use crate::routing::health::RouteHealth;
 use crate::secrets::SecretStore;
 use crate::snapshot::Snapshot;
 use crate::spend::SpendTracker;
+use crate::upstream::UpstreamClient;
 use arc_swap::ArcSwap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -20,7 +21,7 @@ pub struct Parts {
     pub secrets: Arc<dyn SecretStore>,
     pub log: LogSender,
     pub spend: Arc<SpendTracker>,
-    pub http: reqwest::Client,
+    pub http: UpstreamClient,
     pub admin_token: String,
     pub local_addr: SocketAddr,
     pub snapshot: Snapshot,
@@ -32,7 +33,7 @@ pub struct AppState {
     pub log: LogSender,
     pub spend: Arc<SpendTracker>,
     pub health: RouteHealth,
-    pub http: reqwest::Client,
+    pub http: UpstreamClient,
     pub admin_token: String,
     pub local_addr: SocketAddr,
     pub started: Instant,

@@ -242,7 +242,8 @@ impl StreamObserver {
     }
 }
 
-pub type UpstreamStream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
+/// A provider's answer body, read chunk by chunk.
+pub type UpstreamStream = crate::upstream::UpstreamBody;
 
 /// Turns a provider's whole events into what the client receives: forwarded as they
 /// are (same format), or translated.
@@ -487,7 +488,7 @@ impl Stream for ProxyStream {
             if this.ended {
                 return Poll::Ready(None);
             }
-            match this.upstream.as_mut().poll_next(cx) {
+            match Pin::new(&mut this.upstream).poll_next(cx) {
                 Poll::Ready(Some(Ok(chunk))) => {
                     if let Some(run) = this.splitter.push_run(chunk) {
                         this.handler.events(run, &mut this.out);

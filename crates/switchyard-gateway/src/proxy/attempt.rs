@@ -10,8 +10,9 @@ use crate::routing::Attempt;
 use crate::snapshot::{KeyStatus, Provider};
 use crate::state::AppState;
 use crate::stream::UpstreamStream;
+use crate::upstream::{self, SendError};
 use crate::usage::{AnthropicResponseUsage, OpenAiResponseUsage, ResponsesResponseUsage};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Request, StatusCode, Uri};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use std::time::{Duration, Instant};
@@ -24,6 +25,8 @@ pub(crate) const DEFAULT_ANTHROPIC_VERSION: &str = "2023-06-01";
 /// Request headers passed on to the provider as they are; everything else (the
 /// gateway key, metadata headers, cookies) stays here.
 const FORWARDED_REQUEST_HEADERS: [&str; 3] = ["anthropic-beta", "openai-beta", "accept"];
+static X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+static X_GOOG_API_KEY: HeaderName = HeaderName::from_static("x-goog-api-key");
 
 pub enum Success {
     Complete {
@@ -73,24 +76,24 @@ fn upstream_url(
     format: WireFormat,
     model: &str,
     inbound: &Inbound<'_>,
-) -> Result<reqwest::Url, Failure> {
+) -> Result<Uri, Failure> {
     let base = &provider.base_url;
     let endpoints = &provider.endpoints;
     let parsed = match format {
         WireFormat::OpenAiChat => endpoints.chat.clone(),
         WireFormat::OpenAiResponses => endpoints.responses.clone(),
         WireFormat::OpenAiEmbeddings => endpoints.embeddings.clone(),
-        WireFormat::AnthropicMessages => endpoints.messages.clone().map(|mut url| {
-            url.set_query(inbound.query);
-            url
-        }),
+        WireFormat::AnthropicMessages => endpoints
+            .messages
+            .as_ref()
+            .and_then(|uri| upstream::with_query(uri, inbound.query)),
         WireFormat::Gemini => {
             let method = if inbound.stream {
                 "streamGenerateContent?alt=sse"
             } else {
                 "generateContent"
             };
-            reqwest::Url::parse(&format!("{base}/models/{model}:{method}")).ok()
+            upstream::parse_url(&format!("{base}/models/{model}:{method}"))
         }
     };
     parsed.ok_or_else(|| {
@@ -130,51 +133,56 @@ pub async fn send(
     }
 
     let url = upstream_url(provider, format, &attempt.model, inbound)?;
-    let mut request = app
-        .http
-        .post(url)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(body);
+    let mut request = Request::post(url)
+        .body(body)
+        .map_err(|e| Failure::fatal(ApiError::internal(format!("Bad upstream request: {e}"))))?;
+    let out = request.headers_mut();
+    out.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     for name in FORWARDED_REQUEST_HEADERS {
-        if let Some(value) = inbound.headers.get(name) {
-            request = request.header(name, value.clone());
+        for value in inbound.headers.get_all(name) {
+            out.append(name, value.clone());
         }
     }
-    match format {
-        WireFormat::OpenAiChat | WireFormat::OpenAiResponses | WireFormat::OpenAiEmbeddings => {
-            if let Some(key) = &credential.secret {
-                request = request.bearer_auth(key.expose());
+    if let Some(key) = &credential.secret {
+        let (name, value) = match format {
+            WireFormat::OpenAiChat | WireFormat::OpenAiResponses | WireFormat::OpenAiEmbeddings => {
+                (header::AUTHORIZATION, format!("Bearer {}", key.expose()))
             }
-        }
-        WireFormat::Gemini => {
-            if let Some(key) = &credential.secret {
-                request = request.header("x-goog-api-key", key.expose());
-            }
-        }
-        WireFormat::AnthropicMessages => {
-            if let Some(key) = &credential.secret {
-                request = request.header("x-api-key", key.expose());
-            }
-            let version = inbound
-                .headers
-                .get("anthropic-version")
-                .cloned()
-                .unwrap_or(HeaderValue::from_static(DEFAULT_ANTHROPIC_VERSION));
-            request = request.header("anthropic-version", version);
-        }
+            WireFormat::Gemini => (X_GOOG_API_KEY.clone(), key.expose().to_string()),
+            WireFormat::AnthropicMessages => (X_API_KEY.clone(), key.expose().to_string()),
+        };
+        let mut value = HeaderValue::try_from(value).map_err(|_| {
+            Failure::fatal(ApiError::internal(format!(
+                "Provider '{}' has an API key that cannot be sent in an HTTP header.",
+                provider.name
+            )))
+        })?;
+        value.set_sensitive(true);
+        out.insert(name, value);
+    }
+    if format == WireFormat::AnthropicMessages {
+        let version = inbound
+            .headers
+            .get("anthropic-version")
+            .cloned()
+            .unwrap_or(HeaderValue::from_static(DEFAULT_ANTHROPIC_VERSION));
+        out.insert("anthropic-version", version);
     }
 
     let deadline = Instant::now() + provider.timeout;
-    let mut response = match tokio::time::timeout(provider.timeout, request.send()).await {
+    let response = match tokio::time::timeout(provider.timeout, app.http.send(request)).await {
         Err(_) => return Err(Failure::retryable(timeout_error(provider))),
         Ok(Err(e)) => return Err(Failure::retryable(send_error(provider, &e))),
         Ok(Ok(r)) => r,
     };
-    let status = response.status();
-    // Taken, not copied: the body is all that is read from the response afterwards.
-    let headers = std::mem::take(response.headers_mut());
+    // Taken apart, not copied: the body is all that is read afterwards.
+    let (parts, mut response) = response.into_parts();
+    let (status, headers) = (parts.status, parts.headers);
     if !status.is_success() {
-        let body = read_limited(response, MAX_ERROR_BODY_BYTES).await;
+        let body = response.read_limited(MAX_ERROR_BODY_BYTES).await;
         let mut error = upstream_error(provider, status, body, format == inbound.api);
         error.upstream.get_or_insert_default().headers = super::forwardable_headers(&headers);
         return Err(Failure {
@@ -185,10 +193,9 @@ pub async fn send(
     }
     let remaining = deadline.saturating_duration_since(Instant::now());
     if inbound.stream {
-        let mut stream: UpstreamStream = Box::pin(response.bytes_stream());
         // Wait for the first chunk before committing the response, so that a provider
         // that fails right away can still be retried or fallen back from.
-        let first = match tokio::time::timeout(remaining, stream.next()).await {
+        let first = match tokio::time::timeout(remaining, response.next()).await {
             Err(_) => return Err(Failure::retryable(timeout_error(provider))),
             Ok(None) => {
                 return Err(Failure::retryable(lost_connection(
@@ -216,11 +223,11 @@ pub async fn send(
                 ),
             )));
         }
-        let stream = futures_util::stream::once(async move { Ok(first) }).chain(stream);
+        response.put_back(first);
         return Ok(Success::Stream {
             status,
             headers,
-            stream: Box::pin(stream),
+            stream: response,
         });
     }
     let body = match tokio::time::timeout(remaining, response.bytes()).await {
@@ -282,36 +289,21 @@ fn lost_connection(provider: &Provider, why: &str) -> ApiError {
     )
 }
 
-fn send_error(provider: &Provider, e: &reqwest::Error) -> ApiError {
-    // The innermost cause says what actually happened (refused, reset, TLS, ...).
-    let mut cause: &dyn std::error::Error = e;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
+fn send_error(provider: &Provider, e: &SendError) -> ApiError {
     if e.is_timeout() {
         return timeout_error(provider);
     }
+    // The innermost cause says what actually happened (refused, reset, TLS, ...).
     ApiError::new(
         StatusCode::BAD_GATEWAY,
         ErrorKind::Upstream,
         format!(
-            "Could not reach provider '{}' at {}: {cause}",
-            provider.name, provider.base_url
+            "Could not reach provider '{}' at {}: {}",
+            provider.name,
+            provider.base_url,
+            e.root_cause()
         ),
     )
-}
-
-async fn read_limited(response: reqwest::Response, limit: usize) -> Bytes {
-    let mut body = Vec::new();
-    let mut stream = response.bytes_stream();
-    while let Some(Ok(chunk)) = stream.next().await {
-        let room = limit.saturating_sub(body.len());
-        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if body.len() >= limit {
-            break;
-        }
-    }
-    Bytes::from(body)
 }
 
 /// An upstream failure for the client: same status, the provider's message, in the

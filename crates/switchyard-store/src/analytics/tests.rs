@@ -238,14 +238,8 @@ fn rollups_answer_exactly_as_raw_rows_in_any_zone() {
         BASE + DAY + 7 * HOUR + 1234,
         BASE + 11 * DAY + 5 * HOUR + 99,
     );
-    let groups = [
-        None,
-        Some(Dimension::Model),
-        Some(Dimension::Key),
-        Some(Dimension::Tag),
-        Some(Dimension::Repo),
-        Some(Dimension::Status),
-    ];
+    // Every rolled-up dimension: the writer sums a batch per combination of them.
+    let groups = rollup::rolled_up_dimensions().map(|(_, dim)| dim);
     // In a zone at a :30 offset, local hours straddle UTC hours: read raw rows.
     for (zone, hours_align) in [(eastern(), true), (TimeZone::UTC, true), (india(), false)] {
         for bucket in [
@@ -272,6 +266,61 @@ fn rollups_answer_exactly_as_raw_rows_in_any_zone() {
                 assert_same_report(&fast, &slow, &context);
             }
         }
+    }
+}
+
+#[test]
+fn requests_of_one_batch_that_differ_in_one_rolled_up_dimension_stay_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store
+        .insert_gateway_key("laptop", "sy-1", &[1; 32])
+        .unwrap();
+    store.insert_gateway_key("ci", "sy-2", &[2; 32]).unwrap();
+    let mut base = random_record(&mut Rng(7), BASE + 5 * HOUR);
+    base.status = 200;
+    base.error_kind = None;
+    base.key_id = Some(1);
+    base.user_id = Some("ana".into());
+    base.policy = Some("fast".into());
+    base.repo = Some("switchyard".into());
+    base.tags = vec!["a".into()];
+    let mut records = vec![base.clone()];
+    for (_, dim) in rollup::rolled_up_dimensions() {
+        let Some(dim) = dim else { continue };
+        let mut r = base.clone();
+        r.request_id = format!("req-{dim:?}");
+        let other = Some("other".to_string());
+        match dim {
+            Dimension::Model => r.requested_model = other,
+            Dimension::Provider => r.provider = other,
+            Dimension::Key => r.key_id = Some(2),
+            Dimension::Policy => r.policy = other,
+            Dimension::User => r.user_id = other,
+            Dimension::Tag => r.tags = vec!["other".into()],
+            Dimension::Branch => r.branch = other,
+            Dimension::Repo => r.repo = other,
+            Dimension::Agent => r.agent = other,
+            Dimension::Status => r.status = 201,
+            Dimension::Trace | Dimension::Session | Dimension::Extra(_) => {
+                panic!("{dim:?} is rolled up now: vary it here")
+            }
+        }
+        records.push(r);
+    }
+    // Sent back to back, they are written as one batch.
+    write(&store, TimeZone::UTC, |_| records);
+    for (_, group) in rollup::rolled_up_dimensions() {
+        let q = query(BASE, BASE + DAY, Bucket::Hour, group.clone(), TimeZone::UTC);
+        let fast = store.analytics(&q).unwrap();
+        assert_ne!(fast.source, "raw");
+        let slow = store
+            .analytics(&AnalyticsQuery {
+                force_raw: true,
+                ..q
+            })
+            .unwrap();
+        assert_same_report(&fast, &slow, &format!("{group:?}"));
     }
 }
 

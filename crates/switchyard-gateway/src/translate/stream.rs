@@ -7,10 +7,13 @@
 use super::*;
 use crate::sse::event_data;
 use crate::stream::EventHandler;
-use crate::usage::{AnthropicUsage, OpenAiUsage};
+use crate::usage::AnthropicUsage;
 use bytes::Bytes;
 use serde_json::json;
 use std::collections::VecDeque;
+
+mod openai_chunk;
+use openai_chunk::Chunk;
 
 /// What happened in a stream, format-free.
 #[derive(Clone, Debug, PartialEq)]
@@ -87,70 +90,74 @@ impl Parser for OpenAiParser {
             out.push(Event::Done);
             return;
         }
-        let Ok(chunk) = serde_json::from_slice::<Value>(data) else {
+        match serde_json::from_slice::<Chunk>(data) {
+            Ok(chunk) if !chunk.error.0 => self.chunk_events(chunk, out),
+            _ => self.parse_general(data, out),
+        }
+    }
+}
+
+impl OpenAiParser {
+    /// Any chunk, through a `Value` tree: errors and shapes the typed reading refuses.
+    fn parse_general(&mut self, data: &[u8], out: &mut Vec<Event>) {
+        let Ok(value) = serde_json::from_slice::<Value>(data) else {
             return;
         };
-        if let Some(error) = chunk.get("error") {
+        if let Some(error) = value.get("error") {
             out.push(error_event(Some(error)));
             return;
         }
+        self.chunk_events(Chunk::from_value(&value), out);
+    }
+
+    fn chunk_events(&mut self, chunk: Chunk<'_>, out: &mut Vec<Event>) {
         if !self.started {
             self.started = true;
             out.push(Event::Start {
-                id: str_field(&chunk, "id").unwrap_or("chatcmpl").to_string(),
-                model: str_field(&chunk, "model").unwrap_or_default().to_string(),
+                id: chunk.id.as_str().unwrap_or("chatcmpl").to_string(),
+                model: chunk.model.as_str().unwrap_or_default().to_string(),
             });
         }
-        if let Some(choice) = chunk.pointer("/choices/0") {
-            let delta = choice.get("delta").unwrap_or(&Value::Null);
-            if let Some(r) =
-                str_field(delta, "reasoning_content").or_else(|| str_field(delta, "reasoning"))
-            {
-                if !r.is_empty() {
+        if let Some(choice) = chunk.choices.as_ref().and_then(|c| c.first()) {
+            if let Some(delta) = &choice.delta {
+                let reasoning = delta
+                    .reasoning_content
+                    .as_str()
+                    .or_else(|| delta.reasoning.as_str());
+                if let Some(r) = reasoning.filter(|r| !r.is_empty()) {
                     out.push(Event::Thinking(r.to_string()));
                 }
-            }
-            if let Some(text) = str_field(delta, "content").filter(|t| !t.is_empty()) {
-                out.push(Event::Text(text.to_string()));
-            }
-            for (position, call) in delta
-                .get("tool_calls")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .enumerate()
-            {
-                let index = call
-                    .get("index")
-                    .and_then(Value::as_u64)
-                    .unwrap_or(position as u64);
-                let name = call.pointer("/function/name").and_then(Value::as_str);
-                if call.get("id").is_some() || name.is_some() {
-                    out.push(Event::ToolStart {
-                        index,
-                        id: str_field(call, "id").unwrap_or_default().to_string(),
-                        name: self.names.inbound(name.unwrap_or_default()),
-                    });
+                if let Some(text) = delta.content.as_str().filter(|t| !t.is_empty()) {
+                    out.push(Event::Text(text.to_string()));
                 }
-                if let Some(args) = call
-                    .pointer("/function/arguments")
-                    .and_then(Value::as_str)
-                    .filter(|a| !a.is_empty())
-                {
-                    out.push(Event::ToolArgs {
-                        index,
-                        fragment: args.to_string(),
-                    });
+                for (position, call) in delta.tool_calls.iter().flatten().enumerate() {
+                    let index = call.index.unwrap_or(position as u64);
+                    let function = call.function.as_ref();
+                    let name = function.and_then(|f| f.name.as_str());
+                    if call.id.is_present() || name.is_some() {
+                        out.push(Event::ToolStart {
+                            index,
+                            id: call.id.as_str().unwrap_or_default().to_string(),
+                            name: self.names.inbound(name.unwrap_or_default()),
+                        });
+                    }
+                    if let Some(args) = function
+                        .and_then(|f| f.arguments.as_str())
+                        .filter(|a| !a.is_empty())
+                    {
+                        out.push(Event::ToolArgs {
+                            index,
+                            fragment: args.to_string(),
+                        });
+                    }
                 }
             }
-            if let Some(reason) = str_field(choice, "finish_reason") {
+            if let Some(reason) = choice.finish_reason.as_str() {
                 out.push(Event::Stop(openai::parse_stop(Some(reason))));
             }
         }
-        if let Some(usage) = chunk.get("usage").filter(|u| !u.is_null()) {
-            if let Ok(u) = serde_json::from_value::<OpenAiUsage>(usage.clone()) {
-                out.push(Event::Usage(u.to_counts()));
-            }
+        if let Some(usage) = chunk.usage {
+            out.push(Event::Usage(usage.to_counts()));
         }
     }
 }

@@ -191,17 +191,16 @@ impl ApiError {
 
     /// The error as one server-sent event, for failures after a stream has started.
     pub fn sse_event(&self, dialect: Dialect) -> bytes::Bytes {
-        let text = match dialect {
-            Dialect::OpenAi => format!(
-                "data: {}\n\n",
-                json!({"error": {"message": self.message, "type": self.kind.openai_type(), "code": self.code}})
+        match dialect {
+            Dialect::OpenAi => crate::sse::encode_event(
+                None,
+                &json!({"error": {"message": self.message, "type": self.kind.openai_type(), "code": self.code}}),
             ),
-            Dialect::Anthropic => format!(
-                "event: error\ndata: {}\n\n",
-                json!({"type": "error", "error": {"type": self.kind.anthropic_type(), "message": self.message}})
+            Dialect::Anthropic => crate::sse::encode_event(
+                Some("error"),
+                &json!({"type": "error", "error": {"type": self.kind.anthropic_type(), "message": self.message}}),
             ),
-        };
-        bytes::Bytes::from(text)
+        }
     }
 }
 

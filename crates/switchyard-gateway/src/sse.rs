@@ -8,6 +8,25 @@ use std::ops::Range;
 /// since a terminator can straddle two chunks.
 const TERMINATOR_OVERLAP: usize = 3;
 
+/// One event to send: `event: NAME` when named, then `data: JSON`. Serialized
+/// straight into the event's buffer (going through `Display` costs a formatter pass
+/// per field, which showed in translated streams).
+pub fn encode_event(name: Option<&str>, data: &impl serde::Serialize) -> Bytes {
+    let mut out = Vec::with_capacity(128);
+    if let Some(name) = name {
+        out.extend_from_slice(b"event: ");
+        out.extend_from_slice(name.as_bytes());
+        out.push(b'\n');
+    }
+    out.extend_from_slice(b"data: ");
+    // Writing JSON values into a Vec cannot fail: keys are strings, there is no I/O.
+    if serde_json::to_writer(&mut out, data).is_err() {
+        out.extend_from_slice(b"null");
+    }
+    out.extend_from_slice(b"\n\n");
+    Bytes::from(out)
+}
+
 /// Buffers bytes until an event's blank-line terminator, then hands events out whole
 /// (terminator included), so events can be inspected, forwarded or dropped one by one.
 #[derive(Default)]
@@ -138,6 +157,23 @@ pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn encoded_events_split_back_into_the_same_json() {
+        let data = serde_json::json!({"type": "text_delta", "text": "line\nbreak \"quoted\" ü"});
+        let named = encode_event(Some("content_block_delta"), &data);
+        assert_eq!(
+            &named[..],
+            "event: content_block_delta\ndata: {\"type\":\"text_delta\",\"text\":\"line\\nbreak \\\"quoted\\\" ü\"}\n\n".as_bytes()
+        );
+        let plain = encode_event(None, &data);
+        let mut splitter = SseSplitter::default();
+        splitter.push(&plain);
+        let event = splitter.next_event().expect("one whole event");
+        let json: serde_json::Value =
+            serde_json::from_slice(&event_data(&event).expect("data")).expect("json");
+        assert_eq!(json, data);
+    }
 
     #[test]
     fn splits_events_across_arbitrary_chunk_boundaries() {

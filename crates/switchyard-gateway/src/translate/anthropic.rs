@@ -506,7 +506,7 @@ pub fn parse_response(body: &Value) -> Result<Response, ApiError> {
     let content = parse_blocks(body.get("content").unwrap_or(&Value::Null))?;
     let usage = body
         .get("usage")
-        .and_then(|u| serde_json::from_value::<crate::usage::AnthropicUsage>(u.clone()).ok())
+        .and_then(|u| <crate::usage::AnthropicUsage as serde::Deserialize>::deserialize(u).ok())
         .map(|u| u.to_counts())
         .unwrap_or_default();
     Ok(Response {

@@ -72,7 +72,9 @@ pub fn response(
             return Err(not_yet("translating answers to", to))
         }
     };
-    Ok((rendered.to_string().into_bytes(), response.usage))
+    let body = serde_json::to_vec(&rendered)
+        .map_err(|e| ApiError::internal(format!("could not write the translated answer: {e}")))?;
+    Ok((body, response.usage))
 }
 
 /// The event handler that translates a provider's stream for the client.

@@ -516,7 +516,7 @@ pub fn parse_response(body: &Value, names: &ToolNames) -> Result<Response, ApiEr
     }
     let usage = body
         .get("usage")
-        .and_then(|u| serde_json::from_value::<crate::usage::OpenAiUsage>(u.clone()).ok())
+        .and_then(|u| <crate::usage::OpenAiUsage as serde::Deserialize>::deserialize(u).ok())
         .map(|u| u.to_counts())
         .unwrap_or_default();
     Ok(Response {

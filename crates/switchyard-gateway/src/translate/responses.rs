@@ -386,7 +386,7 @@ impl ResponsesEmitter {
         data["type"] = json!(kind);
         data["sequence_number"] = json!(self.sequence);
         self.sequence += 1;
-        out.push_back(Bytes::from(format!("event: {kind}\ndata: {data}\n\n")));
+        out.push_back(crate::sse::encode_event(Some(kind), &data));
     }
 
     fn shell(&self, status: &str) -> Value {

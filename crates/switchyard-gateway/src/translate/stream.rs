@@ -5,7 +5,7 @@
 //! OpenAI streams start with the role and end with a `finish_reason` before `[DONE]`.
 
 use super::*;
-use crate::sse::event_data;
+use crate::sse::{encode_event, event_data};
 use crate::stream::EventHandler;
 use crate::usage::AnthropicUsage;
 use bytes::Bytes;
@@ -183,7 +183,7 @@ impl Parser for AnthropicParser {
                 });
                 if let Some(u) = message
                     .get("usage")
-                    .and_then(|u| serde_json::from_value::<AnthropicUsage>(u.clone()).ok())
+                    .and_then(|u| <AnthropicUsage as serde::Deserialize>::deserialize(u).ok())
                 {
                     self.usage.update(u);
                     out.push(Event::Usage(self.usage.to_counts()));
@@ -238,7 +238,7 @@ impl Parser for AnthropicParser {
                 }
                 if let Some(u) = e
                     .get("usage")
-                    .and_then(|u| serde_json::from_value::<AnthropicUsage>(u.clone()).ok())
+                    .and_then(|u| <AnthropicUsage as serde::Deserialize>::deserialize(u).ok())
                 {
                     self.usage.update(u);
                     out.push(Event::Usage(self.usage.to_counts()));
@@ -252,7 +252,7 @@ impl Parser for AnthropicParser {
 }
 
 fn sse(event: &str, data: &Value) -> Bytes {
-    Bytes::from(format!("event: {event}\ndata: {data}\n\n"))
+    encode_event(Some(event), data)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -458,7 +458,7 @@ impl OpenAiEmitter {
     fn chunk(&self, delta: Value, finish: Value) -> Bytes {
         let chunk = json!({"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]});
-        Bytes::from(format!("data: {chunk}\n\n"))
+        encode_event(None, &chunk)
     }
 
     fn send(&mut self, mut delta: Value, out: &mut VecDeque<Bytes>) {
@@ -516,7 +516,7 @@ impl Emitter for OpenAiEmitter {
         self.finished = true;
         if let Some(message) = error {
             let body = json!({"error": {"message": message, "type": "api_error", "code": null}});
-            out.push_back(Bytes::from(format!("data: {body}\n\n")));
+            out.push_back(encode_event(None, &body));
             return;
         }
         if !self.role_sent {
@@ -531,7 +531,7 @@ impl Emitter for OpenAiEmitter {
             let usage = self.usage.unwrap_or_default();
             let chunk = json!({"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
                 "choices": [], "usage": openai::usage_json(&usage)});
-            out.push_back(Bytes::from(format!("data: {chunk}\n\n")));
+            out.push_back(encode_event(None, &chunk));
         }
         out.push_back(Bytes::from_static(b"data: [DONE]\n\n"));
     }

@@ -251,7 +251,7 @@ impl Parser for AnthropicParser {
     }
 }
 
-fn sse(event: &str, data: &Value) -> Bytes {
+fn sse(event: &str, data: &impl serde::Serialize) -> Bytes {
     encode_event(Some(event), data)
 }
 
@@ -328,12 +328,36 @@ impl AnthropicEmitter {
         self.open = Some(kind);
     }
 
-    fn delta(&self, delta: Value, out: &mut VecDeque<Bytes>) {
-        out.push_back(sse(
-            "content_block_delta",
-            &json!({"type": "content_block_delta", "index": self.next_index - 1, "delta": delta}),
-        ));
+    fn delta(&self, delta: BlockDelta<'_>, out: &mut VecDeque<Bytes>) {
+        #[derive(serde::Serialize)]
+        struct Event<'a> {
+            #[serde(rename = "type")]
+            kind: &'static str,
+            index: u64,
+            delta: BlockDelta<'a>,
+        }
+        let event = Event {
+            kind: "content_block_delta",
+            index: self.next_index - 1,
+            delta,
+        };
+        out.push_back(sse("content_block_delta", &event));
     }
+}
+
+/// The `delta` of a `content_block_delta` event, the most frequent event of a stream:
+/// written as it is rather than built as a `Value` first.
+#[derive(serde::Serialize)]
+#[serde(tag = "type")]
+enum BlockDelta<'a> {
+    #[serde(rename = "text_delta")]
+    Text { text: &'a str },
+    #[serde(rename = "thinking_delta")]
+    Thinking { thinking: &'a str },
+    #[serde(rename = "signature_delta")]
+    Signature { signature: &'a str },
+    #[serde(rename = "input_json_delta")]
+    InputJson { partial_json: &'a str },
 }
 
 impl Emitter for AnthropicEmitter {
@@ -350,7 +374,7 @@ impl Emitter for AnthropicEmitter {
                 if self.open != Some(OpenBlock::Text) {
                     self.open(OpenBlock::Text, json!({"type": "text", "text": ""}), out);
                 }
-                self.delta(json!({"type": "text_delta", "text": text}), out);
+                self.delta(BlockDelta::Text { text }, out);
             }
             Event::Thinking(text) => {
                 if self.open != Some(OpenBlock::Thinking) {
@@ -361,12 +385,12 @@ impl Emitter for AnthropicEmitter {
                     );
                 }
                 if !text.is_empty() {
-                    self.delta(json!({"type": "thinking_delta", "thinking": text}), out);
+                    self.delta(BlockDelta::Thinking { thinking: text }, out);
                 }
             }
             Event::Signature(sig) => {
                 if self.open == Some(OpenBlock::Thinking) {
-                    self.delta(json!({"type": "signature_delta", "signature": sig}), out);
+                    self.delta(BlockDelta::Signature { signature: sig }, out);
                 }
             }
             Event::ToolStart { index, id, name } => {
@@ -382,7 +406,9 @@ impl Emitter for AnthropicEmitter {
                 // a call whose block is already closed cannot be placed and are dropped.
                 if self.open == Some(OpenBlock::Tool(*index)) {
                     self.delta(
-                        json!({"type": "input_json_delta", "partial_json": fragment}),
+                        BlockDelta::InputJson {
+                            partial_json: fragment,
+                        },
                         out,
                     );
                 } else {
@@ -455,9 +481,33 @@ impl OpenAiEmitter {
         }
     }
 
+    /// One `chat.completion.chunk`, written without building its envelope as a `Value`.
     fn chunk(&self, delta: Value, finish: Value) -> Bytes {
-        let chunk = json!({"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]});
+        #[derive(serde::Serialize)]
+        struct Chunk<'a> {
+            id: &'a str,
+            object: &'static str,
+            created: u64,
+            model: &'a str,
+            choices: [Choice; 1],
+        }
+        #[derive(serde::Serialize)]
+        struct Choice {
+            index: u32,
+            delta: Value,
+            finish_reason: Value,
+        }
+        let chunk = Chunk {
+            id: &self.id,
+            object: "chat.completion.chunk",
+            created: self.created,
+            model: &self.model,
+            choices: [Choice {
+                index: 0,
+                delta,
+                finish_reason: finish,
+            }],
+        };
         encode_event(None, &chunk)
     }
 

@@ -15,7 +15,7 @@ use crate::usage::{AnthropicResponseUsage, OpenAiResponseUsage, ResponsesRespons
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Request, StatusCode, Uri};
 use bytes::Bytes;
 use futures_util::StreamExt;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use switchyard_store::TokenCounts;
 
 /// How much of an upstream error body is read to build the client's error message.
@@ -172,12 +172,32 @@ pub async fn send(
         out.insert("anthropic-version", version);
     }
 
-    let deadline = Instant::now() + provider.timeout;
-    let response = match tokio::time::timeout(provider.timeout, app.http.send(request)).await {
-        Err(_) => return Err(Failure::retryable(timeout_error(provider))),
-        Ok(Err(e)) => return Err(Failure::retryable(send_error(provider, &e))),
-        Ok(Ok(r)) => r,
-    };
+    // One deadline for the whole exchange (one timer per try): the answer's head,
+    // then its whole body, or a stream's first chunk.
+    match tokio::time::timeout(
+        provider.timeout,
+        exchange(app, provider, format, inbound, request),
+    )
+    .await
+    {
+        Err(_) => Err(Failure::retryable(timeout_error(provider))),
+        Ok(outcome) => outcome,
+    }
+}
+
+/// Sends the request and reads as much of the answer as a try needs to be judged.
+async fn exchange(
+    app: &AppState,
+    provider: &Provider,
+    format: WireFormat,
+    inbound: &Inbound<'_>,
+    request: Request<Bytes>,
+) -> Result<Success, Failure> {
+    let response = app
+        .http
+        .send(request)
+        .await
+        .map_err(|e| Failure::retryable(send_error(provider, &e)))?;
     // Taken apart, not copied: the body is all that is read afterwards.
     let (parts, mut response) = response.into_parts();
     let (status, headers) = (parts.status, parts.headers);
@@ -191,25 +211,23 @@ pub async fn send(
             retry_after: retry_after(&headers),
         });
     }
-    let remaining = deadline.saturating_duration_since(Instant::now());
     if inbound.stream {
         // Wait for the first chunk before committing the response, so that a provider
         // that fails right away can still be retried or fallen back from.
-        let first = match tokio::time::timeout(remaining, response.next()).await {
-            Err(_) => return Err(Failure::retryable(timeout_error(provider))),
-            Ok(None) => {
+        let first = match response.next().await {
+            None => {
                 return Err(Failure::retryable(lost_connection(
                     provider,
                     "the stream ended before any data",
                 )))
             }
-            Ok(Some(Err(e))) => {
+            Some(Err(e)) => {
                 return Err(Failure::retryable(lost_connection(
                     provider,
                     &e.to_string(),
                 )))
             }
-            Ok(Some(Ok(chunk))) => chunk,
+            Some(Ok(chunk)) => chunk,
         };
         if first.starts_with(b"event: error") {
             let message = String::from_utf8_lossy(&first).into_owned();
@@ -230,16 +248,10 @@ pub async fn send(
             stream: response,
         });
     }
-    let body = match tokio::time::timeout(remaining, response.bytes()).await {
-        Err(_) => return Err(Failure::retryable(timeout_error(provider))),
-        Ok(Err(e)) => {
-            return Err(Failure::retryable(lost_connection(
-                provider,
-                &e.to_string(),
-            )))
-        }
-        Ok(Ok(b)) => b,
-    };
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| Failure::retryable(lost_connection(provider, &e.to_string())))?;
     let tokens = match format {
         WireFormat::OpenAiChat | WireFormat::OpenAiEmbeddings => {
             serde_json::from_slice::<OpenAiResponseUsage>(&body)

@@ -119,7 +119,7 @@ async fn count(app: &AppState, request: Request) -> Result<Response, ApiError> {
             .http
             .send(upstream)
             .await
-            .map_err(|e| unreachable(e.to_string()))?;
+            .map_err(|e| unreachable(e.root_cause().to_string()))?;
         let status = answer.status();
         let body = answer
             .into_body()

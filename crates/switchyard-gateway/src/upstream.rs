@@ -6,6 +6,9 @@
 //! policy, the answer's URL re-parsed, the client and its connector cloned, two timers
 //! per request): about a fifth of the gateway's CPU per proxied request.
 //!
+//! Credentials written into a provider URL and redirects are handled as reqwest did
+//! (see [`direct`]).
+//!
 //! When the environment names a proxy (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, any
 //! case), requests go through reqwest instead, which honours those variables and
 //! `NO_PROXY`; both paths answer with the same [`UpstreamBody`].
@@ -15,7 +18,7 @@
 
 use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
-use http::header::{HeaderValue, USER_AGENT};
+use http::header::{HeaderValue, ACCEPT, USER_AGENT};
 use http::{Request, Response, Uri};
 use http_body::Body as _;
 use http_body_util::Full;
@@ -49,6 +52,8 @@ const PROXY_VARIABLES: [&str; 6] = [
 fn user_agent() -> HeaderValue {
     HeaderValue::from_static(concat!("switchyard/", env!("CARGO_PKG_VERSION")))
 }
+
+mod direct;
 
 type BoxError = Box<dyn StdError + Send + Sync>;
 type DirectClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
@@ -156,14 +161,13 @@ impl UpstreamClient {
     ) -> Result<Response<UpstreamBody>, SendError> {
         match &self.inner {
             Inner::Direct(client) => {
-                request
-                    .headers_mut()
-                    .entry(USER_AGENT)
-                    .or_insert_with(user_agent);
-                let response = client
-                    .request(request.map(Full::new))
-                    .await
-                    .map_err(SendError::new)?;
+                let headers = request.headers_mut();
+                headers.entry(USER_AGENT).or_insert_with(user_agent);
+                // reqwest's default, which some providers' edge rules expect.
+                headers
+                    .entry(ACCEPT)
+                    .or_insert(HeaderValue::from_static("*/*"));
+                let response = direct::send(client, request).await?;
                 Ok(response.map(|body| UpstreamBody::new(Source::Direct(body), self.idle_limit)))
             }
             Inner::Proxied(client) => {
@@ -308,11 +312,12 @@ impl UpstreamBody {
         Ok(all.freeze())
     }
 
-    /// At most `limit` bytes of the body; whatever arrived if reading fails.
-    pub async fn read_limited(mut self, limit: usize) -> Bytes {
+    /// At most `limit` bytes of the body: whatever arrived by `deadline`, or before
+    /// reading failed.
+    pub async fn read_limited(mut self, limit: usize, deadline: Instant) -> Bytes {
         use futures_util::StreamExt;
         let mut body = Vec::new();
-        while let Some(Ok(chunk)) = self.next().await {
+        while let Ok(Some(Ok(chunk))) = tokio::time::timeout_at(deadline, self.next()).await {
             let room = limit.saturating_sub(body.len());
             body.extend_from_slice(&chunk[..chunk.len().min(room)]);
             if body.len() >= limit {
@@ -482,6 +487,7 @@ mod tests {
             "{request}"
         );
         assert!(request.contains("\r\nuser-agent: switchyard/"), "{request}");
+        assert!(request.contains("\r\naccept: */*\r\n"), "{request}");
         assert!(request.contains("\r\ncontent-length: 13\r\n"), "{request}");
         assert!(request.ends_with("\r\n\r\n{\"model\":\"m\"}"), "{request}");
     }
@@ -549,6 +555,117 @@ mod tests {
         assert_eq!(&first[..], b"hello");
         body.put_back(first);
         assert_eq!(&body.bytes().await.expect("body")[..], b"hello world");
+    }
+
+    /// A server that redirects `/old` to `to` and `/loop` to itself, and answers
+    /// `/new` with the body and credential headers it received.
+    async fn redirecting_server(to: Option<String>) -> std::net::SocketAddr {
+        use axum::http::{HeaderMap, StatusCode};
+        use axum::routing::post;
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let to = to.unwrap_or_else(|| "/new".to_string());
+        let app = axum::Router::new()
+            .route(
+                "/old",
+                post(move || async move { (StatusCode::PERMANENT_REDIRECT, [("location", to)]) }),
+            )
+            .route(
+                "/loop",
+                post(|| async { (StatusCode::TEMPORARY_REDIRECT, [("location", "/loop")]) }),
+            )
+            .route(
+                "/new",
+                post(|headers: HeaderMap, body: String| async move {
+                    let seen = |name: &str| {
+                        headers
+                            .get(name)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("-")
+                            .to_string()
+                    };
+                    format!("{body}|{}|{}", seen("authorization"), seen("x-api-key"))
+                }),
+            );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        addr
+    }
+
+    fn with_keys(url: &str) -> Request<Bytes> {
+        let mut request = post(url, "hi");
+        request
+            .headers_mut()
+            .insert("authorization", HeaderValue::from_static("Bearer k"));
+        request
+            .headers_mut()
+            .insert("x-api-key", HeaderValue::from_static("k2"));
+        request
+    }
+
+    #[tokio::test]
+    async fn redirects_are_followed_with_the_body_and_keys_only_on_the_same_host() {
+        let client = UpstreamClient::direct().expect("client");
+        let here = redirecting_server(None).await;
+        let answer = client
+            .send(with_keys(&format!("http://{here}/old")))
+            .await
+            .expect("sent");
+        assert_eq!(answer.status(), 200);
+        let body = answer.into_body().bytes().await.expect("body");
+        assert_eq!(&body[..], b"hi|Bearer k|k2");
+
+        let elsewhere = redirecting_server(Some(format!("http://{here}/new"))).await;
+        let answer = client
+            .send(with_keys(&format!("http://{elsewhere}/old")))
+            .await
+            .expect("sent");
+        let body = answer.into_body().bytes().await.expect("body");
+        assert_eq!(&body[..], b"hi|-|-", "keys are not sent to another host");
+
+        let answer = client
+            .send(with_keys(&format!("http://{here}/loop")))
+            .await
+            .expect("sent");
+        assert_eq!(answer.status(), 307, "a loop ends with the redirect itself");
+    }
+
+    #[tokio::test]
+    async fn an_error_body_that_stalls_is_cut_at_the_deadline() {
+        let (url, _seen) = scripted_server(
+            vec![
+                "HTTP/1.1 400 Bad Request\r\ntransfer-encoding: chunked\r\n\r\n",
+                "9\r\n{\"error\":\r\n",
+            ],
+            Duration::from_millis(10),
+        )
+        .await;
+        let client = UpstreamClient::direct().expect("client");
+        let response = client.send(post(&url, "{}")).await.expect("sent");
+        assert_eq!(response.status(), 400);
+        let deadline = Instant::now() + Duration::from_millis(300);
+        let body = response.into_body().read_limited(1024, deadline).await;
+        assert_eq!(&body[..], b"{\"error\":");
+        assert!(Instant::now() >= deadline);
+    }
+
+    #[tokio::test]
+    async fn credentials_in_the_url_go_as_basic_auth_not_in_the_host() {
+        let (url, seen) = scripted_server(
+            vec!["HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"],
+            Duration::ZERO,
+        )
+        .await;
+        let url = url.replace("http://", "http://ana:pw@");
+        let client = UpstreamClient::direct().expect("client");
+        let answer = client.send(post(&url, "{}")).await.expect("sent");
+        assert_eq!(answer.status(), 200);
+        let request = seen.await.expect("request seen").to_ascii_lowercase();
+        // base64("ana:pw")
+        assert!(
+            request.contains("\r\nauthorization: basic yw5honb3\r\n"),
+            "{request}"
+        );
+        assert!(!request.contains("ana:pw@"), "{request}");
     }
 
     #[tokio::test]

@@ -10,7 +10,7 @@ use crate::routing::Attempt;
 use crate::snapshot::{KeyStatus, Provider};
 use crate::state::AppState;
 use crate::stream::UpstreamStream;
-use crate::upstream::{self, SendError};
+use crate::upstream::{self, SendError, UpstreamBody};
 use crate::usage::{AnthropicResponseUsage, OpenAiResponseUsage, ResponsesResponseUsage};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Request, StatusCode, Uri};
 use bytes::Bytes;
@@ -174,15 +174,42 @@ pub async fn send(
 
     // One deadline for the whole exchange (one timer per try): the answer's head,
     // then its whole body, or a stream's first chunk.
-    match tokio::time::timeout(
-        provider.timeout,
-        exchange(app, provider, format, inbound, request),
-    )
-    .await
-    {
+    let deadline = tokio::time::Instant::now() + provider.timeout;
+    let exchanged =
+        tokio::time::timeout_at(deadline, exchange(app, provider, format, inbound, request)).await;
+    match exchanged {
         Err(_) => Err(Failure::retryable(timeout_error(provider))),
-        Ok(outcome) => outcome,
+        Ok(Err(failure)) => Err(failure),
+        Ok(Ok(Answer::Success(success))) => Ok(success),
+        Ok(Ok(Answer::Refused {
+            status,
+            headers,
+            body,
+        })) => {
+            // The status decides what happens next and the body only words the
+            // message: a body that stalls past the deadline is cut, not turned into
+            // a timeout (which would retry a 400).
+            let body = body.read_limited(MAX_ERROR_BODY_BYTES, deadline).await;
+            let mut error = upstream_error(provider, status, body, format == inbound.api);
+            error.upstream.get_or_insert_default().headers = super::forwardable_headers(&headers);
+            Err(Failure {
+                error,
+                retryable: is_retryable_status(status),
+                retry_after: retry_after(&headers),
+            })
+        }
     }
+}
+
+/// What an exchange ends with besides a failure.
+enum Answer {
+    Success(Success),
+    /// An answer with an error status, its body not read yet.
+    Refused {
+        status: StatusCode,
+        headers: HeaderMap,
+        body: UpstreamBody,
+    },
 }
 
 /// Sends the request and reads as much of the answer as a try needs to be judged.
@@ -192,7 +219,7 @@ async fn exchange(
     format: WireFormat,
     inbound: &Inbound<'_>,
     request: Request<Bytes>,
-) -> Result<Success, Failure> {
+) -> Result<Answer, Failure> {
     let response = app
         .http
         .send(request)
@@ -202,13 +229,10 @@ async fn exchange(
     let (parts, mut response) = response.into_parts();
     let (status, headers) = (parts.status, parts.headers);
     if !status.is_success() {
-        let body = response.read_limited(MAX_ERROR_BODY_BYTES).await;
-        let mut error = upstream_error(provider, status, body, format == inbound.api);
-        error.upstream.get_or_insert_default().headers = super::forwardable_headers(&headers);
-        return Err(Failure {
-            error,
-            retryable: is_retryable_status(status),
-            retry_after: retry_after(&headers),
+        return Ok(Answer::Refused {
+            status,
+            headers,
+            body: response,
         });
     }
     if inbound.stream {
@@ -242,11 +266,11 @@ async fn exchange(
             )));
         }
         response.put_back(first);
-        return Ok(Success::Stream {
+        return Ok(Answer::Success(Success::Stream {
             status,
             headers,
             stream: response,
-        });
+        }));
     }
     let body = response
         .bytes()
@@ -270,12 +294,12 @@ async fn exchange(
         // Gemini answers are always translated; their usage comes from the translation.
         WireFormat::Gemini => None,
     };
-    Ok(Success::Complete {
+    Ok(Answer::Success(Success::Complete {
         status,
         headers,
         body,
         tokens,
-    })
+    }))
 }
 
 fn timeout_error(provider: &Provider) -> ApiError {

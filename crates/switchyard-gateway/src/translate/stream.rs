@@ -90,8 +90,10 @@ impl Parser for OpenAiParser {
             out.push(Event::Done);
             return;
         }
+        // Only objects: derived structs would also read a JSON array, field by field.
+        let object = data.trim_ascii_start().first() == Some(&b'{');
         match serde_json::from_slice::<Chunk>(data) {
-            Ok(chunk) if !chunk.error.0 => self.chunk_events(chunk, out),
+            Ok(chunk) if object && !chunk.error.0 => self.chunk_events(chunk, out),
             _ => self.parse_general(data, out),
         }
     }

@@ -270,6 +270,8 @@ mod tests {
             true,
         ),
         (r#"{"error":{"message":"overloaded"}}"#, true),
+        // An array reads into a derived struct field by field: the parser refuses it.
+        (r#"["c9","gpt",[{"delta":{"content":"x"}}],null]"#, true),
     ];
 
     fn events(parse: impl FnOnce(&mut OpenAiParser, &mut Vec<Event>)) -> Vec<Event> {

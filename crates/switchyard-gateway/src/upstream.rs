@@ -53,10 +53,11 @@ fn user_agent() -> HeaderValue {
     HeaderValue::from_static(concat!("switchyard/", env!("CARGO_PKG_VERSION")))
 }
 
+mod connect;
 mod direct;
 
 type BoxError = Box<dyn StdError + Send + Sync>;
-type DirectClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+type DirectClient = Client<connect::Bounded<HttpsConnector<HttpConnector>>, Full<Bytes>>;
 
 /// Why the client could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +97,11 @@ impl UpstreamClient {
 
     /// hyper's pooled client with rustls; no proxy.
     pub fn direct() -> Result<UpstreamClient, ClientBuildError> {
+        Self::direct_with(CONNECT_TIMEOUT)
+    }
+
+    /// [`UpstreamClient::direct`] with connections (TCP and TLS) limited to `connect_limit`.
+    pub fn direct_with(connect_limit: Duration) -> Result<UpstreamClient, ClientBuildError> {
         let roots = rustls::RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
         };
@@ -110,13 +116,13 @@ impl UpstreamClient {
         let mut tcp = HttpConnector::new();
         tcp.enforce_http(false);
         tcp.set_nodelay(true);
-        tcp.set_connect_timeout(Some(CONNECT_TIMEOUT));
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
             .https_or_http()
             .enable_http1()
             .enable_http2()
             .wrap_connector(tcp);
+        let connector = connect::Bounded::new(connector, connect_limit);
         let client = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
             .pool_idle_timeout(POOL_IDLE_TIMEOUT)
@@ -666,6 +672,31 @@ mod tests {
             "{request}"
         );
         assert!(!request.contains("ana:pw@"), "{request}");
+    }
+
+    #[tokio::test]
+    async fn a_tls_handshake_that_never_comes_is_a_timeout_within_the_connect_limit() {
+        // Accepts connections and never says a word: a black-holed TLS endpoint.
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        let client = UpstreamClient::direct_with(Duration::from_millis(200)).expect("client");
+        let started = Instant::now();
+        let error = client
+            .send(post(&format!("https://{addr}/v1/chat/completions"), "{}"))
+            .await
+            .expect_err("no handshake");
+        assert!(error.is_timeout(), "{error}");
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_millis(200) && waited < Duration::from_secs(5),
+            "{waited:?}"
+        );
     }
 
     #[tokio::test]

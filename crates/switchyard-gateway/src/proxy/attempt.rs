@@ -326,13 +326,16 @@ fn lost_connection(provider: &Provider, why: &str) -> ApiError {
 }
 
 fn send_error(provider: &Provider, e: &SendError) -> ApiError {
-    if e.is_timeout() {
-        return timeout_error(provider);
-    }
+    // A timeout here is the connection's (TCP or TLS), not the provider's answer.
+    let (status, kind) = if e.is_timeout() {
+        (StatusCode::GATEWAY_TIMEOUT, ErrorKind::Timeout)
+    } else {
+        (StatusCode::BAD_GATEWAY, ErrorKind::Upstream)
+    };
     // The innermost cause says what actually happened (refused, reset, TLS, ...).
     ApiError::new(
-        StatusCode::BAD_GATEWAY,
-        ErrorKind::Upstream,
+        status,
+        kind,
         format!(
             "Could not reach provider '{}' at {}: {}",
             provider.name,

@@ -561,6 +561,44 @@ fn run_in(
     Ok(())
 }
 
+/// How one route's sections are named, and whether the targets apply to it.
+struct Route {
+    /// Shown while measuring, before the mode.
+    progress: &'static str,
+    /// The section's title; `{mode}` becomes "non-streaming" or "streaming".
+    title: &'static str,
+    /// The section's key in the JSON, before `_json` or `_stream`.
+    key: &'static str,
+    /// The route's name in the target checks; `None` for the reference proxy.
+    checked_as: Option<&'static str>,
+}
+
+/// Measures a route non-streaming then streaming, and adds both sections.
+async fn measure_route(
+    args: &RunArgs,
+    timing: &Timing,
+    results: &mut Results,
+    route: &Route,
+    targets_for: impl Fn(bool) -> Result<RouteTargets>,
+) -> Result<()> {
+    for stream in [false, true] {
+        let targets = targets_for(stream)?;
+        let mode = if stream { "streaming" } else { "non-streaming" };
+        let progress = format!("{}, {mode}", route.progress);
+        let pairs = levels(args, &args.rates, timing, &targets, &progress).await?;
+        if let Some(name) = route.checked_as {
+            route_checks(results, &pairs, stream, name);
+        }
+        results.sections.push((
+            route.title.replace("{mode}", mode),
+            format!("{}_{}", route.key, if stream { "stream" } else { "json" }),
+            stream,
+            pairs,
+        ));
+    }
+    Ok(())
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn measure_all(
     args: &RunArgs,
@@ -578,77 +616,51 @@ async fn measure_all(
         server: gateway.pid(),
     };
     if args.wants("openai") {
-        for stream in [false, true] {
-            let targets = openai_targets(mock_addr, gateway_addr, key, stream, pids)?;
-            let mode = if stream { "streaming" } else { "non-streaming" };
-            let pairs = levels(
-                args,
-                &args.rates,
-                timing,
-                &targets,
-                &format!("OpenAI pass-through, {mode}"),
-            )
-            .await?;
-            route_checks(results, &pairs, stream, "OpenAI");
-            results.sections.push((
-                format!("OpenAI chat, pass-through, {mode}"),
-                format!("openai_{}", if stream { "stream" } else { "json" }),
-                stream,
-                pairs,
-            ));
-        }
+        let route = Route {
+            progress: "OpenAI pass-through",
+            title: "OpenAI chat, pass-through, {mode}",
+            key: "openai",
+            checked_as: Some("OpenAI"),
+        };
+        measure_route(args, timing, results, &route, |stream| {
+            openai_targets(mock_addr, gateway_addr, key, stream, pids)
+        })
+        .await?;
     }
 
     if args.wants("floor") {
         // The same OpenAI requests through a minimal forwarding proxy: what the extra
         // hop alone costs, so the gateway's figures can be read against it.
         let (floor, floor_addr) = procs::start_floor_proxy(mock_addr)?;
-        for stream in [false, true] {
+        let route = Route {
+            progress: "minimal proxy (reference)",
+            title: "Reference: minimal hyper proxy (no routing, parsing or logging), {mode}",
+            key: "floor",
+            checked_as: None,
+        };
+        measure_route(args, timing, results, &route, |stream| {
             let direct = openai_targets(mock_addr, gateway_addr, key, stream, pids)?.direct;
-            let targets = RouteTargets {
+            Ok(RouteTargets {
                 gateway: Arc::new(direct.at(floor_addr)?.with_server_pid(floor.pid())),
                 direct,
-            };
-            let mode = if stream { "streaming" } else { "non-streaming" };
-            let pairs = levels(
-                args,
-                &args.rates,
-                timing,
-                &targets,
-                &format!("minimal proxy (reference), {mode}"),
-            )
-            .await?;
-            results.sections.push((
-                format!("Reference: minimal hyper proxy (no routing, parsing or logging), {mode}"),
-                format!("floor_{}", if stream { "stream" } else { "json" }),
-                stream,
-                pairs,
-            ));
-        }
+            })
+        })
+        .await?;
     }
 
     if args.wants("translated") {
         match translation_available(gateway_addr, key)? {
             Ok(()) => {
-                for stream in [false, true] {
-                    let targets = translated_targets(mock_addr, gateway_addr, key, stream, pids)?;
-                    let mode = if stream { "streaming" } else { "non-streaming" };
-                    let pairs = levels(
-                        args,
-                        &args.rates,
-                        timing,
-                        &targets,
-                        &format!("Anthropic to OpenAI, {mode}"),
-                    )
-                    .await?;
-                    route_checks(results, &pairs, stream, "translated");
-                    results.sections.push((
-                        format!("Anthropic messages -> OpenAI-compatible provider (translated), {mode}; direct = Anthropic call to the mock"),
-                        format!("translated_{}", if stream { "stream" } else { "json" }),
-                        stream,
-                        pairs,
-                    ));
-                }
+                let route = Route {
+                    progress: "Anthropic to OpenAI",
+                    title: "Anthropic messages -> OpenAI-compatible provider (translated), {mode}; direct = Anthropic call to the mock",
+                    key: "translated",
+                    checked_as: Some("translated"),
+                };
+                measure_route(args, timing, results, &route, |stream| {
+                    translated_targets(mock_addr, gateway_addr, key, stream, pids)
+                })
+                .await?;
             }
             Err(why) => {
                 say(format!("translated route pending: {why}"));

@@ -7,7 +7,7 @@
 
 use crate::errors::{ApiError, Dialect};
 use crate::providers::ProviderKind;
-use crate::proxy::{authenticate, read_json_body};
+use crate::proxy::{anthropic_version, authenticate, key_header, read_json_body};
 use crate::routing::{self, PlanInput};
 use crate::state::AppState;
 use crate::translate::{anthropic, Block, Request as Pivot};
@@ -84,28 +84,15 @@ async fn count(app: &AppState, request: Request) -> Result<Response, ApiError> {
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    out.insert(
-        "anthropic-version",
-        parts
-            .headers
-            .get("anthropic-version")
-            .cloned()
-            .unwrap_or(HeaderValue::from_static(
-                crate::proxy::DEFAULT_ANTHROPIC_VERSION,
-            )),
-    );
+    out.insert("anthropic-version", anthropic_version(&parts.headers));
     for beta in parts.headers.get_all("anthropic-beta") {
         out.append("anthropic-beta", beta.clone());
     }
     if let Some(secret) = credential {
-        let mut key = HeaderValue::try_from(secret.expose()).map_err(|_| {
-            ApiError::internal(format!(
-                "Provider '{}' has an API key that cannot be sent in an HTTP header.",
-                provider.name
-            ))
-        })?;
-        key.set_sensitive(true);
-        out.insert("x-api-key", key);
+        out.insert(
+            "x-api-key",
+            key_header(provider, secret.expose().to_string())?,
+        );
     }
     let unreachable = |why: String| {
         ApiError::new(

@@ -46,7 +46,6 @@ fn clean(value: &str) -> Option<String> {
     Some(value[..end].to_string())
 }
 
-/// A metadata header by its Switchyard name, or its Requesty alias.
 /// Metadata header fields, named after the `x-switchyard-` or `x-requesty-` prefix.
 #[derive(Clone, Copy)]
 enum Field {

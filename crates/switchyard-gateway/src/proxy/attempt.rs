@@ -21,7 +21,7 @@ use switchyard_store::TokenCounts;
 /// How much of an upstream error body is read to build the client's error message.
 const MAX_ERROR_BODY_BYTES: usize = 1024 * 1024;
 /// Sent to Anthropic when the client names no API version.
-pub(crate) const DEFAULT_ANTHROPIC_VERSION: &str = "2023-06-01";
+const DEFAULT_ANTHROPIC_VERSION: &str = "2023-06-01";
 /// Request headers passed on to the provider as they are; everything else (the
 /// gateway key, metadata headers, cookies) stays here.
 const FORWARDED_REQUEST_HEADERS: [&str; 3] = ["anthropic-beta", "openai-beta", "accept"];
@@ -154,22 +154,10 @@ pub async fn send(
             WireFormat::Gemini => (X_GOOG_API_KEY.clone(), key.expose().to_string()),
             WireFormat::AnthropicMessages => (X_API_KEY.clone(), key.expose().to_string()),
         };
-        let mut value = HeaderValue::try_from(value).map_err(|_| {
-            Failure::fatal(ApiError::internal(format!(
-                "Provider '{}' has an API key that cannot be sent in an HTTP header.",
-                provider.name
-            )))
-        })?;
-        value.set_sensitive(true);
-        out.insert(name, value);
+        out.insert(name, key_header(provider, value).map_err(Failure::fatal)?);
     }
     if format == WireFormat::AnthropicMessages {
-        let version = inbound
-            .headers
-            .get("anthropic-version")
-            .cloned()
-            .unwrap_or(HeaderValue::from_static(DEFAULT_ANTHROPIC_VERSION));
-        out.insert("anthropic-version", version);
+        out.insert("anthropic-version", anthropic_version(inbound.headers));
     }
 
     // One deadline for the whole exchange (one timer per try): the answer's head,
@@ -300,6 +288,27 @@ async fn exchange(
         body,
         tokens,
     }))
+}
+
+/// A provider key as a header value, marked sensitive so that it never shows in
+/// debug output.
+pub(crate) fn key_header(provider: &Provider, value: String) -> Result<HeaderValue, ApiError> {
+    let mut value = HeaderValue::try_from(value).map_err(|_| {
+        ApiError::internal(format!(
+            "Provider '{}' has an API key that cannot be sent in an HTTP header.",
+            provider.name
+        ))
+    })?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+/// The `anthropic-version` the client sent, or the default.
+pub(crate) fn anthropic_version(client_headers: &HeaderMap) -> HeaderValue {
+    client_headers
+        .get("anthropic-version")
+        .cloned()
+        .unwrap_or(HeaderValue::from_static(DEFAULT_ANTHROPIC_VERSION))
 }
 
 fn timeout_error(provider: &Provider) -> ApiError {

@@ -5,7 +5,7 @@
 
 mod attempt;
 
-pub(crate) use attempt::DEFAULT_ANTHROPIC_VERSION;
+pub(crate) use attempt::{anthropic_version, key_header};
 
 use crate::auth::{hash_key, presented_key};
 use crate::errors::{ApiError, Dialect, ErrorKind};
@@ -432,7 +432,10 @@ fn outbound_body(
     };
     let value = convert::render_request(format, request, &attempt.model, &target, &names)?;
     Ok(Outbound {
-        body: Bytes::from(value.to_string()),
+        body: Bytes::from(
+            serde_json::to_vec(&value)
+                .map_err(|e| ApiError::internal(format!("could not write the request: {e}")))?,
+        ),
         names: Some(names),
     })
 }

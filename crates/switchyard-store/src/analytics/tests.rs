@@ -100,15 +100,21 @@ fn random_record(rng: &mut Rng, ts_ms: i64) -> RequestRecord {
     }
 }
 
-/// A store with two keys and `count` random records over `days` from `BASE`, written
-/// by a writer whose days follow `zone`.
-fn filled_store(count: usize, days: i64, zone: TimeZone) -> (tempfile::TempDir, Store) {
+/// An empty store with gateway keys 1 ("laptop") and 2 ("ci").
+fn store_with_two_keys() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     store
         .insert_gateway_key("laptop", "sy-1", &[1; 32])
         .unwrap();
     store.insert_gateway_key("ci", "sy-2", &[2; 32]).unwrap();
+    (dir, store)
+}
+
+/// A store with two keys and `count` random records over `days` from `BASE`, written
+/// by a writer whose days follow `zone`.
+fn filled_store(count: usize, days: i64, zone: TimeZone) -> (tempfile::TempDir, Store) {
+    let (dir, store) = store_with_two_keys();
     write(&store, zone, |rng| {
         (0..count)
             .map(|_| {
@@ -271,12 +277,7 @@ fn rollups_answer_exactly_as_raw_rows_in_any_zone() {
 
 #[test]
 fn requests_of_one_batch_that_differ_in_one_rolled_up_dimension_stay_apart() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
-    store
-        .insert_gateway_key("laptop", "sy-1", &[1; 32])
-        .unwrap();
-    store.insert_gateway_key("ci", "sy-2", &[2; 32]).unwrap();
+    let (_dir, store) = store_with_two_keys();
     let mut base = random_record(&mut Rng(7), BASE + 5 * HOUR);
     base.status = 200;
     base.error_kind = None;

@@ -14,6 +14,7 @@ use crate::errors::{ApiError, ErrorKind};
 use crate::snapshot::{ActiveKey, Snapshot};
 use axum::http::StatusCode;
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use switchyard_store::{AlertEvent, Store, StoreError};
 use time::OffsetDateTime;
@@ -42,14 +43,25 @@ impl Month {
         format!("{:04}-{:02}", self.year, self.month)
     }
 
+    /// The month after this one.
+    pub fn next(self) -> Month {
+        if self.month == 12 {
+            Month {
+                year: self.year + 1,
+                month: 1,
+            }
+        } else {
+            Month {
+                year: self.year,
+                month: self.month + 1,
+            }
+        }
+    }
+
     /// The first day of the next month, `YYYY-MM-DD`.
     pub fn resets_on(self) -> String {
-        let (year, month) = if self.month == 12 {
-            (self.year + 1, 1)
-        } else {
-            (self.year, self.month + 1)
-        };
-        format!("{year:04}-{month:02}-01")
+        let next = self.next();
+        format!("{:04}-{:02}-01", next.year, next.month)
     }
 
     /// Unix milliseconds at the start of this month, local time.
@@ -70,6 +82,44 @@ pub fn local_offset() -> time::UtcOffset {
 
 fn local_now() -> OffsetDateTime {
     OffsetDateTime::now_utc().to_offset(local_offset())
+}
+
+/// How long a looked-up month is trusted before the zone is asked again, so that a
+/// change of time zone or a daylight-saving shift shows within a minute.
+const MONTH_RECHECK_SECS: i64 = 60;
+
+/// The current local month for the request path. Asking the zone for its offset
+/// costs more than the rest of a limit check, so the answer is kept until the next
+/// month starts or a minute has passed, whichever comes first.
+#[derive(Default)]
+struct MonthClock {
+    /// `valid_until_unix_seconds << 24 | year * 12 + month - 1`; 0 until first asked.
+    packed: AtomicU64,
+}
+
+impl MonthClock {
+    fn now(&self) -> Month {
+        let now_secs = OffsetDateTime::now_utc().unix_timestamp();
+        let packed = self.packed.load(Ordering::Relaxed);
+        if (packed >> 24) as i64 > now_secs {
+            let index = (packed & 0xFF_FFFF) as i32;
+            return Month {
+                year: index / 12,
+                month: (index % 12) as u8 + 1,
+            };
+        }
+        let offset = local_offset();
+        let month = Month::of(OffsetDateTime::now_utc().to_offset(offset));
+        let next_start_secs = month.next().start_ms(offset) / 1000;
+        let valid_until = next_start_secs.min(now_secs + MONTH_RECHECK_SECS);
+        // Years outside 0..=99,999 (a clock gone wrong) are not kept; they still work.
+        if (0..100_000).contains(&month.year) && valid_until > 0 {
+            let index = (month.year * 12 + i32::from(month.month) - 1) as u64;
+            self.packed
+                .store((valid_until as u64) << 24 | index, Ordering::Relaxed);
+        }
+        month
+    }
 }
 
 /// An alert with its threshold in USD, ready to compare against the counters.
@@ -103,6 +153,7 @@ struct Counters {
 
 pub struct SpendTracker {
     counters: Mutex<Counters>,
+    clock: MonthClock,
     alerts: mpsc::UnboundedSender<FiredAlert>,
 }
 
@@ -123,6 +174,7 @@ impl SpendTracker {
                 fired,
                 rules: Vec::new(),
             }),
+            clock: MonthClock::default(),
             alerts,
         })
     }
@@ -168,7 +220,7 @@ impl SpendTracker {
 
     /// Refuses a request whose key, or the gateway, has reached its monthly limit.
     pub fn check(&self, key: &ActiveKey, config: &Config) -> Result<(), ApiError> {
-        self.check_at(key, config, Month::now())
+        self.check_at(key, config, self.clock.now())
     }
 
     pub fn check_at(&self, key: &ActiveKey, config: &Config, month: Month) -> Result<(), ApiError> {
@@ -202,7 +254,15 @@ impl SpendTracker {
 
     /// Counts a finished request's cost and fires the alerts it makes cross.
     pub fn add(&self, key_id: Option<i64>, cost_usd: f64) {
-        self.add_at(key_id, cost_usd, Month::now(), switchyard_store::now_ms());
+        if !(cost_usd.is_finite() && cost_usd > 0.0) {
+            return;
+        }
+        self.add_at(
+            key_id,
+            cost_usd,
+            self.clock.now(),
+            switchyard_store::now_ms(),
+        );
     }
 
     pub fn add_at(&self, key_id: Option<i64>, cost_usd: f64, month: Month, now_ms: i64) {
@@ -285,9 +345,56 @@ mod tests {
                 }),
                 ..Default::default()
             }),
+            clock: MonthClock::default(),
             alerts: tx,
         };
         (tracker, rx)
+    }
+
+    #[test]
+    fn month_clock_agrees_with_the_zone_and_keeps_its_answer_until_it_expires() {
+        let clock = MonthClock::default();
+        assert_eq!(clock.now(), Month::now());
+        let cached = clock.packed.load(Ordering::Relaxed);
+        let valid_until = (cached >> 24) as i64;
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        assert!(valid_until > now && valid_until <= now + MONTH_RECHECK_SECS);
+        assert_eq!(clock.now(), Month::now(), "answered from the cache");
+
+        // A kept December decodes as December, not as month 0 of the next year.
+        let december = (2026 * 12 + 11) as u64;
+        clock
+            .packed
+            .store((now as u64 + 30) << 24 | december, Ordering::Relaxed);
+        assert_eq!(
+            clock.now(),
+            Month {
+                year: 2026,
+                month: 12
+            }
+        );
+        // Once expired, the zone is asked again.
+        clock
+            .packed
+            .store((now as u64 - 1) << 24 | december, Ordering::Relaxed);
+        assert_eq!(clock.now(), Month::now());
+    }
+
+    #[test]
+    fn next_month_wraps_at_the_year_end() {
+        let dec = Month {
+            year: 2026,
+            month: 12,
+        };
+        assert_eq!(
+            dec.next(),
+            Month {
+                year: 2027,
+                month: 1
+            }
+        );
+        assert_eq!(dec.resets_on(), "2027-01-01");
+        assert_eq!(NOV.resets_on(), "2026-12-01");
     }
 
     fn key(limit: f64) -> ActiveKey {

@@ -5,7 +5,7 @@
 //! (load-balance, then the other steps by weight), or by recent latency (latency, with
 //! a small share of traffic exploring steps without data). Nested policies expand in
 //! place; a nested policy's own steps keep their own retries. Targets that are cooling
-//! down go to the back unless every target is cooling. Models the key may not use are
+//! down are left out unless every target is cooling. Models the key may not use are
 //! left out, and a request with nothing left is refused.
 
 pub mod health;
@@ -273,19 +273,24 @@ pub fn weighted_choice(weights: &[f64], point: f64) -> usize {
 }
 
 fn dedupe(attempts: &mut Vec<Attempt>) {
+    if attempts.len() < 2 {
+        return;
+    }
     let mut seen = HashSet::new();
     attempts.retain(|a| seen.insert(a.target()));
 }
 
 fn skip_cooling(health: &RouteHealth, attempts: &mut Vec<Attempt>) {
-    let warm: Vec<Attempt> = attempts
+    let cooling: Vec<bool> = attempts
         .iter()
-        .filter(|a| !health.is_cooling(&a.target()))
-        .cloned()
+        .map(|a| health.is_cooling(&a.target()))
         .collect();
-    if !warm.is_empty() {
-        *attempts = warm;
+    // When every target is cooling, all stay: one of them is still the best bet.
+    if cooling.iter().all(|&c| c) {
+        return;
     }
+    let mut flags = cooling.into_iter();
+    attempts.retain(|_| !flags.next().unwrap_or(false));
 }
 
 #[cfg(test)]

@@ -60,8 +60,8 @@ struct Shared {
     hooks: Mutex<Vec<(String, Value)>>,
     /// When set, requests without this provider key (Bearer or x-api-key) get 401.
     required_key: Option<String>,
-    /// Streams whose client (the gateway) went away before the stream ended.
-    cancelled_streams: AtomicUsize,
+    /// Answers (hangs and slow streams) whose client, the gateway, went away first.
+    cancelled: AtomicUsize,
 }
 
 pub struct MockUpstream {
@@ -131,8 +131,9 @@ impl MockUpstream {
         self.captured().pop()
     }
 
-    pub fn cancelled_streams(&self) -> usize {
-        self.shared.cancelled_streams.load(Ordering::SeqCst)
+    /// Hanging answers and slow streams whose client went away before they ended.
+    pub fn cancelled(&self) -> usize {
+        self.shared.cancelled.load(Ordering::SeqCst)
     }
 
     /// Requests received for a model name.
@@ -216,9 +217,29 @@ fn scripted(shared: &Shared, model: &str) -> String {
     }
 }
 
-async fn hang() -> Response {
+/// No answer for an hour; counts a cancellation if the client goes away first.
+async fn hang(shared: Arc<Shared>) -> Response {
+    let guard = CancelGuard(shared, false);
     tokio::time::sleep(Duration::from_secs(3600)).await;
+    guard.complete();
     StatusCode::GATEWAY_TIMEOUT.into_response()
+}
+
+/// Counts a cancellation when dropped before [`CancelGuard::complete`].
+struct CancelGuard(Arc<Shared>, bool);
+
+impl CancelGuard {
+    fn complete(mut self) {
+        self.1 = true;
+    }
+}
+
+impl Drop for CancelGuard {
+    fn drop(&mut self) {
+        if !self.1 {
+            self.0.cancelled.fetch_add(1, Ordering::SeqCst);
+        }
+    }
 }
 
 /// A stream that sends one event, then fails (a moment later, so the event is on the
@@ -295,19 +316,6 @@ fn sse(events: Vec<String>) -> Response {
 /// Sends `first`, then an SSE comment every 100 ms for 30 s; counts a cancellation if
 /// the receiver goes away first.
 fn slow_stream(shared: Arc<Shared>, first: Vec<String>) -> Response {
-    struct CancelGuard(Arc<Shared>, bool);
-    impl CancelGuard {
-        fn complete(mut self) {
-            self.1 = true;
-        }
-    }
-    impl Drop for CancelGuard {
-        fn drop(&mut self) {
-            if !self.1 {
-                self.0.cancelled_streams.fetch_add(1, Ordering::SeqCst);
-            }
-        }
-    }
     let guard = CancelGuard(shared, false);
     let stream =
         futures_util::stream::unfold((0usize, first, guard), |(i, first, guard)| async move {
@@ -364,7 +372,7 @@ async fn openai(State(shared): State<Arc<Shared>>, request: Request) -> Response
         return crate::agent::openai(&body);
     }
     if model == "hang" {
-        return hang().await;
+        return hang(shared).await;
     }
     if model == "midstream" {
         return midstream(format!(
@@ -462,7 +470,7 @@ async fn anthropic(State(shared): State<Arc<Shared>>, request: Request) -> Respo
         return crate::agent::anthropic(&body);
     }
     if model == "hang" {
-        return hang().await;
+        return hang(shared).await;
     }
     if model == "midstream" {
         return midstream(format!(
@@ -599,7 +607,7 @@ async fn gemini(
         return r;
     }
     if model == "hang" {
-        return hang().await;
+        return hang(shared).await;
     }
     let stream = method == "streamGenerateContent";
     let thoughts = body["generationConfig"]["thinkingConfig"]["includeThoughts"] == true;

@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 use switchyard_gateway::pricing::{cost_usd, PriceCatalog};
 use switchyard_store::TokenCounts;
 use switchyard_tests::gateway::UPSTREAM_SECRET;
-use switchyard_tests::TestGateway;
+use switchyard_tests::{MockUpstream, TestGateway};
 
 fn catalog_cost(catalog: &str, model: &str, tokens: TokenCounts) -> f64 {
     let price = PriceCatalog::builtin()
@@ -469,6 +469,35 @@ async fn a_stream_cut_midway_ends_with_an_error_event_and_is_recorded() {
     assert_eq!(r["input_tokens"], 20, "usage seen before the cut is kept");
 }
 
+/// Whether the mock saw its client (the gateway) go away, waiting up to 5 s.
+async fn upstream_cancelled(mock: &MockUpstream) -> bool {
+    for _ in 0..100 {
+        if mock.cancelled() == 1 {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn a_client_that_gives_up_before_the_answer_cancels_the_upstream_and_is_recorded() {
+    let (mock, gw) = TestGateway::with_mock().await;
+    let gave_up = gw
+        .post_with_api_key("/v1/messages")
+        .json(&json!({"model": "ant/seq:hang", "max_tokens": 5, "messages": []}))
+        .timeout(std::time::Duration::from_millis(300))
+        .send()
+        .await;
+    assert!(gave_up.is_err(), "the mock never answers");
+
+    let cancelled = upstream_cancelled(&mock).await;
+    assert!(cancelled, "the upstream request was left running");
+    let r = gw.last_record(1).await;
+    assert_eq!(r["error_kind"], "client_disconnected");
+    assert_eq!(r["status"], 499);
+}
+
 #[tokio::test]
 async fn a_client_that_disconnects_cancels_the_upstream_and_is_recorded() {
     use futures_util::StreamExt;
@@ -484,14 +513,7 @@ async fn a_client_that_disconnects_cancels_the_upstream_and_is_recorded() {
     assert!(String::from_utf8_lossy(&first).contains("message_start"));
     drop(body);
 
-    let mut cancelled = false;
-    for _ in 0..100 {
-        if mock.cancelled_streams() == 1 {
-            cancelled = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let cancelled = upstream_cancelled(&mock).await;
     assert!(cancelled, "the upstream stream was not cancelled");
     let r = gw.last_record(1).await;
     assert_eq!(r["error_kind"], "client_disconnected");

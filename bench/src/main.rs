@@ -481,6 +481,29 @@ fn run_in(
     for (title, _, stream, pairs) in &results.sections {
         printed.push_str(&report::table(title, pairs, *stream));
     }
+    let section = |key: &str| {
+        results
+            .sections
+            .iter()
+            .find(|(_, k, _, _)| k == key)
+            .map(|(_, _, _, pairs)| pairs.as_slice())
+            .unwrap_or_default()
+    };
+    let mut against_floor = serde_json::Map::new();
+    for (mode, stream) in [("json", false), ("stream", true)] {
+        let gateway = section(&format!("openai_{mode}"));
+        let floor = section(&format!("floor_{mode}"));
+        if let Some((text, value)) = report::against_floor(gateway, floor, stream) {
+            printed.push_str(&text);
+            against_floor.insert(mode.into(), value);
+        }
+    }
+    if !against_floor.is_empty() {
+        results.json.insert(
+            "openai_against_minimal_proxy".into(),
+            Value::Object(against_floor),
+        );
+    }
     for extra in ["memory_text", "translated_text", "litellm_text"] {
         if let Some(Value::String(t)) = results.json.remove(extra) {
             printed.push_str(&t);

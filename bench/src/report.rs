@@ -215,3 +215,55 @@ pub fn table(title: &str, pairs: &[Pair], stream: bool) -> String {
 pub fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
+
+/// The gateway's figures beside the minimal proxy's for the same requests in the same
+/// run, level by level: how much of what any proxy pays on this machine is the
+/// gateway's own. `None` unless both routes were measured.
+pub fn against_floor(gateway: &[Pair], floor: &[Pair], stream: bool) -> Option<(String, Value)> {
+    if gateway.is_empty() || floor.is_empty() {
+        return None;
+    }
+    let measure = Measure::Total;
+    let mut text = format!(
+        "\nGateway against the minimal proxy, same requests and run, {}:\n",
+        if stream {
+            "streaming (last byte)"
+        } else {
+            "non-streaming"
+        }
+    );
+    let mut levels = Vec::new();
+    for g in gateway {
+        let Some(f) = floor.iter().find(|f| f.load == g.load) else {
+            continue;
+        };
+        let [g50, _, g99] = overhead(g, measure);
+        let [f50, _, f99] = overhead(f, measure);
+        let (g_rps, f_rps) = (g.gateway.throughput(), f.gateway.throughput());
+        let share = (f_rps > 0.0).then(|| g_rps / f_rps);
+        let (g_cpu, f_cpu) = (g.gateway.server_cpu_us(), f.gateway.server_cpu_us());
+        let _ = writeln!(
+            text,
+            "  {:<11} overhead p50 {} vs {} ms, p99 {} vs {} ms; {:.0} vs {:.0} rps ({}); CPU {} vs {} us/request",
+            g.load,
+            cell(g50),
+            cell(f50),
+            cell(g99),
+            cell(f99),
+            g_rps,
+            f_rps,
+            share.map_or("-".into(), |s| format!("{:.0}%", s * 100.0)),
+            g_cpu.map_or("-".into(), |c| format!("{c:.0}")),
+            f_cpu.map_or("-".into(), |c| format!("{c:.0}")),
+        );
+        levels.push(json!({
+            "load": g.load,
+            "overhead_p50_ms": { "gateway": g50, "minimal_proxy": f50 },
+            "overhead_p99_ms": { "gateway": g99, "minimal_proxy": f99 },
+            "rps": { "gateway": g_rps, "minimal_proxy": f_rps },
+            "gateway_share_of_minimal_proxy_rps": share,
+            "server_cpu_us_per_request": { "gateway": g_cpu, "minimal_proxy": f_cpu },
+        }));
+    }
+    Some((text, Value::Array(levels)))
+}

@@ -91,7 +91,8 @@ impl<'a> JsonObject<'a> {
 
     /// Sets `key` to a JSON string.
     pub fn set_string(&mut self, key: &str, value: &str) {
-        let quoted = serde_json::Value::String(value.to_string()).to_string();
+        // Serializing a `&str` cannot fail; the fallback only keeps this panic-free.
+        let quoted = serde_json::to_string(value).unwrap_or_else(|_| "\"\"".to_string());
         self.set_raw(key, quoted);
     }
 
@@ -158,6 +159,19 @@ mod tests {
             out,
             r#"{"model":"gpt-4.1","x_future":{"deep":[1,2.50,"\u00e9"]},"stream":true,"stream_options":{"include_usage":true}}"#
         );
+    }
+
+    #[test]
+    fn strings_set_are_escaped() {
+        let mut obj = JsonObject::parse(br#"{"model":"a"}"#).unwrap();
+        obj.set_string("model", "say \"hi\"\\\n\u{1}é");
+        let out = obj.to_bytes();
+        assert_eq!(
+            String::from_utf8(out.clone()).unwrap(),
+            r#"{"model":"say \"hi\"\\\n\u0001é"}"#
+        );
+        let back: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(back["model"], "say \"hi\"\\\n\u{1}é");
     }
 
     #[test]

@@ -151,8 +151,15 @@ impl Snapshot {
             .kind
             .price_catalog()
             .and_then(|c| PriceCatalog::builtin().lookup(c, model));
-        let key = format!("{}/{}", provider.name, model);
-        match (self.config.prices.get(&key), catalog) {
+        // Most configurations override no price: no key to build then.
+        let over = if self.config.prices.is_empty() {
+            None
+        } else {
+            self.config
+                .prices
+                .get(&format!("{}/{}", provider.name, model))
+        };
+        match (over, catalog) {
             (Some(over), base) => Some(over.overlaid_on(base)),
             (None, Some(base)) => Some(base.clone()),
             (None, None) if provider.kind.is_local() => Some(ModelPrice {

@@ -597,7 +597,8 @@ fn respond(
 
 /// The provider's response headers worth passing to the client.
 pub(crate) fn forwardable_headers(upstream: &HeaderMap) -> HeaderMap {
-    let mut headers = HeaderMap::new();
+    // Room for Switchyard's own headers too, added next, so the map never regrows.
+    let mut headers = HeaderMap::with_capacity(16);
     for (name, value) in upstream {
         let n = name.as_str();
         if FORWARDED_RESPONSE_HEADERS.contains(&n)

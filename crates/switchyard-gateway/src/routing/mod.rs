@@ -281,6 +281,10 @@ fn dedupe(attempts: &mut Vec<Attempt>) {
 }
 
 fn skip_cooling(health: &RouteHealth, attempts: &mut Vec<Attempt>) {
+    // A lone target stays whether it cools or not.
+    if attempts.len() < 2 {
+        return;
+    }
     let cooling: Vec<bool> = attempts
         .iter()
         .map(|a| health.is_cooling(&a.target()))

@@ -85,7 +85,8 @@ fn local_now() -> OffsetDateTime {
 }
 
 /// How long a looked-up month is trusted before the zone is asked again, so that a
-/// change of time zone or a daylight-saving shift shows within a minute.
+/// daylight-saving shift shows within a minute (a change of the system's zone shows
+/// once jiff re-reads it, within about five minutes more).
 const MONTH_RECHECK_SECS: i64 = 60;
 
 /// The current local month for the request path. Asking the zone for its offset
@@ -101,7 +102,10 @@ impl MonthClock {
     fn now(&self) -> Month {
         let now_secs = OffsetDateTime::now_utc().unix_timestamp();
         let packed = self.packed.load(Ordering::Relaxed);
-        if (packed >> 24) as i64 > now_secs {
+        let valid_until = (packed >> 24) as i64;
+        // Kept only while its window is ahead of now and no longer than a recheck: a
+        // clock set back must not stretch how long a month is trusted.
+        if packed != 0 && valid_until > now_secs && valid_until - now_secs <= MONTH_RECHECK_SECS {
             let index = (packed & 0xFF_FFFF) as i32;
             return Month {
                 year: index / 12,
@@ -373,10 +377,16 @@ mod tests {
                 month: 12
             }
         );
-        // Once expired, the zone is asked again.
+        // Once expired, the zone is asked again (January 2000 is never now).
+        let stale = (2000 * 12) as u64;
         clock
             .packed
-            .store((now as u64 - 1) << 24 | december, Ordering::Relaxed);
+            .store((now as u64 - 1) << 24 | stale, Ordering::Relaxed);
+        assert_eq!(clock.now(), Month::now());
+        // A window further ahead than a recheck means the clock went back: asked again.
+        clock
+            .packed
+            .store((now as u64 + 3600) << 24 | stale, Ordering::Relaxed);
         assert_eq!(clock.now(), Month::now());
     }
 

@@ -483,13 +483,25 @@ async fn upstream_cancelled(mock: &MockUpstream) -> bool {
 #[tokio::test]
 async fn a_client_that_gives_up_before_the_answer_cancels_the_upstream_and_is_recorded() {
     let (mock, gw) = TestGateway::with_mock().await;
-    let gave_up = gw
+    let request = gw
         .post_with_api_key("/v1/messages")
         .json(&json!({"model": "ant/seq:hang", "max_tokens": 5, "messages": []}))
-        .timeout(std::time::Duration::from_millis(300))
-        .send()
-        .await;
-    assert!(gave_up.is_err(), "the mock never answers");
+        .send();
+    let client = tokio::spawn(request);
+    // Give up only once the request is with the provider (the mock never answers).
+    for _ in 0..100 {
+        if mock.count("seq:hang") == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        mock.count("seq:hang"),
+        1,
+        "the request reached the provider"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    client.abort();
 
     let cancelled = upstream_cancelled(&mock).await;
     assert!(cancelled, "the upstream request was left running");

@@ -498,6 +498,8 @@ fn respond(
         } => (*status, headers),
     };
     let mut headers = forwardable_headers(upstream_headers);
+    // Room for the content type and Switchyard's own headers, added next.
+    headers.reserve(8);
     let content_type = upstream_headers
         .get(header::CONTENT_TYPE)
         .cloned()
@@ -597,8 +599,7 @@ fn respond(
 
 /// The provider's response headers worth passing to the client.
 pub(crate) fn forwardable_headers(upstream: &HeaderMap) -> HeaderMap {
-    // Room for Switchyard's own headers too, added next, so the map never regrows.
-    let mut headers = HeaderMap::with_capacity(16);
+    let mut headers = HeaderMap::new();
     for (name, value) in upstream {
         let n = name.as_str();
         if FORWARDED_RESPONSE_HEADERS.contains(&n)

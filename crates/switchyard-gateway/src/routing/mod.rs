@@ -289,8 +289,9 @@ fn skip_cooling(health: &RouteHealth, attempts: &mut Vec<Attempt>) {
         .iter()
         .map(|a| health.is_cooling(&a.target()))
         .collect();
-    // When every target is cooling, all stay: one of them is still the best bet.
-    if cooling.iter().all(|&c| c) {
+    // When none or every target is cooling, all stay: with every one cooling, one of
+    // them is still the best bet.
+    if !cooling.contains(&true) || !cooling.contains(&false) {
         return;
     }
     let mut flags = cooling.into_iter();

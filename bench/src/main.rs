@@ -299,7 +299,7 @@ async fn levels(
     )
     .await?;
     pairs.push(Pair {
-        load: "saturation".into(),
+        load: report::SATURATION.into(),
         direct,
         gateway,
     });
@@ -858,7 +858,7 @@ fn route_checks(results: &mut Results, pairs: &[Pair], stream: bool, route: &str
                 p99.is_some_and(|v| v < 2.0),
                 fmt(p99),
             ),
-            "saturation" => {
+            report::SATURATION => {
                 let d = pair.direct.throughput();
                 let ratio = if d > 0.0 {
                     pair.gateway.throughput() / d

@@ -8,6 +8,9 @@ use std::fmt::Write;
 
 pub const PERCENTILES: [f64; 3] = [50.0, 90.0, 99.0];
 
+/// The load level of a closed-loop run at full speed (the others are fixed rates).
+pub const SATURATION: &str = "saturation";
+
 fn ms(h: &Histogram<u64>, p: f64) -> Option<f64> {
     (!h.is_empty()).then(|| h.value_at_quantile(p / 100.0) as f64 / 1_000_000.0)
 }
@@ -218,51 +221,63 @@ pub fn mib(bytes: u64) -> f64 {
 
 /// The gateway's figures beside the minimal proxy's for the same requests in the same
 /// run, level by level: how much of what any proxy pays on this machine is the
-/// gateway's own. `None` unless both routes were measured.
+/// gateway's own. Latencies are compared as measured (no direct baseline in between);
+/// the throughput share only means something at saturation, where load is not fixed.
+/// `None` unless both routes were measured.
 pub fn against_floor(gateway: &[Pair], floor: &[Pair], stream: bool) -> Option<(String, Value)> {
     if gateway.is_empty() || floor.is_empty() {
         return None;
     }
-    let measure = Measure::Total;
+    let latency = |s: &Stats| (ms(&s.total, 50.0), ms(&s.total, 99.0));
     let mut text = format!(
-        "\nGateway against the minimal proxy, same requests and run, {}:\n",
+        "\nGateway against the minimal proxy, same requests and run, {} (gateway vs minimal proxy):\n",
         if stream {
-            "streaming (last byte)"
+            "streaming, last byte"
         } else {
             "non-streaming"
         }
     );
     let mut levels = Vec::new();
-    for g in gateway {
-        let Some(f) = floor.iter().find(|f| f.load == g.load) else {
+    for pair in gateway {
+        let Some(reference) = floor.iter().find(|f| f.load == pair.load) else {
             continue;
         };
-        let [g50, _, g99] = overhead(g, measure);
-        let [f50, _, f99] = overhead(f, measure);
-        let (g_rps, f_rps) = (g.gateway.throughput(), f.gateway.throughput());
-        let share = (f_rps > 0.0).then(|| g_rps / f_rps);
-        let (g_cpu, f_cpu) = (g.gateway.server_cpu_us(), f.gateway.server_cpu_us());
-        let _ = writeln!(
-            text,
-            "  {:<11} overhead p50 {} vs {} ms, p99 {} vs {} ms; {:.0} vs {:.0} rps ({}); CPU {} vs {} us/request",
-            g.load,
+        let load = pair.load.as_str();
+        let (g, f) = (&pair.gateway, &reference.gateway);
+        let ((g50, g99), (f50, f99)) = (latency(g), latency(f));
+        let (g_cpu, f_cpu) = (g.server_cpu_us(), f.server_cpu_us());
+        let share =
+            (load == SATURATION && f.throughput() > 0.0).then(|| g.throughput() / f.throughput());
+        let mut line = format!(
+            "  {:<11} latency p50 {} vs {} ms, p99 {} vs {} ms; CPU {} vs {} us/request; errors {} vs {}",
+            load,
             cell(g50),
             cell(f50),
             cell(g99),
             cell(f99),
-            g_rps,
-            f_rps,
-            share.map_or("-".into(), |s| format!("{:.0}%", s * 100.0)),
             g_cpu.map_or("-".into(), |c| format!("{c:.0}")),
             f_cpu.map_or("-".into(), |c| format!("{c:.0}")),
+            g.errors,
+            f.errors,
         );
+        if let Some(share) = share {
+            let _ = write!(
+                line,
+                "; {:.0} vs {:.0} rps: {:.0}% of the minimal proxy",
+                g.throughput(),
+                f.throughput(),
+                share * 100.0
+            );
+        }
+        let _ = writeln!(text, "{line}");
         levels.push(json!({
-            "load": g.load,
-            "overhead_p50_ms": { "gateway": g50, "minimal_proxy": f50 },
-            "overhead_p99_ms": { "gateway": g99, "minimal_proxy": f99 },
-            "rps": { "gateway": g_rps, "minimal_proxy": f_rps },
-            "gateway_share_of_minimal_proxy_rps": share,
+            "load": load,
+            "latency_p50_ms": { "gateway": g50, "minimal_proxy": f50 },
+            "latency_p99_ms": { "gateway": g99, "minimal_proxy": f99 },
             "server_cpu_us_per_request": { "gateway": g_cpu, "minimal_proxy": f_cpu },
+            "errors": { "gateway": g.errors, "minimal_proxy": f.errors },
+            "rps": { "gateway": g.throughput(), "minimal_proxy": f.throughput() },
+            "gateway_share_of_minimal_proxy_rps": share,
         }));
     }
     Some((text, Value::Array(levels)))

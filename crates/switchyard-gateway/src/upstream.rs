@@ -69,13 +69,11 @@ pub enum ClientBuildError {
 }
 
 /// Sends requests to providers; cheap to share, holds the connection pool.
-#[derive(Clone)]
 pub struct UpstreamClient {
     inner: Inner,
     idle_limit: Duration,
 }
 
-#[derive(Clone)]
 enum Inner {
     // Boxed: the pooled client is large, and this enum is held by value.
     Direct(Box<DirectClient>),
@@ -141,6 +139,13 @@ impl UpstreamClient {
             .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .tcp_nodelay(true)
             .user_agent(user_agent())
+            .redirect(reqwest::redirect::Policy::custom(|attempt| {
+                if follow_under_proxy(attempt.previous(), attempt.url()) {
+                    attempt.follow()
+                } else {
+                    attempt.stop()
+                }
+            }))
             .build()?;
         Ok(UpstreamClient {
             inner: Inner::Proxied(client),
@@ -429,6 +434,19 @@ pub fn with_query(uri: &Uri, query: Option<&str>) -> Option<Uri> {
     let path = uri.path();
     parts.path_and_query = Some(format!("{path}?{query}").parse().ok()?);
     Uri::from_parts(parts).ok()
+}
+
+/// Whether reqwest, under a proxy, follows a redirect to `next` after `previous`:
+/// only while it stays on the same origin and within [`direct::MAX_REDIRECTS`].
+/// reqwest drops `authorization` on another host but not `x-api-key` or
+/// `x-goog-api-key`, and it cannot be told to; so a redirect that leaves the
+/// provider's origin (another host, port or scheme, HTTPS to HTTP included) is
+/// answered as it came instead of followed with the key.
+fn follow_under_proxy(previous: &[reqwest::Url], next: &reqwest::Url) -> bool {
+    previous.len() <= direct::MAX_REDIRECTS
+        && previous
+            .last()
+            .is_some_and(|from| from.origin() == next.origin())
 }
 
 #[cfg(test)]
@@ -740,5 +758,39 @@ mod tests {
         let again = with_query(&with, Some("a=1")).expect("valid");
         assert_eq!(again.to_string(), "http://127.0.0.1:9/v1/messages?a=1");
         assert_eq!(with_query(&uri, None), Some(uri.clone()));
+    }
+
+    #[test]
+    fn under_a_proxy_only_same_origin_redirects_are_followed() {
+        let url = |u: &str| reqwest::Url::parse(u).expect("url");
+        let from = vec![url("https://api.example.com/v1/chat/completions")];
+        assert!(follow_under_proxy(
+            &from,
+            &url("https://api.example.com/v2/chat/completions")
+        ));
+        // Another host, another port, or down to HTTP: the key would go along.
+        assert!(!follow_under_proxy(
+            &from,
+            &url("https://other.example.com/v1/chat/completions")
+        ));
+        assert!(!follow_under_proxy(
+            &from,
+            &url("https://api.example.com:8443/v1/chat/completions")
+        ));
+        assert!(!follow_under_proxy(
+            &from,
+            &url("http://api.example.com/v1/chat/completions")
+        ));
+        // No more than the direct path follows.
+        let many = vec![from[0].clone(); direct::MAX_REDIRECTS + 1];
+        assert!(!follow_under_proxy(
+            &many,
+            &url("https://api.example.com/v2/chat/completions")
+        ));
+        let enough = vec![from[0].clone(); direct::MAX_REDIRECTS];
+        assert!(follow_under_proxy(
+            &enough,
+            &url("https://api.example.com/v2/chat/completions")
+        ));
     }
 }

@@ -6,6 +6,7 @@ use crate::errors::{ApiError, Dialect, ErrorKind};
 use crate::providers::WireFormat;
 use crate::recorder::{PendingRecord, CLIENT_DISCONNECTED};
 use crate::sse::{contains, event_data, event_ranges, SseSplitter};
+use crate::upstream::UpstreamBody;
 use crate::usage::{AnthropicUsage, OpenAiUsage};
 use axum::http::StatusCode;
 use bytes::{Bytes, BytesMut};
@@ -242,9 +243,6 @@ impl StreamObserver {
     }
 }
 
-/// A provider's answer body, read chunk by chunk.
-pub type UpstreamStream = crate::upstream::UpstreamBody;
-
 /// Turns a provider's whole events into what the client receives: forwarded as they
 /// are (same format), or translated.
 pub trait EventHandler: Send {
@@ -393,7 +391,7 @@ impl StreamObserver {
 }
 
 pub struct ProxyStream {
-    upstream: UpstreamStream,
+    upstream: UpstreamBody,
     splitter: SseSplitter,
     handler: Box<dyn EventHandler>,
     recorder: Option<PendingRecord>,
@@ -404,7 +402,7 @@ pub struct ProxyStream {
 
 impl ProxyStream {
     pub fn new(
-        upstream: UpstreamStream,
+        upstream: UpstreamBody,
         handler: Box<dyn EventHandler>,
         mut recorder: PendingRecord,
         provider: String,

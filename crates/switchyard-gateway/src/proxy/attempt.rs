@@ -9,7 +9,6 @@ use crate::routing::retry::{is_retryable_status, retry_after};
 use crate::routing::Attempt;
 use crate::snapshot::{KeyStatus, Provider};
 use crate::state::AppState;
-use crate::stream::UpstreamStream;
 use crate::upstream::{self, SendError, UpstreamBody};
 use crate::usage::{AnthropicResponseUsage, OpenAiResponseUsage, ResponsesResponseUsage};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Request, StatusCode, Uri};
@@ -39,7 +38,7 @@ pub enum Success {
     Stream {
         status: StatusCode,
         headers: HeaderMap,
-        stream: UpstreamStream,
+        stream: UpstreamBody,
     },
 }
 

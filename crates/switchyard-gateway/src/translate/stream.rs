@@ -253,10 +253,6 @@ impl Parser for AnthropicParser {
     }
 }
 
-fn sse(event: &str, data: &impl serde::Serialize) -> Bytes {
-    encode_event(Some(event), data)
-}
-
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum OpenBlock {
     Text,
@@ -301,8 +297,7 @@ impl AnthropicEmitter {
         } else {
             format!("msg_{id}")
         };
-        out.push_back(sse(
-            "message_start",
+        out.push_back(encode_event(Some("message_start"),
             &json!({"type": "message_start", "message": {
                 "id": id, "type": "message", "role": "assistant", "model": self.model, "content": [],
                 "stop_reason": null, "stop_sequence": null, "usage": anthropic::usage_json(&self.usage)
@@ -312,8 +307,8 @@ impl AnthropicEmitter {
 
     fn close(&mut self, out: &mut VecDeque<Bytes>) {
         if self.open.take().is_some() {
-            out.push_back(sse(
-                "content_block_stop",
+            out.push_back(encode_event(
+                Some("content_block_stop"),
                 &json!({"type": "content_block_stop", "index": self.next_index - 1}),
             ));
         }
@@ -322,8 +317,7 @@ impl AnthropicEmitter {
     fn open(&mut self, kind: OpenBlock, block: Value, out: &mut VecDeque<Bytes>) {
         self.start("msg", out);
         self.close(out);
-        out.push_back(sse(
-            "content_block_start",
+        out.push_back(encode_event(Some("content_block_start"),
             &json!({"type": "content_block_start", "index": self.next_index, "content_block": block}),
         ));
         self.next_index += 1;
@@ -343,7 +337,7 @@ impl AnthropicEmitter {
             index: self.next_index - 1,
             delta,
         };
-        out.push_back(sse("content_block_delta", &event));
+        out.push_back(encode_event(Some("content_block_delta"), &event));
     }
 }
 
@@ -432,8 +426,8 @@ impl Emitter for AnthropicEmitter {
         self.close(out);
         self.finished = true;
         if let Some(message) = error {
-            out.push_back(sse(
-                "error",
+            out.push_back(encode_event(
+                Some("error"),
                 &json!({"type": "error", "error": {"type": "api_error", "message": message}}),
             ));
             return;
@@ -446,12 +440,14 @@ impl Emitter for AnthropicEmitter {
             StopReason::StopSequence(s) => json!(s),
             _ => Value::Null,
         };
-        out.push_back(sse(
-            "message_delta",
+        out.push_back(encode_event(Some("message_delta"),
             &json!({"type": "message_delta", "delta": {"stop_reason": anthropic::stop_name(&stop), "stop_sequence": sequence},
                 "usage": anthropic::usage_json(&self.usage)}),
         ));
-        out.push_back(sse("message_stop", &json!({"type": "message_stop"})));
+        out.push_back(encode_event(
+            Some("message_stop"),
+            &json!({"type": "message_stop"}),
+        ));
     }
 }
 

@@ -7,7 +7,10 @@
 
 use crate::errors::{ApiError, Dialect};
 use crate::providers::ProviderKind;
-use crate::proxy::{anthropic_version, authenticate, key_header, read_json_body};
+use crate::proxy::{
+    anthropic_version, authenticate, key_header, lost_connection, read_json_body, send_error,
+    timeout_error,
+};
 use crate::routing::{self, PlanInput};
 use crate::state::AppState;
 use crate::translate::{anthropic, Block, Request as Pivot};
@@ -94,30 +97,24 @@ async fn count(app: &AppState, request: Request) -> Result<Response, ApiError> {
             key_header(provider, secret.expose().to_string())?,
         );
     }
-    let unreachable = |why: String| {
-        ApiError::new(
-            axum::http::StatusCode::BAD_GATEWAY,
-            crate::errors::ErrorKind::Upstream,
-            format!("Could not reach provider '{}': {why}", provider.name),
-        )
-    };
+    // The same errors as a model request to this provider would give.
     let exchange = async {
         let answer = app
             .http
             .send(upstream)
             .await
-            .map_err(|e| unreachable(e.root_cause().to_string()))?;
+            .map_err(|e| send_error(provider, &e))?;
         let status = answer.status();
         let body = answer
             .into_body()
             .bytes()
             .await
-            .map_err(|e| unreachable(e.to_string()))?;
+            .map_err(|e| lost_connection(provider, &e.to_string()))?;
         Ok::<_, ApiError>((status, body))
     };
     let (status, body) = tokio::time::timeout(provider.timeout, exchange)
         .await
-        .map_err(|_| unreachable(format!("no answer within {} s", provider.timeout.as_secs())))??;
+        .map_err(|_| timeout_error(provider))??;
     let mut response = (status, body).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

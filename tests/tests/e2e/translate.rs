@@ -361,3 +361,30 @@ async fn embeddings_pass_through_to_openai_compatible_providers_and_are_costed()
     let err: Value = refused.json().await.unwrap();
     assert_eq!(err["error"]["code"], "embeddings_unsupported");
 }
+
+#[tokio::test]
+async fn count_tokens_reports_an_unreachable_provider_as_a_model_request_would() {
+    let mock = MockUpstream::start().await.unwrap();
+    let reset = MockUpstream::start_resetting().await.unwrap();
+    let extra = format!(
+        "[[providers]]\nname = \"gone\"\nkind = \"anthropic\"\nbase_url = \"http://{reset}\"\n\
+         api_key = {{ keyring = \"ant\" }}\n"
+    );
+    let gw = TestGateway::start_with(&mock, "", &extra).await;
+    let body =
+        json!({"model": "gone/claude-sonnet-4-5", "messages": [{"role": "user", "content": "hi"}]});
+    let counted = gw
+        .post_with_api_key("/v1/messages/count_tokens")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(counted.status(), 502);
+    let err: Value = counted.json().await.unwrap();
+    assert_eq!(err["type"], "error");
+    let message = err["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with("Could not reach provider 'gone' at http://"),
+        "{message}"
+    );
+}

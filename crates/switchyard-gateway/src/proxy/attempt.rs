@@ -310,7 +310,7 @@ pub(crate) fn anthropic_version(client_headers: &HeaderMap) -> HeaderValue {
         .unwrap_or(HeaderValue::from_static(DEFAULT_ANTHROPIC_VERSION))
 }
 
-fn timeout_error(provider: &Provider) -> ApiError {
+pub(crate) fn timeout_error(provider: &Provider) -> ApiError {
     ApiError::new(
         StatusCode::GATEWAY_TIMEOUT,
         ErrorKind::Timeout,
@@ -322,7 +322,7 @@ fn timeout_error(provider: &Provider) -> ApiError {
     )
 }
 
-fn lost_connection(provider: &Provider, why: &str) -> ApiError {
+pub(crate) fn lost_connection(provider: &Provider, why: &str) -> ApiError {
     ApiError::new(
         StatusCode::BAD_GATEWAY,
         ErrorKind::Upstream,
@@ -333,7 +333,7 @@ fn lost_connection(provider: &Provider, why: &str) -> ApiError {
     )
 }
 
-fn send_error(provider: &Provider, e: &SendError) -> ApiError {
+pub(crate) fn send_error(provider: &Provider, e: &SendError) -> ApiError {
     // A timeout here is the connection's (TCP or TLS), not the provider's answer.
     let (status, kind) = if e.is_timeout() {
         (StatusCode::GATEWAY_TIMEOUT, ErrorKind::Timeout)

@@ -5,7 +5,9 @@
 
 mod attempt;
 
-pub(crate) use attempt::{anthropic_version, key_header};
+pub(crate) use attempt::{
+    anthropic_version, key_header, lost_connection, send_error, timeout_error,
+};
 
 use crate::auth::{hash_key, presented_key};
 use crate::errors::{ApiError, Dialect, ErrorKind};

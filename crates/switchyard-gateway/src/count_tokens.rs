@@ -6,10 +6,9 @@
 //! page-sized attachment; providers tokenize differently, so treat it as a guide.
 
 use crate::errors::{ApiError, Dialect};
-use crate::providers::ProviderKind;
+use crate::providers::{ProviderKind, WireFormat};
 use crate::proxy::{
-    anthropic_version, authenticate, key_header, lost_connection, read_json_body, send_error,
-    timeout_error,
+    authenticate, lost_connection, provider_headers, read_json_body, send_error, timeout_error,
 };
 use crate::routing::{self, PlanInput};
 use crate::state::AppState;
@@ -66,10 +65,6 @@ async fn count(app: &AppState, request: Request) -> Result<Response, ApiError> {
     }
     // Anthropic counts exactly.
     value["model"] = json!(attempt.model);
-    let credential = attempt
-        .provider
-        .credential(attempt.credential.as_deref())
-        .and_then(|c| c.secret.as_ref());
     let provider = &attempt.provider;
     let url = format!("{}/v1/messages/count_tokens", provider.base_url);
     let uri = upstream::parse_url(&url).ok_or_else(|| {
@@ -82,21 +77,13 @@ async fn count(app: &AppState, request: Request) -> Result<Response, ApiError> {
     let mut upstream = axum::http::Request::post(uri)
         .body(bytes::Bytes::from(body))
         .map_err(|e| ApiError::internal(format!("Bad upstream request: {e}")))?;
-    let out = upstream.headers_mut();
-    out.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    out.insert("anthropic-version", anthropic_version(&parts.headers));
-    for beta in parts.headers.get_all("anthropic-beta") {
-        out.append("anthropic-beta", beta.clone());
-    }
-    if let Some(secret) = credential {
-        out.insert(
-            "x-api-key",
-            key_header(provider, secret.expose().to_string())?,
-        );
-    }
+    provider_headers(
+        provider,
+        attempt.credential.as_deref(),
+        WireFormat::AnthropicMessages,
+        &parts.headers,
+        upstream.headers_mut(),
+    )?;
     // The same errors as a model request to this provider would give.
     let exchange = async {
         let answer = app

@@ -388,3 +388,32 @@ async fn count_tokens_reports_an_unreachable_provider_as_a_model_request_would()
         "{message}"
     );
 }
+
+#[tokio::test]
+async fn a_provider_key_that_cannot_be_read_is_named_and_nothing_is_sent_without_it() {
+    let mock = MockUpstream::start().await.unwrap();
+    let extra = format!(
+        "[[providers]]\nname = \"nokey\"\nkind = \"anthropic\"\nbase_url = \"{}\"\n\
+         api_key = {{ env = \"SWITCHYARD_TEST_KEY_NEVER_SET\" }}\n",
+        mock.anthropic_base()
+    );
+    let gw = TestGateway::start_with(&mock, "", &extra).await;
+    let body = json!({"model": "nokey/claude-sonnet-4-5", "max_tokens": 5,
+        "messages": [{"role": "user", "content": "hi"}]});
+    for path in ["/v1/messages", "/v1/messages/count_tokens"] {
+        let refused = gw.post_with_api_key(path).json(&body).send().await.unwrap();
+        assert_eq!(refused.status(), 500, "{path}");
+        let err: Value = refused.json().await.unwrap();
+        assert_eq!(err["type"], "error", "{path}");
+        let message = err["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("Provider 'nokey' has no usable API key")
+                && message.contains("environment variable SWITCHYARD_TEST_KEY_NEVER_SET"),
+            "{path}: {message}"
+        );
+    }
+    assert!(
+        mock.captured().is_empty(),
+        "a request went out without the provider's key"
+    );
+}

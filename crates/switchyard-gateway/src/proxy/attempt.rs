@@ -112,52 +112,18 @@ pub async fn send(
 ) -> Result<Success, Failure> {
     let provider = &attempt.provider;
     let format = provider.kind.format_for(inbound.api);
-    let credential = provider
-        .credential(attempt.credential.as_deref())
-        .ok_or_else(|| {
-            Failure::fatal(ApiError::internal(format!(
-                "Provider '{}' has no credential named '{}'.",
-                provider.name,
-                attempt.credential.as_deref().unwrap_or_default()
-            )))
-        })?;
-    if let KeyStatus::Missing(why) = &credential.status {
-        return Err(Failure::fatal(
-            ApiError::internal(format!(
-                "Provider '{}' has no usable API key: {why}",
-                provider.name
-            ))
-            .with_code("provider_key_missing"),
-        ));
-    }
-
     let url = upstream_url(provider, format, &attempt.model, inbound)?;
     let mut request = Request::post(url)
         .body(body)
         .map_err(|e| Failure::fatal(ApiError::internal(format!("Bad upstream request: {e}"))))?;
-    let out = request.headers_mut();
-    out.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    for name in FORWARDED_REQUEST_HEADERS {
-        for value in inbound.headers.get_all(name) {
-            out.append(name, value.clone());
-        }
-    }
-    if let Some(key) = &credential.secret {
-        let (name, value) = match format {
-            WireFormat::OpenAiChat | WireFormat::OpenAiResponses | WireFormat::OpenAiEmbeddings => {
-                (header::AUTHORIZATION, format!("Bearer {}", key.expose()))
-            }
-            WireFormat::Gemini => (X_GOOG_API_KEY.clone(), key.expose().to_string()),
-            WireFormat::AnthropicMessages => (X_API_KEY.clone(), key.expose().to_string()),
-        };
-        out.insert(name, key_header(provider, value).map_err(Failure::fatal)?);
-    }
-    if format == WireFormat::AnthropicMessages {
-        out.insert("anthropic-version", anthropic_version(inbound.headers));
-    }
+    provider_headers(
+        provider,
+        attempt.credential.as_deref(),
+        format,
+        inbound.headers,
+        request.headers_mut(),
+    )
+    .map_err(Failure::fatal)?;
 
     // One deadline for the whole exchange (one timer per try): the answer's head,
     // then its whole body, or a stream's first chunk.
@@ -289,9 +255,60 @@ async fn exchange(
     }))
 }
 
+/// The headers of a request to `provider` in `format`: JSON content type, the
+/// client's headers that providers read (betas, accept), the provider key in the
+/// provider's header and, for Anthropic, the API version. Fails when the named
+/// credential does not exist or its key could not be read, rather than sending the
+/// request without one.
+pub(crate) fn provider_headers(
+    provider: &Provider,
+    credential: Option<&str>,
+    format: WireFormat,
+    client_headers: &HeaderMap,
+    out: &mut HeaderMap,
+) -> Result<(), ApiError> {
+    let credential = provider.credential(credential).ok_or_else(|| {
+        ApiError::internal(format!(
+            "Provider '{}' has no credential named '{}'.",
+            provider.name,
+            credential.unwrap_or_default()
+        ))
+    })?;
+    if let KeyStatus::Missing(why) = &credential.status {
+        return Err(ApiError::internal(format!(
+            "Provider '{}' has no usable API key: {why}",
+            provider.name
+        ))
+        .with_code("provider_key_missing"));
+    }
+    out.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    for name in FORWARDED_REQUEST_HEADERS {
+        for value in client_headers.get_all(name) {
+            out.append(name, value.clone());
+        }
+    }
+    if let Some(key) = &credential.secret {
+        let (name, value) = match format {
+            WireFormat::OpenAiChat | WireFormat::OpenAiResponses | WireFormat::OpenAiEmbeddings => {
+                (header::AUTHORIZATION, format!("Bearer {}", key.expose()))
+            }
+            WireFormat::Gemini => (X_GOOG_API_KEY.clone(), key.expose().to_string()),
+            WireFormat::AnthropicMessages => (X_API_KEY.clone(), key.expose().to_string()),
+        };
+        out.insert(name, key_header(provider, value)?);
+    }
+    if format == WireFormat::AnthropicMessages {
+        out.insert("anthropic-version", anthropic_version(client_headers));
+    }
+    Ok(())
+}
+
 /// A provider key as a header value, marked sensitive so that it never shows in
 /// debug output.
-pub(crate) fn key_header(provider: &Provider, value: String) -> Result<HeaderValue, ApiError> {
+fn key_header(provider: &Provider, value: String) -> Result<HeaderValue, ApiError> {
     let mut value = HeaderValue::try_from(value).map_err(|_| {
         ApiError::internal(format!(
             "Provider '{}' has an API key that cannot be sent in an HTTP header.",
@@ -303,7 +320,7 @@ pub(crate) fn key_header(provider: &Provider, value: String) -> Result<HeaderVal
 }
 
 /// The `anthropic-version` the client sent, or the default.
-pub(crate) fn anthropic_version(client_headers: &HeaderMap) -> HeaderValue {
+fn anthropic_version(client_headers: &HeaderMap) -> HeaderValue {
     client_headers
         .get("anthropic-version")
         .cloned()

@@ -5,9 +5,7 @@
 
 mod attempt;
 
-pub(crate) use attempt::{
-    anthropic_version, key_header, lost_connection, send_error, timeout_error,
-};
+pub(crate) use attempt::{lost_connection, provider_headers, send_error, timeout_error};
 
 use crate::auth::{hash_key, presented_key};
 use crate::errors::{ApiError, Dialect, ErrorKind};

@@ -212,7 +212,7 @@ fn scripted(shared: &Shared, model: &str) -> String {
     let step = steps[n.min(steps.len() - 1)];
     match step {
         "ok" => "ok".to_string(),
-        "hang" | "midstream" => step.to_string(),
+        "hang" | "midstream" | "stall-body" | "stall-400" => step.to_string(),
         code => format!("fail-{code}"),
     }
 }
@@ -223,6 +223,26 @@ async fn hang(shared: Arc<Shared>) -> Response {
     tokio::time::sleep(Duration::from_secs(3600)).await;
     guard.complete();
     StatusCode::GATEWAY_TIMEOUT.into_response()
+}
+
+/// The head and the start of a JSON body, then silence for an hour.
+fn stalled(status: StatusCode, start: &'static str) -> Response {
+    let stream = futures_util::stream::unfold(0, move |step| async move {
+        if step == 1 {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            return None;
+        }
+        Some((
+            Ok::<_, std::io::Error>(Bytes::from_static(start.as_bytes())),
+            1,
+        ))
+    });
+    (
+        status,
+        [("content-type", "application/json")],
+        Body::from_stream(stream),
+    )
+        .into_response()
 }
 
 /// Counts a cancellation when dropped before [`CancelGuard::complete`].
@@ -373,6 +393,12 @@ async fn openai(State(shared): State<Arc<Shared>>, request: Request) -> Response
     }
     if model == "hang" {
         return hang(shared).await;
+    }
+    if model == "stall-body" {
+        return stalled(StatusCode::OK, "{\"id\": \"chatcmpl-mock\", ");
+    }
+    if model == "stall-400" {
+        return stalled(StatusCode::BAD_REQUEST, "{\"error\": {\"message\": ");
     }
     if model == "midstream" {
         return midstream(format!(

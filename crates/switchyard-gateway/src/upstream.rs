@@ -7,7 +7,7 @@
 //! per request): about a fifth of the gateway's CPU per proxied request.
 //!
 //! Credentials written into a provider URL and redirects are handled as reqwest did
-//! (see [`direct`]).
+//! for the direct path, and the same way on both paths (see [`redirect`]).
 //!
 //! When the environment names a proxy (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, any
 //! case), requests go through reqwest instead, which honours those variables and
@@ -54,7 +54,7 @@ fn user_agent() -> HeaderValue {
 }
 
 mod connect;
-mod direct;
+mod redirect;
 
 type BoxError = Box<dyn StdError + Send + Sync>;
 type DirectClient = Client<connect::Bounded<HttpsConnector<HttpConnector>>, Full<Bytes>>;
@@ -134,18 +134,22 @@ impl UpstreamClient {
 
     /// reqwest, which routes through the proxy the environment names.
     pub fn proxied() -> Result<UpstreamClient, ClientBuildError> {
-        let client = reqwest::Client::builder()
+        Self::proxied_through(None)
+    }
+
+    /// reqwest through `proxy`, or through the one the environment names.
+    fn proxied_through(proxy: Option<reqwest::Proxy>) -> Result<UpstreamClient, ClientBuildError> {
+        let mut builder = reqwest::Client::builder();
+        if let Some(proxy) = proxy {
+            builder = builder.proxy(proxy);
+        }
+        let client = builder
             .connect_timeout(CONNECT_TIMEOUT)
             .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .tcp_nodelay(true)
             .user_agent(user_agent())
-            .redirect(reqwest::redirect::Policy::custom(|attempt| {
-                if follow_under_proxy(attempt.previous(), attempt.url()) {
-                    attempt.follow()
-                } else {
-                    attempt.stop()
-                }
-            }))
+            // Redirects are followed by `redirect::follow`, as on the direct path.
+            .redirect(reqwest::redirect::Policy::none())
             .build()?;
         Ok(UpstreamClient {
             inner: Inner::Proxied(client),
@@ -178,14 +182,23 @@ impl UpstreamClient {
                 headers
                     .entry(ACCEPT)
                     .or_insert(HeaderValue::from_static("*/*"));
-                let response = direct::send(client, request).await?;
+                let response = redirect::follow(request, |hop| async move {
+                    client
+                        .request(hop.map(Full::new))
+                        .await
+                        .map_err(SendError::new)
+                })
+                .await?;
                 Ok(response.map(|body| UpstreamBody::new(Source::Direct(body), self.idle_limit)))
             }
             Inner::Proxied(client) => {
-                let request = reqwest::Request::try_from(request).map_err(SendError::new)?;
-                let response = client.execute(request).await.map_err(SendError::new)?;
-                Ok(Response::<reqwest::Body>::from(response)
-                    .map(|body| UpstreamBody::new(Source::Proxied(body), self.idle_limit)))
+                let response = redirect::follow(request, |hop| async move {
+                    let hop = reqwest::Request::try_from(hop).map_err(SendError::new)?;
+                    let answer = client.execute(hop).await.map_err(SendError::new)?;
+                    Ok(Response::<reqwest::Body>::from(answer))
+                })
+                .await?;
+                Ok(response.map(|body| UpstreamBody::new(Source::Proxied(body), self.idle_limit)))
             }
         }
     }
@@ -436,19 +449,6 @@ pub fn with_query(uri: &Uri, query: Option<&str>) -> Option<Uri> {
     Uri::from_parts(parts).ok()
 }
 
-/// Whether reqwest, under a proxy, follows a redirect to `next` after `previous`:
-/// only while it stays on the same origin and within [`direct::MAX_REDIRECTS`].
-/// reqwest drops `authorization` on another host but not `x-api-key` or
-/// `x-goog-api-key`, and it cannot be told to; so a redirect that leaves the
-/// provider's origin (another host, port or scheme, HTTPS to HTTP included) is
-/// answered as it came instead of followed with the key.
-fn follow_under_proxy(previous: &[reqwest::Url], next: &reqwest::Url) -> bool {
-    previous.len() <= direct::MAX_REDIRECTS
-        && previous
-            .last()
-            .is_some_and(|from| from.origin() == next.origin())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -518,44 +518,59 @@ mod tests {
 
     #[tokio::test]
     async fn a_body_that_goes_quiet_ends_with_an_error_after_the_idle_limit() {
-        let (url, _seen) = scripted_server(
-            vec![
-                "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n",
-                "6\r\ndata: \r\n",
-                "6\r\nhello\n\r\n",
-            ],
-            Duration::from_millis(150),
-        )
-        .await;
-        let client = UpstreamClient::direct()
-            .expect("client")
-            .with_idle_limit(Duration::from_millis(400));
-        let mut body = client
-            .send(post(&url, "{}"))
-            .await
-            .expect("sent")
-            .into_body();
-        // Pauses shorter than the limit are waited out, however many there are.
-        assert_eq!(
-            &body.next().await.expect("chunk").expect("data")[..],
-            b"data: "
-        );
-        assert_eq!(
-            &body.next().await.expect("chunk").expect("data")[..],
-            b"hello\n"
-        );
-        let started = Instant::now();
-        let error = body
-            .next()
-            .await
-            .expect("an error, not the end")
-            .expect_err("idle");
-        assert!(
-            started.elapsed() >= Duration::from_millis(300),
-            "{:?}",
-            started.elapsed()
-        );
-        assert!(error.to_string().contains("sent nothing for"), "{error}");
+        for proxied in [false, true] {
+            let (url, seen) = scripted_server(
+                vec![
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n",
+                    "6\r\ndata: \r\n",
+                    "6\r\nhello\n\r\n",
+                ],
+                Duration::from_millis(150),
+            )
+            .await;
+            let (client, url) = if proxied {
+                // The scripted server is the proxy; the provider's host is never resolved.
+                let server = url.trim_start_matches("http://").split('/').next();
+                let server = server.and_then(|s| s.parse().ok()).expect("address");
+                let provider = "http://provider.invalid/v1/chat/completions".to_string();
+                (through_proxy(server), provider)
+            } else {
+                (UpstreamClient::direct().expect("client"), url)
+            };
+            let client = client.with_idle_limit(Duration::from_millis(400));
+            let mut body = client
+                .send(post(&url, "{}"))
+                .await
+                .expect("sent")
+                .into_body();
+            // Pauses shorter than the limit are waited out, however many there are.
+            assert_eq!(
+                &body.next().await.expect("chunk").expect("data")[..],
+                b"data: "
+            );
+            assert_eq!(
+                &body.next().await.expect("chunk").expect("data")[..],
+                b"hello\n"
+            );
+            let started = Instant::now();
+            let error = body
+                .next()
+                .await
+                .expect("an error, not the end")
+                .expect_err("idle");
+            assert!(
+                started.elapsed() >= Duration::from_millis(300),
+                "{:?}",
+                started.elapsed()
+            );
+            assert!(error.to_string().contains("sent nothing for"), "{error}");
+            let request = seen.await.expect("request seen").to_ascii_lowercase();
+            assert_eq!(
+                request.starts_with("post http://provider.invalid/"),
+                proxied,
+                "{request}"
+            );
+        }
     }
 
     #[tokio::test]
@@ -581,8 +596,11 @@ mod tests {
         assert_eq!(&body.bytes().await.expect("body")[..], b"hello world");
     }
 
-    /// A server that redirects `/old` to `to` and `/loop` to itself, and answers
-    /// `/new` with the body and credential headers it received.
+    /// A server that redirects `/old` to `to` (308), `/moved` to `/new` (301) and
+    /// `/loop` to itself, and answers `/new` with the body and credential headers it
+    /// received and whether the request came through a proxy (an absolute URL in the
+    /// request line). It serves as a proxy too: a proxy's request names the whole URL
+    /// and is routed by its path.
     async fn redirecting_server(to: Option<String>) -> std::net::SocketAddr {
         use axum::http::{HeaderMap, StatusCode};
         use axum::routing::post;
@@ -595,12 +613,16 @@ mod tests {
                 post(move || async move { (StatusCode::PERMANENT_REDIRECT, [("location", to)]) }),
             )
             .route(
+                "/moved",
+                post(|| async { (StatusCode::MOVED_PERMANENTLY, [("location", "/new")]) }),
+            )
+            .route(
                 "/loop",
                 post(|| async { (StatusCode::TEMPORARY_REDIRECT, [("location", "/loop")]) }),
             )
             .route(
                 "/new",
-                post(|headers: HeaderMap, body: String| async move {
+                post(|uri: Uri, headers: HeaderMap, body: String| async move {
                     let seen = |name: &str| {
                         headers
                             .get(name)
@@ -608,7 +630,16 @@ mod tests {
                             .unwrap_or("-")
                             .to_string()
                     };
-                    format!("{body}|{}|{}", seen("authorization"), seen("x-api-key"))
+                    let via = if uri.scheme().is_some() {
+                        "proxied"
+                    } else {
+                        "direct"
+                    };
+                    format!(
+                        "{body}|{}|{}|{via}",
+                        seen("authorization"),
+                        seen("x-api-key")
+                    )
                 }),
             );
         tokio::spawn(async move { axum::serve(listener, app).await });
@@ -626,31 +657,55 @@ mod tests {
         request
     }
 
+    /// The status and the body of the answer to `with_keys(url)`.
+    async fn answer(client: &UpstreamClient, url: &str) -> (u16, String) {
+        let answer = client.send(with_keys(url)).await.expect("sent");
+        let status = answer.status().as_u16();
+        let body = answer.into_body().bytes().await.expect("body");
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    fn through_proxy(proxy: std::net::SocketAddr) -> UpstreamClient {
+        let proxy = reqwest::Proxy::all(format!("http://{proxy}")).expect("proxy url");
+        UpstreamClient::proxied_through(Some(proxy)).expect("client")
+    }
+
     #[tokio::test]
     async fn redirects_are_followed_with_the_body_and_keys_only_on_the_same_host() {
         let client = UpstreamClient::direct().expect("client");
         let here = redirecting_server(None).await;
-        let answer = client
-            .send(with_keys(&format!("http://{here}/old")))
-            .await
-            .expect("sent");
-        assert_eq!(answer.status(), 200);
-        let body = answer.into_body().bytes().await.expect("body");
-        assert_eq!(&body[..], b"hi|Bearer k|k2");
+        let kept = (200, "hi|Bearer k|k2|direct".to_string());
+        assert_eq!(answer(&client, &format!("http://{here}/old")).await, kept);
+        // A 301 or 302 keeps the POST and its body, unlike a browser.
+        assert_eq!(answer(&client, &format!("http://{here}/moved")).await, kept);
 
         let elsewhere = redirecting_server(Some(format!("http://{here}/new"))).await;
-        let answer = client
-            .send(with_keys(&format!("http://{elsewhere}/old")))
-            .await
-            .expect("sent");
-        let body = answer.into_body().bytes().await.expect("body");
-        assert_eq!(&body[..], b"hi|-|-", "keys are not sent to another host");
+        assert_eq!(
+            answer(&client, &format!("http://{elsewhere}/old")).await,
+            (200, "hi|-|-|direct".to_string()),
+            "keys are not sent to another host"
+        );
+        let (status, _) = answer(&client, &format!("http://{here}/loop")).await;
+        assert_eq!(status, 307, "a loop ends with the redirect itself");
+    }
 
-        let answer = client
-            .send(with_keys(&format!("http://{here}/loop")))
-            .await
-            .expect("sent");
-        assert_eq!(answer.status(), 307, "a loop ends with the redirect itself");
+    #[tokio::test]
+    async fn behind_a_proxy_redirects_are_followed_the_same_way() {
+        // Every hop goes to the proxy, whatever host the URL names.
+        let proxy = redirecting_server(Some("http://elsewhere.invalid/new".to_string())).await;
+        let client = through_proxy(proxy);
+        assert_eq!(
+            answer(&client, "http://provider.invalid/moved").await,
+            (200, "hi|Bearer k|k2|proxied".to_string()),
+            "a 301 keeps the POST, its body and the keys on the same host"
+        );
+        assert_eq!(
+            answer(&client, "http://provider.invalid/old").await,
+            (200, "hi|-|-|proxied".to_string()),
+            "keys are not sent to another host"
+        );
+        let (status, _) = answer(&client, "http://provider.invalid/loop").await;
+        assert_eq!(status, 307, "a loop ends with the redirect itself");
     }
 
     #[tokio::test]
@@ -758,39 +813,5 @@ mod tests {
         let again = with_query(&with, Some("a=1")).expect("valid");
         assert_eq!(again.to_string(), "http://127.0.0.1:9/v1/messages?a=1");
         assert_eq!(with_query(&uri, None), Some(uri.clone()));
-    }
-
-    #[test]
-    fn under_a_proxy_only_same_origin_redirects_are_followed() {
-        let url = |u: &str| reqwest::Url::parse(u).expect("url");
-        let from = vec![url("https://api.example.com/v1/chat/completions")];
-        assert!(follow_under_proxy(
-            &from,
-            &url("https://api.example.com/v2/chat/completions")
-        ));
-        // Another host, another port, or down to HTTP: the key would go along.
-        assert!(!follow_under_proxy(
-            &from,
-            &url("https://other.example.com/v1/chat/completions")
-        ));
-        assert!(!follow_under_proxy(
-            &from,
-            &url("https://api.example.com:8443/v1/chat/completions")
-        ));
-        assert!(!follow_under_proxy(
-            &from,
-            &url("http://api.example.com/v1/chat/completions")
-        ));
-        // No more than the direct path follows.
-        let many = vec![from[0].clone(); direct::MAX_REDIRECTS + 1];
-        assert!(!follow_under_proxy(
-            &many,
-            &url("https://api.example.com/v2/chat/completions")
-        ));
-        let enough = vec![from[0].clone(); direct::MAX_REDIRECTS];
-        assert!(follow_under_proxy(
-            &enough,
-            &url("https://api.example.com/v2/chat/completions")
-        ));
     }
 }

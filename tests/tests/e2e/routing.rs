@@ -105,23 +105,28 @@ async fn timeouts_and_connection_resets_are_retried() {
         "[[providers]]\nname = \"slowpoke\"\nkind = \"openai-compatible\"\nbase_url = \"{}\"\ntimeout_secs = 5\n\
          [[providers]]\nname = \"resetter\"\nkind = \"openai-compatible\"\nbase_url = \"http://{reset}/v1\"\n\
          [[policies]]\nname = \"t\"\ntype = \"fallback\"\nsteps = [{{ model = \"slowpoke/seq:hang,ok\", retries = 1 }}]\n\
+         [[policies]]\nname = \"body\"\ntype = \"fallback\"\nsteps = [{{ model = \"slowpoke/seq:stall-body,ok\", retries = 1 }}]\n\
          [[policies]]\nname = \"r\"\ntype = \"fallback\"\nsteps = [{{ model = \"resetter/m\", retries = 2 }}, {{ model = \"oai/gpt-4.1\" }}]\n",
         mock.openai_base()
     );
     let gw = TestGateway::start_with(&mock, "", &extra).await;
 
-    let began = Instant::now();
-    let response = ask(&gw, "policy/t", false).await;
-    assert_eq!(response.status(), 200);
-    let waited = began.elapsed();
-    // A 5 s timeout, then a 500 ms (+-10%) backoff.
-    assert!(
-        waited >= Duration::from_millis(5450) && waited <= Duration::from_millis(5550),
-        "{waited:?}"
-    );
-    let attempts = attempts_of(&gw).await;
-    assert_eq!(attempts[0]["status"], 504);
-    assert_eq!(attempts[0]["error_kind"], "timeout");
+    // No answer at all, or a head whose body never comes: the deadline covers both.
+    for policy in ["policy/t", "policy/body"] {
+        let began = Instant::now();
+        let response = ask(&gw, policy, false).await;
+        assert_eq!(response.status(), 200, "{policy}");
+        assert_eq!(response.headers()["x-switchyard-attempts"], "2", "{policy}");
+        let waited = began.elapsed();
+        // A 5 s timeout, then a 500 ms (+-10%) backoff.
+        assert!(
+            waited >= Duration::from_millis(5450) && waited <= Duration::from_millis(5550),
+            "{policy}: {waited:?}"
+        );
+        let attempts = attempts_of(&gw).await;
+        assert_eq!(attempts[0]["status"], 504, "{policy}");
+        assert_eq!(attempts[0]["error_kind"], "timeout", "{policy}");
+    }
 
     let response = ask(&gw, "policy/r", false).await;
     assert_eq!(response.status(), 200);
@@ -135,6 +140,33 @@ async fn timeouts_and_connection_resets_are_retried() {
         .as_str()
         .unwrap()
         .contains("Could not reach provider 'resetter'"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_error_whose_body_stalls_keeps_its_status_and_is_not_retried() {
+    let mock = MockUpstream::start().await.unwrap();
+    let extra = format!(
+        "[[providers]]\nname = \"staller\"\nkind = \"openai-compatible\"\nbase_url = \"{}\"\ntimeout_secs = 5\n\
+         [[policies]]\nname = \"refused\"\ntype = \"fallback\"\nsteps = [{{ model = \"staller/seq:stall-400,ok\", retries = 1 }}]\n",
+        mock.openai_base()
+    );
+    let gw = TestGateway::start_with(&mock, "", &extra).await;
+
+    // A 400 whose body stalls is still the provider's 400: cut at the deadline, not
+    // turned into a timeout that would be retried.
+    let began = Instant::now();
+    let response = ask(&gw, "policy/refused", false).await;
+    let waited = began.elapsed();
+    assert_eq!(response.status(), 400);
+    assert_eq!(response.headers()["x-switchyard-attempts"], "1");
+    assert!(
+        waited >= Duration::from_secs(5) && waited < Duration::from_millis(5100),
+        "{waited:?}"
+    );
+    let body: Value = response.json().await.unwrap();
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("400"), "{message}");
+    assert_eq!(mock.count("seq:stall-400,ok"), 1);
 }
 
 #[tokio::test(start_paused = true)]

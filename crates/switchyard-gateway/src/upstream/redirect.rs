@@ -1,17 +1,20 @@
-//! Sending one request through hyper's pooled client with what reqwest did on top:
+//! Sending one request hop by hop, the same way on both of the client's paths:
 //! credentials written into the URL (`https://user:pass@host`) become a Basic
 //! `authorization` header instead of going on the wire in the authority, and
 //! redirects are followed (up to [`MAX_REDIRECTS`]; method and body kept, since a
 //! chat request turned into a `GET` only fails; credentials dropped when a redirect
 //! leaves the provider's host; never from HTTPS down to HTTP).
+//!
+//! The proxied path used reqwest's own policy before, which turns a `POST` into a
+//! `GET` on 301 and 302 and keeps `x-api-key` / `x-goog-api-key` on another host;
+//! now each path only sends single hops and this loop decides what follows.
 
-use super::{DirectClient, SendError};
+use super::SendError;
 use base64::Engine;
 use bytes::Bytes;
 use http::header::{HeaderValue, AUTHORIZATION, LOCATION};
 use http::{HeaderMap, Request, Response, StatusCode, Uri};
-use http_body_util::Full;
-use hyper::body::Incoming;
+use std::future::Future;
 
 /// Most redirects followed for one request (as reqwest and browsers).
 pub(super) const MAX_REDIRECTS: usize = 10;
@@ -24,10 +27,16 @@ const CREDENTIAL_HEADERS: [&str; 5] = [
     "x-goog-api-key",
 ];
 
-pub(super) async fn send(
-    client: &DirectClient,
+/// Sends `request` with `hop` (one HTTP exchange, no redirects of its own) and
+/// follows the redirects it answers with.
+pub(super) async fn follow<B, Hop, Sent>(
     request: Request<Bytes>,
-) -> Result<Response<Incoming>, SendError> {
+    mut hop: Hop,
+) -> Result<Response<B>, SendError>
+where
+    Hop: FnMut(Request<Bytes>) -> Sent,
+    Sent: Future<Output = Result<Response<B>, SendError>>,
+{
     let (parts, body) = request.into_parts();
     let mut headers = parts.headers;
     let mut uri = parts.uri;
@@ -37,12 +46,12 @@ pub(super) async fn send(
     }
     let mut hops = 0;
     loop {
-        let mut outbound = Request::new(Full::new(body.clone()));
+        let mut outbound = Request::new(body.clone());
         *outbound.method_mut() = parts.method.clone();
         *outbound.uri_mut() = uri.clone();
         // Kept for a redirect; a handful of headers, cheap next to the request.
         *outbound.headers_mut() = headers.clone();
-        let response = client.request(outbound).await.map_err(SendError::new)?;
+        let response = hop(outbound).await?;
         let Some(next) = redirect_target(&uri, response.status(), response.headers()) else {
             return Ok(response);
         };

@@ -17,7 +17,6 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
-use switchyard_store::{GroupBy, UsageQuery};
 
 pub fn router(app: Arc<AppState>) -> Router<Arc<AppState>> {
     Router::new()
@@ -146,17 +145,7 @@ async fn blocking<T: Send + 'static>(
 
 async fn status(State(app): State<Arc<AppState>>) -> Result<Json<serde_json::Value>, ApiError> {
     let store = app.store.clone();
-    let today = blocking(move || {
-        let midnight = local_midnight_ms();
-        Ok(store
-            .usage(&UsageQuery {
-                since_ms: midnight,
-                until_ms: None,
-                group_by: GroupBy::Model,
-            })?
-            .total)
-    })
-    .await?;
+    let today = blocking(move || manage::today(&store)).await?;
     let snapshot = app.snapshot();
     let mut providers: Vec<_> = snapshot
         .providers
@@ -200,17 +189,6 @@ async fn status(State(app): State<Arc<AppState>>) -> Result<Json<serde_json::Val
         },
         "log_dropped": app.log.dropped(),
     })))
-}
-
-/// Start of today in the machine's local time zone, in Unix milliseconds.
-fn local_midnight_ms() -> i64 {
-    let now = time::OffsetDateTime::now_utc();
-    let offset = crate::spend::local_offset();
-    let local = now.to_offset(offset);
-    local
-        .replace_time(time::Time::MIDNIGHT)
-        .unix_timestamp()
-        .saturating_mul(1000)
 }
 
 async fn get_config(State(app): State<Arc<AppState>>) -> Result<Json<serde_json::Value>, ApiError> {

@@ -8,8 +8,8 @@ use crate::secrets::{SecretError, SecretStore};
 use serde::Serialize;
 use switchyard_charts::{ChartKind, ChartOptions, Theme, Timing};
 use switchyard_store::analytics::{
-    parse_params, AnalyticsQuery, Bucket, Dimension, ParsedParams, Report, ReportRow, Summary,
-    TimeZone,
+    parse_params, parse_range, AnalyticsQuery, Bucket, Dimension, Metrics, ParsedParams, Report,
+    ReportRow, Summary, TimeZone,
 };
 use switchyard_store::{PruneOutcome, Retention, Store, StoreError};
 
@@ -265,6 +265,25 @@ pub fn chart(
     let report = store.analytics(&parsed.query)?;
     switchyard_charts::chart(kind, &report, &options)
         .map_err(|e| ManageError::Invalid(e.to_string()))
+}
+
+/// Totals since midnight in the machine's local time zone (rollups where they answer).
+pub fn today(store: &Store) -> Result<Metrics, ManageError> {
+    let zone = TimeZone::system();
+    let range =
+        parse_range("today", switchyard_store::now_ms(), &zone).map_err(ManageError::Invalid)?;
+    Ok(store
+        .analytics(&AnalyticsQuery {
+            range,
+            bucket: Bucket::None,
+            group_by: None,
+            filters: Vec::new(),
+            top: None,
+            zone,
+            force_raw: false,
+        })?
+        .total
+        .metrics)
 }
 
 /// Spend today and this month, the month's projection and top models.

@@ -34,3 +34,20 @@ impl Store {
         Ok(true)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::Store;
+
+    #[test]
+    fn applying_same_config_twice_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let v0 = store.config_version().unwrap();
+        assert!(store.replace_config_document("a = 1").unwrap());
+        assert!(!store.replace_config_document("a = 1").unwrap());
+        assert_eq!(store.config_version().unwrap(), v0 + 1);
+        // Reopening runs no migration twice.
+        Store::open(dir.path()).unwrap();
+    }
+}

@@ -84,3 +84,26 @@ impl Store {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::Store;
+
+    #[test]
+    fn key_names_are_unique_among_active_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store.insert_gateway_key("cc", "sy-1", &[1; 32]).unwrap();
+        assert!(matches!(
+            store.insert_gateway_key("cc", "sy-2", &[2; 32]),
+            Err(crate::StoreError::KeyExists(_))
+        ));
+        store.revoke_gateway_key("cc").unwrap();
+        store.insert_gateway_key("cc", "sy-2", &[2; 32]).unwrap();
+        assert!(matches!(
+            store.revoke_gateway_key("nope"),
+            Err(crate::StoreError::KeyNotFound(_))
+        ));
+        assert_eq!(store.gateway_keys().unwrap().len(), 2);
+    }
+}

@@ -9,16 +9,16 @@ pub mod analytics;
 mod config_doc;
 mod keys;
 mod migrations;
+mod recent;
 mod record;
 mod retention;
-mod usage;
 mod writer;
 
 pub use alerts::AlertEvent;
 pub use keys::{GatewayKeyRow, KeyHash};
+pub use recent::RecentRequest;
 pub use record::{AttemptRecord, RequestRecord, TokenCounts};
 pub use retention::{PruneOutcome, Retention, DEFAULT_RETENTION_DAYS};
-pub use usage::{GroupBy, RecentRequest, UsageQuery, UsageRow, UsageTotals};
 pub use writer::{LogSender, LogWriter, SendOutcome, WriterOptions};
 
 use rusqlite::{Connection, OpenFlags};

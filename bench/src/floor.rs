@@ -51,6 +51,7 @@ fn status(code: StatusCode) -> Response<ProxyBody> {
 
 /// Serves forever on `listen`, printing `listening on ADDR` first (the parent reads it).
 pub fn run(listen: SocketAddr, upstream: SocketAddr) -> anyhow::Result<()> {
+    crate::procs::exit_with_parent();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

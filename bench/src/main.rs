@@ -158,6 +158,13 @@ fn main() {
         None => run(cli.run),
     };
     if let Err(e) = result {
+        if procs::stopping() {
+            // A signal stopped the run (and with it the gateway this error is about);
+            // the signal's thread reports that and exits.
+            loop {
+                std::thread::park();
+            }
+        }
         eprintln!("error: {e:#}");
         std::process::exit(1);
     }
@@ -370,6 +377,7 @@ fn run(mut args: RunArgs) -> Result<()> {
     }
     let work = std::env::temp_dir().join(format!("switchyard-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&work);
+    procs::stop_children_on_signal(&work);
     let outcome = run_in(&args, &binary, &work, cores);
     let _ = std::fs::remove_dir_all(&work);
     outcome

@@ -210,6 +210,7 @@ pub async fn next_connection(listener: &TcpListener) -> TokioIo<TcpStream> {
 
 /// Serves forever on `listen`, printing `listening on ADDR` first.
 pub fn run(listen: SocketAddr) -> anyhow::Result<()> {
+    crate::procs::exit_with_parent();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

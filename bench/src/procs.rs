@@ -7,10 +7,19 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// The upstream key the gateway's providers send to the mock (read from its environment).
 const UPSTREAM_KEY_VAR: &str = "SWITCHYARD_BENCH_UPSTREAM_KEY";
+
+/// The children still running, for [`stop_children_on_signal`].
+static RUNNING: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+/// Set once a signal is stopping the run.
+static STOPPING: AtomicBool = AtomicBool::new(false);
+/// The benchmark's scratch folder, removed when a signal stops the run.
+static SCRATCH: Mutex<Option<PathBuf>> = Mutex::new(None);
 
 /// A child process that is terminated (SIGTERM, then SIGKILL) when dropped.
 pub struct Proc {
@@ -20,6 +29,9 @@ pub struct Proc {
 
 impl Proc {
     pub fn new(child: Child, name: &'static str) -> Proc {
+        if let Ok(mut running) = RUNNING.lock() {
+            running.push(child.id());
+        }
         Proc { child, name }
     }
 
@@ -38,14 +50,14 @@ impl Proc {
     }
 
     fn terminate(&mut self, grace: Duration) {
+        let pid = self.pid();
+        if let Ok(mut running) = RUNNING.lock() {
+            running.retain(|&p| p != pid);
+        }
         if matches!(self.child.try_wait(), Ok(Some(_))) {
             return;
         }
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.pid().to_string())
-            .stderr(Stdio::null())
-            .status();
+        send_term(pid);
         let until = Instant::now() + grace;
         while Instant::now() < until {
             if matches!(self.child.try_wait(), Ok(Some(_))) {
@@ -66,6 +78,84 @@ impl Drop for Proc {
     fn drop(&mut self) {
         self.terminate(Duration::from_secs(5));
     }
+}
+
+fn send_term(pid: u32) {
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// Stops the children and removes `scratch` when the benchmark itself is stopped by
+/// Ctrl-C, `SIGTERM` or `SIGHUP`, which would otherwise leave the gateway and the
+/// helpers running (and holding their ports) and the request log on disk. The
+/// helpers also end on their own when the benchmark is killed outright (see
+/// [`exit_with_parent`]).
+pub fn stop_children_on_signal(scratch: &Path) {
+    if let Ok(mut dir) = SCRATCH.lock() {
+        *dir = Some(scratch.to_path_buf());
+    }
+    std::thread::spawn(|| {
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        runtime.block_on(async {
+            use tokio::signal::unix::{signal, SignalKind};
+            let (Ok(mut term), Ok(mut hangup), Ok(mut interrupt)) = (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::hangup()),
+                signal(SignalKind::interrupt()),
+            ) else {
+                return;
+            };
+            let code = tokio::select! {
+                _ = term.recv() => 143,
+                _ = hangup.recv() => 129,
+                _ = interrupt.recv() => 130,
+            };
+            STOPPING.store(true, Ordering::SeqCst);
+            let running = RUNNING.lock().map(|r| r.clone()).unwrap_or_default();
+            for &pid in &running {
+                send_term(pid);
+            }
+            // The gateway writes its queued records before it exits; then its folder goes.
+            let until = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < until
+                && running
+                    .iter()
+                    .any(|pid| Path::new(&format!("/proc/{pid}")).exists())
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            if let Some(dir) = SCRATCH.lock().ok().and_then(|d| d.clone()) {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            crate::say("stopped; the processes it started were stopped too");
+            std::process::exit(code);
+        });
+    });
+}
+
+/// Whether a signal is stopping the run (errors from its children are expected then).
+pub fn stopping() -> bool {
+    STOPPING.load(Ordering::SeqCst)
+}
+
+/// Ends this helper process once the benchmark that started it is gone, even when
+/// it was killed with no chance to stop its children.
+pub fn exit_with_parent() {
+    let parent = std::os::unix::process::parent_id();
+    std::thread::spawn(move || loop {
+        std::thread::sleep(Duration::from_millis(250));
+        if std::os::unix::process::parent_id() != parent {
+            std::process::exit(0);
+        }
+    });
 }
 
 /// `VmRSS` of a process, in bytes.
@@ -161,7 +251,7 @@ fn start_helper(args: &[&str], name: &'static str) -> Result<(Proc, SocketAddr)>
         .stdout
         .take()
         .ok_or_else(|| anyhow!("the {name}'s stdout is not piped"))?;
-    let proc = Proc { child, name };
+    let proc = Proc::new(child, name);
     let mut line = String::new();
     BufReader::new(stdout).read_line(&mut line)?;
     let addr = line
@@ -267,10 +357,7 @@ impl GatewaySetup {
             .stderr(log)
             .spawn()
             .with_context(|| format!("starting {}", self.binary.display()))?;
-        Ok(Proc {
-            child,
-            name: "switchyard",
-        })
+        Ok(Proc::new(child, "switchyard"))
     }
 
     /// Starts the gateway and polls it (every 250 µs) with a real chat completion until

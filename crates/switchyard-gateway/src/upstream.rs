@@ -20,7 +20,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
 use http::header::{HeaderValue, ACCEPT, USER_AGENT};
 use http::{Request, Response, Uri};
-use http_body::Body as _;
+use http_body::{Body, Frame};
 use http_body_util::Full;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -277,6 +277,19 @@ enum Source {
     Proxied(reqwest::Body),
 }
 
+/// One frame from either source's body, its error worded for the client.
+fn poll_frame<B>(
+    body: Pin<&mut B>,
+    cx: &mut Context<'_>,
+) -> Poll<Option<Result<Frame<Bytes>, BodyError>>>
+where
+    B: Body<Data = Bytes>,
+    B::Error: fmt::Display,
+{
+    body.poll_frame(cx)
+        .map(|frame| frame.map(|r| r.map_err(BodyError::read)))
+}
+
 /// A provider's answer body, as a stream of chunks as they arrive.
 pub struct UpstreamBody {
     source: Source,
@@ -355,18 +368,14 @@ impl UpstreamBody {
     fn poll_source(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, BodyError>>> {
         loop {
             let frame = match &mut self.source {
-                Source::Direct(body) => match Pin::new(body).poll_frame(cx) {
-                    Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(BodyError::read(e)))),
-                    Poll::Ready(Some(Ok(frame))) => frame,
-                    Poll::Ready(None) => return Poll::Ready(None),
-                    Poll::Pending => return Poll::Pending,
-                },
-                Source::Proxied(body) => match Pin::new(body).poll_frame(cx) {
-                    Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(BodyError::read(e)))),
-                    Poll::Ready(Some(Ok(frame))) => frame,
-                    Poll::Ready(None) => return Poll::Ready(None),
-                    Poll::Pending => return Poll::Pending,
-                },
+                Source::Direct(body) => poll_frame(Pin::new(body), cx),
+                Source::Proxied(body) => poll_frame(Pin::new(body), cx),
+            };
+            let frame = match frame {
+                Poll::Ready(Some(Ok(frame))) => frame,
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Pending => return Poll::Pending,
             };
             if let Ok(data) = frame.into_data() {
                 if !data.is_empty() {

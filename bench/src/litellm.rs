@@ -77,7 +77,7 @@ fn start(bin: &Path, work: &Path, mock: SocketAddr) -> Result<(Proc, SocketAddr,
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let log = std::fs::File::create(work.join("litellm.log"))?;
     let started = Instant::now();
-    let child = Command::new(bin)
+    let child = procs::detached(&mut Command::new(bin))
         .arg("--config")
         .arg(&config_path)
         .args(["--host", "127.0.0.1", "--port", &port.to_string()])

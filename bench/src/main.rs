@@ -157,14 +157,14 @@ fn main() {
         Some(Command::FloorProxy { listen, upstream }) => floor::run(listen, upstream),
         None => run(cli.run),
     };
-    if let Err(e) = result {
-        if procs::stopping() {
-            // A signal stopped the run (and with it the gateway this error is about);
-            // the signal's thread reports that and exits.
-            loop {
-                std::thread::park();
-            }
+    if procs::stopping() {
+        // A signal is stopping the run (and with it the gateway any error is about);
+        // the signal's thread finishes stopping the children and exits.
+        loop {
+            std::thread::park();
         }
+    }
+    if let Err(e) = result {
         eprintln!("error: {e:#}");
         std::process::exit(1);
     }

@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 /// The upstream key the gateway's providers send to the mock (read from its environment).
 const UPSTREAM_KEY_VAR: &str = "SWITCHYARD_BENCH_UPSTREAM_KEY";
+/// The benchmark's pid, given to the helpers it starts.
+const PARENT_VAR: &str = "SWITCHYARD_BENCH_PARENT";
 
 /// The children still running, for [`stop_children_on_signal`].
 static RUNNING: Mutex<Vec<u32>> = Mutex::new(Vec::new());
@@ -28,9 +30,14 @@ pub struct Proc {
 }
 
 impl Proc {
+    /// Takes charge of `child`, which should have been started with [`detached`].
     pub fn new(child: Child, name: &'static str) -> Proc {
         if let Ok(mut running) = RUNNING.lock() {
             running.push(child.id());
+            // Started while a signal stops the run: stop it with the others.
+            if STOPPING.load(Ordering::SeqCst) {
+                send_signal("-TERM", child.id());
+            }
         }
         Proc { child, name }
     }
@@ -81,11 +88,36 @@ impl Drop for Proc {
 }
 
 fn send_term(pid: u32) {
+    send_signal("-TERM", pid);
+}
+
+fn send_signal(signal: &str, pid: u32) {
     let _ = Command::new("kill")
-        .arg("-TERM")
+        .arg(signal)
         .arg(pid.to_string())
         .stderr(Stdio::null())
         .status();
+}
+
+/// `command` in a process group of its own, so that Ctrl-C reaches only the
+/// benchmark, which then stops its children in order (see [`stop_children_on_signal`]);
+/// and told the benchmark's pid, for [`exit_with_parent`].
+pub fn detached(command: &mut Command) -> &mut Command {
+    use std::os::unix::process::CommandExt;
+    command
+        .process_group(0)
+        .env(PARENT_VAR, std::process::id().to_string())
+}
+
+/// Whether `pid` is still running (a zombie waiting to be collected is not).
+fn is_running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            stat.rsplit_once(')')
+                .map(|(_, rest)| !rest.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(false)
 }
 
 /// Stops the children and removes `scratch` when the benchmark itself is stopped by
@@ -118,19 +150,31 @@ pub fn stop_children_on_signal(scratch: &Path) {
                 _ = hangup.recv() => 129,
                 _ = interrupt.recv() => 130,
             };
-            STOPPING.store(true, Ordering::SeqCst);
-            let running = RUNNING.lock().map(|r| r.clone()).unwrap_or_default();
+            // Set under the lock, so a child started from now on is stopped as it
+            // registers (see `Proc::new`).
+            let running = RUNNING
+                .lock()
+                .map(|r| {
+                    STOPPING.store(true, Ordering::SeqCst);
+                    r.clone()
+                })
+                .unwrap_or_default();
             for &pid in &running {
                 send_term(pid);
             }
             // The gateway writes its queued records before it exits; then its folder goes.
             let until = Instant::now() + Duration::from_secs(5);
-            while Instant::now() < until
-                && running
-                    .iter()
-                    .any(|pid| Path::new(&format!("/proc/{pid}")).exists())
-            {
+            let left = || {
+                let all = RUNNING.lock().map(|r| r.clone()).unwrap_or_default();
+                all.into_iter()
+                    .filter(|&pid| is_running(pid))
+                    .collect::<Vec<_>>()
+            };
+            while Instant::now() < until && !left().is_empty() {
                 tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            for pid in left() {
+                send_signal("-KILL", pid);
             }
             if let Some(dir) = SCRATCH.lock().ok().and_then(|d| d.clone()) {
                 let _ = std::fs::remove_dir_all(dir);
@@ -149,12 +193,16 @@ pub fn stopping() -> bool {
 /// Ends this helper process once the benchmark that started it is gone, even when
 /// it was killed with no chance to stop its children.
 pub fn exit_with_parent() {
-    let parent = std::os::unix::process::parent_id();
+    // The benchmark says who it is: by the time this runs it may be gone already.
+    let parent = std::env::var(PARENT_VAR)
+        .ok()
+        .and_then(|pid| pid.parse().ok())
+        .unwrap_or_else(std::os::unix::process::parent_id);
     std::thread::spawn(move || loop {
-        std::thread::sleep(Duration::from_millis(250));
         if std::os::unix::process::parent_id() != parent {
             std::process::exit(0);
         }
+        std::thread::sleep(Duration::from_millis(250));
     });
 }
 
@@ -240,7 +288,7 @@ pub fn start_floor_proxy(upstream: SocketAddr) -> Result<(Proc, SocketAddr)> {
 /// Runs this binary with `args` and reads the address from its first line.
 fn start_helper(args: &[&str], name: &'static str) -> Result<(Proc, SocketAddr)> {
     let exe = std::env::current_exe().context("locating the benchmark binary")?;
-    let mut child = Command::new(exe)
+    let mut child = detached(&mut Command::new(exe))
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -347,7 +395,7 @@ impl GatewaySetup {
             .create(true)
             .append(true)
             .open(self.data_dir.join("serve.log"))?;
-        let child = Command::new(&self.binary)
+        let child = detached(&mut Command::new(&self.binary))
             .arg("--data-dir")
             .arg(&self.data_dir)
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])

@@ -112,7 +112,10 @@ async fn timeouts_and_connection_resets_are_retried() {
     let gw = TestGateway::start_with(&mock, "", &extra).await;
 
     // No answer at all, or a head whose body never comes: the deadline covers both.
-    for policy in ["policy/t", "policy/body"] {
+    for (policy, model) in [
+        ("policy/t", "seq:hang,ok"),
+        ("policy/body", "seq:stall-body,ok"),
+    ] {
         let began = Instant::now();
         let response = ask(&gw, policy, false).await;
         assert_eq!(response.status(), 200, "{policy}");
@@ -124,6 +127,7 @@ async fn timeouts_and_connection_resets_are_retried() {
             "{policy}: {waited:?}"
         );
         let attempts = attempts_of(&gw).await;
+        assert_eq!(attempts[0]["model"], model, "this request's record");
         assert_eq!(attempts[0]["status"], 504, "{policy}");
         assert_eq!(attempts[0]["error_kind"], "timeout", "{policy}");
     }

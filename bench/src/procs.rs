@@ -64,7 +64,7 @@ impl Proc {
         if matches!(self.child.try_wait(), Ok(Some(_))) {
             return;
         }
-        send_term(pid);
+        send_signal("-TERM", pid);
         let until = Instant::now() + grace;
         while Instant::now() < until {
             if matches!(self.child.try_wait(), Ok(Some(_))) {
@@ -85,10 +85,6 @@ impl Drop for Proc {
     fn drop(&mut self) {
         self.terminate(Duration::from_secs(5));
     }
-}
-
-fn send_term(pid: u32) {
-    send_signal("-TERM", pid);
 }
 
 fn send_signal(signal: &str, pid: u32) {
@@ -160,7 +156,7 @@ pub fn stop_children_on_signal(scratch: &Path) {
                 })
                 .unwrap_or_default();
             for &pid in &running {
-                send_term(pid);
+                send_signal("-TERM", pid);
             }
             // The gateway writes its queued records before it exits; then its folder goes.
             let until = Instant::now() + Duration::from_secs(5);

@@ -6,8 +6,8 @@
 //! policy, the answer's URL re-parsed, the client and its connector cloned, two timers
 //! per request): about a fifth of the gateway's CPU per proxied request.
 //!
-//! Credentials written into a provider URL and redirects are handled as reqwest did
-//! for the direct path, and the same way on both paths (see [`redirect`]).
+//! Credentials written into a provider URL and redirects are handled by one loop for
+//! both paths (see [`redirect`]).
 //!
 //! When the environment names a proxy (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, any
 //! case), requests go through reqwest instead, which honours those variables and
@@ -371,11 +371,10 @@ impl UpstreamBody {
                 Source::Direct(body) => poll_frame(Pin::new(body), cx),
                 Source::Proxied(body) => poll_frame(Pin::new(body), cx),
             };
-            let frame = match frame {
-                Poll::Ready(Some(Ok(frame))) => frame,
-                Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
-                Poll::Ready(None) => return Poll::Ready(None),
-                Poll::Pending => return Poll::Pending,
+            let frame = match std::task::ready!(frame) {
+                Some(Ok(frame)) => frame,
+                Some(Err(e)) => return Poll::Ready(Some(Err(e))),
+                None => return Poll::Ready(None),
             };
             if let Ok(data) = frame.into_data() {
                 if !data.is_empty() {

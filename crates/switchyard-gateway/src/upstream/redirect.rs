@@ -5,9 +5,9 @@
 //! chat request turned into a `GET` only fails; credentials dropped when a redirect
 //! leaves the provider's host; never from HTTPS down to HTTP).
 //!
-//! The proxied path used reqwest's own policy before, which turns a `POST` into a
-//! `GET` on 301 and 302 and keeps `x-api-key` / `x-goog-api-key` on another host;
-//! now each path only sends single hops and this loop decides what follows.
+//! reqwest's own policy would turn a `POST` into a `GET` on 301 and 302 and keep
+//! `x-api-key` / `x-goog-api-key` on another host, so the proxied path sends single
+//! hops too and this loop decides what follows.
 
 use super::SendError;
 use base64::Engine;

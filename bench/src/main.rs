@@ -16,6 +16,7 @@
 //! Prints a table and writes JSON with the machine's core count. Run it with
 //! `scripts/bench` (which builds the release binaries first).
 
+mod agent;
 mod floor;
 mod litellm;
 mod load;
@@ -94,7 +95,7 @@ struct RunArgs {
     /// A short run for development: 2 s per level, 200,000 requests for memory
     #[arg(long)]
     quick: bool,
-    /// Only these parts: startup, openai, floor, translated, streams, memory (comma-separated)
+    /// Only these parts: startup, openai, floor, translated, agent, streams, memory (comma-separated)
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Also measure LiteLLM's proxy (installed into target/switchyard-bench/litellm-venv)
@@ -497,20 +498,22 @@ fn run_in(
             .map(|(_, _, _, pairs)| pairs.as_slice())
             .unwrap_or_default()
     };
-    let mut against_floor = serde_json::Map::new();
-    for (mode, stream) in [("json", false), ("stream", true)] {
-        let gateway = section(&format!("openai_{mode}"));
-        let floor = section(&format!("floor_{mode}"));
-        if let Some((text, value)) = report::against_floor(gateway, floor, stream) {
-            printed.push_str(&text);
-            against_floor.insert(mode.into(), value);
+    for (prefix, requests) in [("", "1 KB requests"), ("agent_", "agent-sized requests")] {
+        let mut against_floor = serde_json::Map::new();
+        for (mode, stream) in [("json", false), ("stream", true)] {
+            let gateway = section(&format!("{prefix}openai_{mode}"));
+            let floor = section(&format!("{prefix}floor_{mode}"));
+            if let Some((text, value)) = report::against_floor(requests, gateway, floor, stream) {
+                printed.push_str(&text);
+                against_floor.insert(mode.into(), value);
+            }
         }
-    }
-    if !against_floor.is_empty() {
-        results.json.insert(
-            "openai_against_minimal_proxy".into(),
-            Value::Object(against_floor),
-        );
+        if !against_floor.is_empty() {
+            results.json.insert(
+                format!("{prefix}openai_against_minimal_proxy"),
+                Value::Object(against_floor),
+            );
+        }
     }
     for extra in ["memory_text", "translated_text", "litellm_text"] {
         if let Some(Value::String(t)) = results.json.remove(extra) {
@@ -574,6 +577,8 @@ fn run_in(
             "streams": args.streams,
             "openai_body_bytes": openai_body("mock/bench-model", false).len(),
             "anthropic_body_bytes": anthropic_body("mock/bench-model", false).len(),
+            "agent_openai_body_bytes": agent::openai_body("mock/bench-model").len(),
+            "agent_anthropic_body_bytes": agent::anthropic_body("mock/bench-model").len(),
         },
         "routes": sections,
         "results": results.json,
@@ -612,11 +617,33 @@ async fn measure_route(
     route: &Route,
     targets_for: impl Fn(bool) -> Result<RouteTargets>,
 ) -> Result<()> {
-    for stream in [false, true] {
+    measure_modes(
+        args,
+        &args.rates,
+        &[false, true],
+        timing,
+        results,
+        route,
+        targets_for,
+    )
+    .await
+}
+
+/// Measures a route at `rates` and saturation in each of `modes` (streaming or not).
+async fn measure_modes(
+    args: &RunArgs,
+    rates: &[f64],
+    modes: &[bool],
+    timing: &Timing,
+    results: &mut Results,
+    route: &Route,
+    targets_for: impl Fn(bool) -> Result<RouteTargets>,
+) -> Result<()> {
+    for &stream in modes {
         let targets = targets_for(stream)?;
         let mode = if stream { "streaming" } else { "non-streaming" };
         let progress = format!("{}, {mode}", route.progress);
-        let pairs = levels(args, &args.rates, timing, &targets, &progress).await?;
+        let pairs = levels(args, rates, timing, &targets, &progress).await?;
         if let Some(name) = route.checked_as {
             route_checks(results, &pairs, stream, name);
         }
@@ -628,6 +655,98 @@ async fn measure_route(
         ));
     }
     Ok(())
+}
+
+/// Agent-sized requests (~260 KB, see `agent`), non-streaming, at the fixed rates up to
+/// 1,000 rps and at saturation: OpenAI pass-through, the minimal proxy with the same
+/// requests, and Anthropic requests translated for the OpenAI-compatible provider.
+/// Reported, not checked: the targets are written for the 1 KB requests.
+async fn measure_agent_routes(
+    args: &RunArgs,
+    timing: &Timing,
+    results: &mut Results,
+    mock_addr: SocketAddr,
+    gateway_addr: SocketAddr,
+    key: &str,
+    pids: Pids,
+) -> Result<()> {
+    let rates: Vec<f64> = args
+        .rates
+        .iter()
+        .copied()
+        .filter(|r| *r <= 1000.0)
+        .collect();
+    let openai = |addr: SocketAddr, auth: &str, model: &str, pid: u32| -> Result<Arc<Target>> {
+        Ok(Arc::new(
+            Target::new(
+                addr,
+                "/v1/chat/completions",
+                &[("authorization", format!("Bearer {auth}"))],
+                agent::openai_body(model),
+                false,
+            )?
+            .with_server_pid(pid),
+        ))
+    };
+    let direct = openai(mock_addr, UPSTREAM_KEY, "bench-model", pids.mock)?;
+    let route = Route {
+        progress: "OpenAI pass-through, agent-sized",
+        title: "OpenAI chat, pass-through, agent-sized requests (~260 KB), {mode}",
+        key: "agent_openai",
+        checked_as: None,
+    };
+    measure_modes(args, &rates, &[false], timing, results, &route, |_| {
+        Ok(RouteTargets {
+            direct: direct.clone(),
+            gateway: openai(gateway_addr, key, "mock/bench-model", pids.server)?,
+        })
+    })
+    .await?;
+
+    let (floor, floor_addr) = procs::start_floor_proxy(mock_addr)?;
+    let route = Route {
+        progress: "minimal proxy (reference), agent-sized",
+        title: "Reference: minimal hyper proxy, agent-sized requests (~260 KB), {mode}",
+        key: "agent_floor",
+        checked_as: None,
+    };
+    measure_modes(args, &rates, &[false], timing, results, &route, |_| {
+        Ok(RouteTargets {
+            gateway: Arc::new(direct.at(floor_addr)?.with_server_pid(floor.pid())),
+            direct: direct.clone(),
+        })
+    })
+    .await?;
+    drop(floor);
+
+    let anthropic = |addr: SocketAddr, auth: &str, model: &str, pid: u32| -> Result<Arc<Target>> {
+        Ok(Arc::new(
+            Target::new(
+                addr,
+                "/v1/messages",
+                &[
+                    ("x-api-key", auth.to_string()),
+                    ("anthropic-version", "2023-06-01".to_string()),
+                ],
+                agent::anthropic_body(model),
+                false,
+            )?
+            .with_server_pid(pid),
+        ))
+    };
+    let route = Route {
+        progress: "Anthropic to OpenAI, agent-sized",
+        title: "Anthropic messages -> OpenAI-compatible provider (translated), agent-sized requests (~260 KB), {mode}; direct = Anthropic call to the mock",
+        key: "agent_translated",
+        checked_as: None,
+    };
+    measure_modes(args, &rates, &[false], timing, results, &route, |_| {
+        Ok(RouteTargets {
+            direct: anthropic(mock_addr, UPSTREAM_KEY, "bench-model", pids.mock)?,
+            gateway: anthropic(gateway_addr, key, "mock/bench-model", pids.server)?,
+        })
+    })
+    .await
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -706,6 +825,10 @@ async fn measure_all(
                 );
             }
         }
+    }
+
+    if args.wants("agent") {
+        measure_agent_routes(args, timing, results, mock_addr, gateway_addr, key, pids).await?;
     }
 
     let pid = gateway.pid();

@@ -224,13 +224,18 @@ pub fn mib(bytes: u64) -> f64 {
 /// gateway's own. Latencies are compared as measured (no direct baseline in between);
 /// the throughput share only means something at saturation, where load is not fixed.
 /// `None` unless both routes were measured.
-pub fn against_floor(gateway: &[Pair], floor: &[Pair], stream: bool) -> Option<(String, Value)> {
+pub fn against_floor(
+    requests: &str,
+    gateway: &[Pair],
+    floor: &[Pair],
+    stream: bool,
+) -> Option<(String, Value)> {
     if gateway.is_empty() || floor.is_empty() {
         return None;
     }
     let latency = |s: &Stats| (ms(&s.total, 50.0), ms(&s.total, 99.0));
     let mut text = format!(
-        "\nGateway against the minimal proxy, same requests and run, {} (gateway vs minimal proxy):\n",
+        "\nGateway against the minimal proxy, {requests}, same run, {} (gateway vs minimal proxy):\n",
         if stream {
             "streaming, last byte"
         } else {

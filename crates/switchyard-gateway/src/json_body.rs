@@ -4,47 +4,88 @@
 //! a pass-through request reaches the provider byte-for-byte except for the fields the
 //! gateway changes (the model id, its own metadata, stream options), and fields it does
 //! not know survive untouched.
+//!
+//! Nested values are skipped by their structure alone (strings, brackets), not parsed
+//! or checked for UTF-8: an agent's request is hundreds of kilobytes of conversation the
+//! gateway never reads, and checking every string of it cost more than everything else
+//! the gateway does per request. For valid JSON the top-level fields found are exactly
+//! the ones any parser finds; a value malformed inside (a bad escape, a stray word in an
+//! array, invalid UTF-8) goes to the provider, which rejects it in its own words. The
+//! fields the gateway reads are parsed in full when it reads them.
 
-use serde::de::{Deserializer, MapAccess, Visitor};
-use serde::Deserialize;
-use serde_json::value::RawValue;
+use serde::de::IgnoredAny;
 use std::borrow::Cow;
+use std::fmt;
 
 /// A top-level JSON object whose values are raw JSON text.
 #[derive(Debug)]
 pub struct JsonObject<'a> {
-    fields: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+    fields: Vec<(Cow<'a, str>, Cow<'a, [u8]>)>,
 }
 
-#[derive(Deserialize)]
-struct Key<'a>(#[serde(borrow)] Cow<'a, str>);
+/// Why a body is not a JSON object, and where.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ObjectError {
+    problem: &'static str,
+    line: usize,
+    column: usize,
+}
+
+impl fmt::Display for ObjectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} at line {} column {}",
+            self.problem, self.line, self.column
+        )
+    }
+}
+
+impl std::error::Error for ObjectError {}
 
 impl<'a> JsonObject<'a> {
     /// Parses `bytes`, which must hold a JSON object.
-    pub fn parse(bytes: &'a [u8]) -> Result<JsonObject<'a>, serde_json::Error> {
-        struct ObjectVisitor;
-        impl<'de> Visitor<'de> for ObjectVisitor {
-            type Value = JsonObject<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(16));
-                while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
-                    let value: &'de RawValue = map.next_value()?;
-                    fields.push((key, Cow::Borrowed(value.get())));
+    pub fn parse(bytes: &'a [u8]) -> Result<JsonObject<'a>, ObjectError> {
+        let mut scan = Scanner::new(bytes);
+        let mut fields = Vec::with_capacity(16);
+        scan.skip_whitespace();
+        scan.expect(b'{', "expected `{` (the body must be a JSON object)")?;
+        scan.skip_whitespace();
+        if scan.peek() == Some(b'}') {
+            scan.pos += 1;
+        } else {
+            loop {
+                scan.skip_whitespace();
+                let key_start = scan.pos;
+                scan.expect(b'"', "expected a key in double quotes")?;
+                scan.skip_string_body()?;
+                let key = decode_key(&bytes[key_start..scan.pos])
+                    .ok_or_else(|| scan.error_at(key_start, "invalid key"))?;
+                scan.skip_whitespace();
+                scan.expect(b':', "expected `:` after the key")?;
+                scan.skip_whitespace();
+                let value_start = scan.pos;
+                scan.skip_value()?;
+                fields.push((key, Cow::Borrowed(&bytes[value_start..scan.pos])));
+                scan.skip_whitespace();
+                match scan.next() {
+                    Some(b',') => continue,
+                    Some(b'}') => break,
+                    _ => {
+                        return Err(scan.error_at(scan.pos.saturating_sub(1), "expected `,` or `}`"))
+                    }
                 }
-                Ok(JsonObject { fields })
             }
         }
-        let mut de = serde_json::Deserializer::from_slice(bytes);
-        let object = (&mut de).deserialize_map(ObjectVisitor)?;
-        de.end()?;
-        Ok(object)
+        scan.skip_whitespace();
+        if scan.pos != bytes.len() {
+            return Err(scan.error_at(scan.pos, "trailing characters"));
+        }
+        Ok(JsonObject { fields })
     }
 
-    /// The raw JSON text of `key` (the last one, if a client sent it twice).
-    pub fn get_raw(&self, key: &str) -> Option<&str> {
+    /// The raw JSON text of `key` (the last one, if a client sent it twice), unchecked.
+    pub fn get_raw(&self, key: &str) -> Option<&[u8]> {
         self.fields
             .iter()
             .rev()
@@ -58,14 +99,14 @@ impl<'a> JsonObject<'a> {
         key: &str,
     ) -> Option<Result<T, serde_json::Error>> {
         let raw = self.get_raw(key)?;
-        if raw == "null" {
+        if raw == b"null" {
             return None;
         }
-        Some(serde_json::from_str(raw))
+        Some(serde_json::from_slice(raw))
     }
 
     /// Removes every occurrence of `key`, returning the last value's text.
-    pub fn remove(&mut self, key: &str) -> Option<Cow<'a, str>> {
+    pub fn remove(&mut self, key: &str) -> Option<Cow<'a, [u8]>> {
         let mut removed = None;
         self.fields.retain_mut(|(k, v)| {
             if k == key {
@@ -82,10 +123,11 @@ impl<'a> JsonObject<'a> {
     pub fn set_raw(&mut self, key: &str, raw_json: String) {
         self.remove_all_but_last(key);
         match self.fields.iter_mut().find(|(k, _)| k == key) {
-            Some((_, v)) => *v = Cow::Owned(raw_json),
-            None => self
-                .fields
-                .push((Cow::Owned(key.to_string()), Cow::Owned(raw_json))),
+            Some((_, v)) => *v = Cow::Owned(raw_json.into_bytes()),
+            None => self.fields.push((
+                Cow::Owned(key.to_string()),
+                Cow::Owned(raw_json.into_bytes()),
+            )),
         }
     }
 
@@ -131,10 +173,147 @@ impl<'a> JsonObject<'a> {
                 Err(_) => out.extend_from_slice(b"\"\""),
             }
             out.push(b':');
-            out.extend_from_slice(value.as_bytes());
+            out.extend_from_slice(value);
         }
         out.push(b'}');
         out
+    }
+}
+
+/// A key's text as a string, from its quoted JSON: borrowed unless it holds escapes.
+fn decode_key(quoted: &[u8]) -> Option<Cow<'_, str>> {
+    let inner = &quoted[1..quoted.len() - 1];
+    if inner.contains(&b'\\') {
+        serde_json::from_slice::<String>(quoted)
+            .ok()
+            .map(Cow::Owned)
+    } else {
+        std::str::from_utf8(inner).ok().map(Cow::Borrowed)
+    }
+}
+
+/// A cursor over the body's bytes that knows JSON's structure and nothing more.
+struct Scanner<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+/// Arrays and objects nested deeper than this are refused, as `serde_json` does.
+const MAX_DEPTH: usize = 128;
+
+impl<'a> Scanner<'a> {
+    fn new(bytes: &'a [u8]) -> Scanner<'a> {
+        Scanner { bytes, pos: 0 }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    fn next(&mut self) -> Option<u8> {
+        let byte = self.peek()?;
+        self.pos += 1;
+        Some(byte)
+    }
+
+    fn skip_whitespace(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.pos += 1;
+        }
+    }
+
+    fn expect(&mut self, byte: u8, problem: &'static str) -> Result<(), ObjectError> {
+        if self.peek() == Some(byte) {
+            self.pos += 1;
+            Ok(())
+        } else {
+            Err(self.error_at(self.pos, problem))
+        }
+    }
+
+    /// From just after an opening quote to just after its closing quote.
+    fn skip_string_body(&mut self) -> Result<(), ObjectError> {
+        // Searching for quotes alone and then looking back is twice as fast as stopping
+        // at every backslash: code in a conversation is dense with `\n` and `\t`.
+        while let Some(i) = memchr::memchr(b'"', &self.bytes[self.pos..]) {
+            let quote = self.pos + i;
+            // The backslashes right before it; a run cannot reach back past `pos`,
+            // which follows the opening quote or an escaped one.
+            let run = self.bytes[self.pos..quote]
+                .iter()
+                .rev()
+                .take_while(|&&b| b == b'\\')
+                .count();
+            self.pos = quote + 1;
+            if run % 2 == 0 {
+                return Ok(());
+            }
+        }
+        self.pos = self.bytes.len();
+        Err(self.error_at(self.pos, "unterminated string"))
+    }
+
+    /// Skips one value: a string, an array or object with everything inside it, or a
+    /// number or literal (checked in full, being short).
+    fn skip_value(&mut self) -> Result<(), ObjectError> {
+        let start = self.pos;
+        match self.peek() {
+            Some(b'"') => {
+                self.pos += 1;
+                self.skip_string_body()
+            }
+            Some(b'{' | b'[') => self.skip_nested(),
+            _ => {
+                while let Some(b) = self.peek() {
+                    if matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') {
+                        break;
+                    }
+                    self.pos += 1;
+                }
+                match serde_json::from_slice::<IgnoredAny>(&self.bytes[start..self.pos]) {
+                    Ok(_) if self.pos > start => Ok(()),
+                    _ => Err(self.error_at(start, "expected a value")),
+                }
+            }
+        }
+    }
+
+    /// Skips an array or object, checking that its brackets pair up.
+    fn skip_nested(&mut self) -> Result<(), ObjectError> {
+        let mut open: Vec<u8> = Vec::with_capacity(16);
+        while let Some(byte) = self.next() {
+            match byte {
+                b'"' => self.skip_string_body()?,
+                b'{' | b'[' => {
+                    if open.len() == MAX_DEPTH {
+                        return Err(self.error_at(self.pos - 1, "nesting too deep"));
+                    }
+                    open.push(if byte == b'{' { b'}' } else { b']' });
+                }
+                b'}' | b']' => {
+                    if open.pop() != Some(byte) {
+                        return Err(self.error_at(self.pos - 1, "mismatched bracket"));
+                    }
+                    if open.is_empty() {
+                        return Ok(());
+                    }
+                }
+                _ => {}
+            }
+        }
+        Err(self.error_at(self.pos, "unclosed array or object"))
+    }
+
+    /// An error at byte `offset`, with the line and column a person can find it by.
+    fn error_at(&self, offset: usize, problem: &'static str) -> ObjectError {
+        let before = &self.bytes[..offset.min(self.bytes.len())];
+        let line = memchr::memchr_iter(b'\n', before).count() + 1;
+        let line_start = memchr::memrchr(b'\n', before).map_or(0, |i| i + 1);
+        ObjectError {
+            problem,
+            line,
+            column: before.len() - line_start + 1,
+        }
     }
 }
 
@@ -180,6 +359,189 @@ mod tests {
         assert!(JsonObject::parse(b"{\"a\":1} trailing").is_err());
         assert!(JsonObject::parse(b"{\"a\":").is_err());
         assert!(JsonObject::parse(b"").is_err());
+    }
+
+    /// Top-level fields as `serde_json` sees them, each value re-read from its text.
+    fn fields_by_both_readers(body: &str) -> (Vec<(String, serde_json::Value)>, serde_json::Value) {
+        let obj = JsonObject::parse(body.as_bytes()).unwrap();
+        let ours = obj
+            .fields
+            .iter()
+            .map(|(k, v)| (k.to_string(), serde_json::from_slice(v).unwrap()))
+            .collect();
+        (ours, serde_json::from_str(body).unwrap())
+    }
+
+    #[test]
+    fn finds_the_fields_a_full_parser_finds() {
+        let bodies = [
+            r#"{}"#,
+            r#" { } "#,
+            r#"{"model":"a","stream":true,"n":-1.5e3,"x":null,"f":false}"#,
+            "{\n\t\"model\" :\r\n \"a\" ,\n \"messages\": [ {\"role\": \"user\"} ] }\n",
+            r#"{"s":"quote \" brace } bracket ] comma , colon :","model":"m"}"#,
+            r#"{"s":"ends in a backslash \\","model":"m"}"#,
+            r#"{"s":"\\\"","t":"\u0022}","model":"m"}"#,
+            r#"{"deep":{"a":[{"b":"}]"},[[],{}],"\\"]},"model":"m"}"#,
+            r#"{"k\u0065y":1,"model":"é 😀 \ud83d\ude00"}"#,
+            r#"{"empty":"","arr":[],"obj":{},"model":"m"}"#,
+        ];
+        for body in bodies {
+            let (ours, full) = fields_by_both_readers(body);
+            let full = full.as_object().unwrap();
+            assert_eq!(ours.len(), full.len(), "{body}");
+            for (key, value) in &ours {
+                assert_eq!(Some(value), full.get(key), "{key} in {body}");
+            }
+        }
+    }
+
+    /// A random value built from the pieces that trip structural scanners: escaped
+    /// quotes and backslashes, brackets and commas inside strings, deep nesting.
+    fn random_value(seed: &mut u64, depth: u32) -> serde_json::Value {
+        let mut next = |n: u64| {
+            *seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (*seed >> 33) % n
+        };
+        let pieces = [
+            "\\", "\"", "{", "}", "[", "]", ",", ":", "\\\"", "é", "\n", "a", "\u{1}",
+        ];
+        match if depth > 4 { next(3) } else { next(6) } {
+            0 => serde_json::json!(next(1000) as f64 / 7.0),
+            1 => serde_json::Value::String(
+                (0..next(8))
+                    .map(|_| pieces[next(pieces.len() as u64) as usize])
+                    .collect(),
+            ),
+            2 => serde_json::json!(null),
+            3 => serde_json::Value::Array(
+                (0..next(4))
+                    .map(|_| random_value(seed, depth + 1))
+                    .collect(),
+            ),
+            _ => serde_json::Value::Object(
+                (0..next(4))
+                    .map(|i| {
+                        (
+                            format!("k{i}{}", pieces[i as usize]),
+                            random_value(seed, depth + 1),
+                        )
+                    })
+                    .collect(),
+            ),
+        }
+    }
+
+    #[test]
+    fn agrees_with_a_full_parser_on_random_bodies() {
+        let mut seed = 7;
+        for _ in 0..2000 {
+            let mut body = serde_json::Map::new();
+            for i in 0..4 {
+                body.insert(format!("f{i}\\\""), random_value(&mut seed, 0));
+            }
+            let pretty = seed % 2 == 0;
+            let text = if pretty {
+                serde_json::to_string_pretty(&body).unwrap()
+            } else {
+                serde_json::to_string(&body).unwrap()
+            };
+            let (ours, full) = fields_by_both_readers(&text);
+            assert_eq!(
+                serde_json::Value::Object(ours.into_iter().collect()),
+                full,
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn keeps_values_verbatim_and_reads_escaped_keys() {
+        let body = br#"{"k\u0065y" : [1,   2.50] ,"model":"a"}"#;
+        let obj = JsonObject::parse(body).unwrap();
+        assert_eq!(obj.get_raw("key"), Some(&b"[1,   2.50]"[..]));
+        assert_eq!(
+            String::from_utf8(obj.to_bytes()).unwrap(),
+            r#"{"key":[1,   2.50],"model":"a"}"#
+        );
+    }
+
+    #[test]
+    fn duplicate_keys_read_as_the_last_like_other_parsers() {
+        let mut obj = JsonObject::parse(br#"{"model":"a","model":"b"}"#).unwrap();
+        assert_eq!(obj.get::<String>("model").unwrap().unwrap(), "b");
+        obj.set_string("model", "c");
+        assert_eq!(
+            String::from_utf8(obj.to_bytes()).unwrap(),
+            r#"{"model":"c"}"#
+        );
+    }
+
+    #[test]
+    fn malformed_structure_is_refused_with_where() {
+        let cases: [(&[u8], &str); 12] = [
+            (
+                b"",
+                "expected `{` (the body must be a JSON object) at line 1 column 1",
+            ),
+            (
+                b"[1,2]",
+                "expected `{` (the body must be a JSON object) at line 1 column 1",
+            ),
+            (br#"{"a":1} x"#, "trailing characters at line 1 column 9"),
+            (br#"{"a":"#, "expected a value at line 1 column 6"),
+            (
+                br#"{"a" 1}"#,
+                "expected `:` after the key at line 1 column 6",
+            ),
+            (
+                br#"{a:1}"#,
+                "expected a key in double quotes at line 1 column 2",
+            ),
+            (
+                br#"{"a":1 "b":2}"#,
+                "expected `,` or `}` at line 1 column 8",
+            ),
+            (br#"{"a":"open}"#, "unterminated string at line 1 column 12"),
+            (
+                br#"{"a":"ends \"#,
+                "unterminated string at line 1 column 13",
+            ),
+            (
+                b"{\"a\":[1,\n{\"b\":2]]}",
+                "mismatched bracket at line 2 column 7",
+            ),
+            (br#"{"a":[1,2}"#, "mismatched bracket at line 1 column 10"),
+            (br#"{"a":tru}"#, "expected a value at line 1 column 6"),
+        ];
+        for (body, message) in cases {
+            let error = JsonObject::parse(body).unwrap_err();
+            assert_eq!(
+                error.to_string(),
+                message,
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        let error = JsonObject::parse(b"{\"\xff\":1}").unwrap_err();
+        assert_eq!(error.to_string(), "invalid key at line 1 column 2");
+        let deep = format!("{{\"a\":{}{}}}", "[".repeat(200), "]".repeat(200));
+        let error = JsonObject::parse(deep.as_bytes()).unwrap_err();
+        assert_eq!(error.to_string(), "nesting too deep at line 1 column 134");
+    }
+
+    #[test]
+    fn malformed_content_inside_a_value_is_left_to_the_provider() {
+        // Well-formed structure, a stray word inside: forwarded as it came.
+        let body = b"{\"model\":\"a\",\"messages\":[nonsense, {\"x\": \"\\q\", \"y\": \"\xff\"}]}";
+        let obj = JsonObject::parse(body).unwrap();
+        assert_eq!(
+            obj.get_raw("messages"),
+            Some(&b"[nonsense, {\"x\": \"\\q\", \"y\": \"\xff\"}]"[..])
+        );
+        assert_eq!(obj.to_bytes(), body.to_vec());
     }
 
     #[test]

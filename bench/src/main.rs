@@ -110,6 +110,8 @@ impl RunArgs {
 }
 
 const UPSTREAM_KEY: &str = "bench-upstream-key";
+/// How long the gateway idles after the agent-sized runs before its memory is read again.
+const AGENT_SETTLE: Duration = Duration::from_secs(15);
 /// Memory is sampled when this many requests of the memory run are done.
 const MEMORY_CHECKPOINT: u64 = 100_000;
 
@@ -515,7 +517,12 @@ fn run_in(
             );
         }
     }
-    for extra in ["memory_text", "translated_text", "litellm_text"] {
+    for extra in [
+        "memory_text",
+        "agent_text",
+        "translated_text",
+        "litellm_text",
+    ] {
         if let Some(Value::String(t)) = results.json.remove(extra) {
             printed.push_str(&t);
         }
@@ -827,10 +834,6 @@ async fn measure_all(
         }
     }
 
-    if args.wants("agent") {
-        measure_agent_routes(args, timing, results, mock_addr, gateway_addr, key, pids).await?;
-    }
-
     let pid = gateway.pid();
     let mut memory = serde_json::Map::new();
     let mut memory_text = String::new();
@@ -955,6 +958,28 @@ async fn measure_all(
     results
         .json
         .insert("memory_text".into(), Value::String(memory_text));
+
+    // Last, so the memory figures above are not read while the allocator still holds
+    // what these large bodies took.
+    if args.wants("agent") {
+        measure_agent_routes(args, timing, results, mock_addr, gateway_addr, key, pids).await?;
+        // The allocator holds freed pages a while before returning them; how much is
+        // still held once the gateway has been idle is what a user sees.
+        let after = mib(gateway.rss()?);
+        tokio::time::sleep(AGENT_SETTLE).await;
+        let settled = mib(gateway.rss()?);
+        results.json.insert(
+            "agent_rss_mib".into(),
+            json!({"after": after, "idle_after_s": AGENT_SETTLE.as_secs(), "settled": settled}),
+        );
+        results.json.insert(
+            "agent_text".into(),
+            json!(format!(
+                "\nResident memory right after the agent-sized runs: {after:.1} MiB; after {} s idle: {settled:.1} MiB\n",
+                AGENT_SETTLE.as_secs()
+            )),
+        );
+    }
     Ok(())
 }
 

@@ -13,14 +13,28 @@
 //! array, invalid UTF-8) goes to the provider, which rejects it in its own words. The
 //! fields the gateway reads are parsed in full when it reads them.
 
+use crate::upstream::RequestBody;
+use bytes::Bytes;
 use serde::de::IgnoredAny;
 use std::borrow::Cow;
 use std::fmt;
+use std::ops::Range;
 
 /// A top-level JSON object whose values are raw JSON text.
 #[derive(Debug)]
 pub struct JsonObject<'a> {
-    fields: Vec<(Cow<'a, str>, Cow<'a, [u8]>)>,
+    /// The bytes parsed, which unchanged fields are slices of.
+    source: &'a [u8],
+    fields: Vec<Field<'a>>,
+}
+
+#[derive(Debug)]
+struct Field<'a> {
+    key: Cow<'a, str>,
+    value: Cow<'a, [u8]>,
+    /// While the field is as parsed: its place among the parsed fields and where it
+    /// sits in the source, key to value.
+    origin: Option<(usize, Range<usize>)>,
 }
 
 /// Why a body is not a JSON object, and where.
@@ -66,7 +80,11 @@ impl<'a> JsonObject<'a> {
                 scan.skip_whitespace();
                 let value_start = scan.pos;
                 scan.skip_value()?;
-                fields.push((key, Cow::Borrowed(&bytes[value_start..scan.pos])));
+                fields.push(Field {
+                    key,
+                    value: Cow::Borrowed(&bytes[value_start..scan.pos]),
+                    origin: Some((fields.len(), key_start..scan.pos)),
+                });
                 scan.skip_whitespace();
                 match scan.next() {
                     Some(b',') => continue,
@@ -81,7 +99,10 @@ impl<'a> JsonObject<'a> {
         if scan.pos != bytes.len() {
             return Err(scan.error_at(scan.pos, "trailing characters"));
         }
-        Ok(JsonObject { fields })
+        Ok(JsonObject {
+            source: bytes,
+            fields,
+        })
     }
 
     /// The raw JSON text of `key` (the last one, if a client sent it twice), unchecked.
@@ -89,8 +110,8 @@ impl<'a> JsonObject<'a> {
         self.fields
             .iter()
             .rev()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_ref())
+            .find(|f| f.key == key)
+            .map(|f| f.value.as_ref())
     }
 
     /// Parses the value of `key` as `T`; `None` when absent or `null`.
@@ -108,9 +129,9 @@ impl<'a> JsonObject<'a> {
     /// Removes every occurrence of `key`, returning the last value's text.
     pub fn remove(&mut self, key: &str) -> Option<Cow<'a, [u8]>> {
         let mut removed = None;
-        self.fields.retain_mut(|(k, v)| {
-            if k == key {
-                removed = Some(std::mem::take(v));
+        self.fields.retain_mut(|f| {
+            if f.key == key {
+                removed = Some(std::mem::take(&mut f.value));
                 false
             } else {
                 true
@@ -122,12 +143,17 @@ impl<'a> JsonObject<'a> {
     /// Sets `key` to the given raw JSON text, in place if present, else at the end.
     pub fn set_raw(&mut self, key: &str, raw_json: String) {
         self.remove_all_but_last(key);
-        match self.fields.iter_mut().find(|(k, _)| k == key) {
-            Some((_, v)) => *v = Cow::Owned(raw_json.into_bytes()),
-            None => self.fields.push((
-                Cow::Owned(key.to_string()),
-                Cow::Owned(raw_json.into_bytes()),
-            )),
+        let value = Cow::Owned(raw_json.into_bytes());
+        match self.fields.iter_mut().find(|f| f.key == key) {
+            Some(field) => {
+                field.value = value;
+                field.origin = None;
+            }
+            None => self.fields.push(Field {
+                key: Cow::Owned(key.to_string()),
+                value,
+                origin: None,
+            }),
         }
     }
 
@@ -139,11 +165,11 @@ impl<'a> JsonObject<'a> {
     }
 
     fn remove_all_but_last(&mut self, key: &str) {
-        let count = self.fields.iter().filter(|(k, _)| k == key).count();
+        let count = self.fields.iter().filter(|f| f.key == key).count();
         if count > 1 {
             let mut skip = count - 1;
-            self.fields.retain(|(k, _)| {
-                if k == key && skip > 0 {
+            self.fields.retain(|f| {
+                if f.key == key && skip > 0 {
                     skip -= 1;
                     false
                 } else {
@@ -158,25 +184,121 @@ impl<'a> JsonObject<'a> {
         let capacity = self
             .fields
             .iter()
-            .map(|(k, v)| k.len() + v.len() + 4)
+            .map(|f| f.key.len() + f.value.len() + 4)
             .sum::<usize>()
             + 2;
         let mut out = Vec::with_capacity(capacity);
         out.push(b'{');
-        for (i, (key, value)) in self.fields.iter().enumerate() {
+        for (i, field) in self.fields.iter().enumerate() {
             if i > 0 {
                 out.push(b',');
             }
-            // A string always serializes; the fallback keeps the key rather than panic.
-            match serde_json::to_writer(&mut out, key.as_ref()) {
-                Ok(()) => {}
-                Err(_) => out.extend_from_slice(b"\"\""),
-            }
-            out.push(b':');
-            out.extend_from_slice(value);
+            field.write_to(&mut out);
         }
         out.push(b'}');
         out
+    }
+
+    /// The object as a request body, without copying what did not change: unchanged
+    /// fields go out as slices of `source` (the bytes this object was parsed from),
+    /// neighbours together, with what changed written between them. Given other bytes
+    /// than it was parsed from, it writes the whole object out instead.
+    pub fn to_body(&self, source: &Bytes) -> RequestBody {
+        if source.as_ptr() != self.source.as_ptr() || source.len() != self.source.len() {
+            return RequestBody::from(self.to_bytes());
+        }
+        let mut out = Pieces::new(source);
+        out.small(b"{");
+        // The stretch of unchanged neighbours being gathered: the last one's place
+        // among the parsed fields, and the span they cover.
+        let mut run: Option<(usize, Range<usize>)> = None;
+        for (i, field) in self.fields.iter().enumerate() {
+            match (&mut run, &field.origin) {
+                (Some((last, span)), Some((place, next))) if *place == *last + 1 => {
+                    // The next parsed field: the separator between them comes along.
+                    *last = *place;
+                    span.end = next.end;
+                    continue;
+                }
+                _ => {}
+            }
+            if let Some((_, span)) = run.take() {
+                out.slice(span);
+            }
+            if i > 0 {
+                out.small(b",");
+            }
+            match &field.origin {
+                Some((place, span)) => run = Some((*place, span.clone())),
+                None => field.write_to(out.pending()),
+            }
+        }
+        if let Some((_, span)) = run {
+            out.slice(span);
+        }
+        out.small(b"}");
+        out.finish()
+    }
+}
+
+impl Field<'_> {
+    /// `"key":value`, the key escaped as JSON.
+    fn write_to(&self, out: &mut Vec<u8>) {
+        // A string always serializes; the fallback keeps the key rather than panic.
+        if serde_json::to_writer(&mut *out, self.key.as_ref()).is_err() {
+            out.extend_from_slice(b"\"\"");
+        }
+        out.push(b':');
+        out.extend_from_slice(&self.value);
+    }
+}
+
+/// Below this, an unchanged stretch is copied rather than sent as its own piece.
+const SMALLEST_PIECE: usize = 512;
+
+/// A request body being put together from slices of the source and written bytes.
+struct Pieces<'s> {
+    source: &'s Bytes,
+    pieces: Vec<Bytes>,
+    pending: Vec<u8>,
+}
+
+impl<'s> Pieces<'s> {
+    fn new(source: &'s Bytes) -> Pieces<'s> {
+        Pieces {
+            source,
+            pieces: Vec::with_capacity(4),
+            pending: Vec::with_capacity(128),
+        }
+    }
+
+    fn pending(&mut self) -> &mut Vec<u8> {
+        &mut self.pending
+    }
+
+    fn small(&mut self, bytes: &[u8]) {
+        self.pending.extend_from_slice(bytes);
+    }
+
+    fn slice(&mut self, span: Range<usize>) {
+        if span.len() < SMALLEST_PIECE {
+            self.pending.extend_from_slice(&self.source[span]);
+        } else {
+            self.flush();
+            self.pieces.push(self.source.slice(span));
+        }
+    }
+
+    fn flush(&mut self) {
+        if !self.pending.is_empty() {
+            self.pieces
+                .push(Bytes::from(std::mem::take(&mut self.pending)));
+        }
+    }
+
+    fn finish(mut self) -> RequestBody {
+        self.flush();
+        RequestBody::from_pieces(self.pieces)
     }
 }
 
@@ -367,7 +489,7 @@ mod tests {
         let ours = obj
             .fields
             .iter()
-            .map(|(k, v)| (k.to_string(), serde_json::from_slice(v).unwrap()))
+            .map(|f| (f.key.to_string(), serde_json::from_slice(&f.value).unwrap()))
             .collect();
         (ours, serde_json::from_str(body).unwrap())
     }
@@ -542,6 +664,96 @@ mod tests {
             Some(&b"[nonsense, {\"x\": \"\\q\", \"y\": \"\xff\"}]"[..])
         );
         assert_eq!(obj.to_bytes(), body.to_vec());
+    }
+
+    /// `to_body` joined, read back, against `to_bytes` read back.
+    fn assert_body_matches(obj: &JsonObject<'_>, source: &Bytes) -> RequestBody {
+        let body = obj.to_body(source);
+        let sent: serde_json::Value = serde_json::from_slice(&body.joined()).unwrap();
+        let written: serde_json::Value = serde_json::from_slice(&obj.to_bytes()).unwrap();
+        assert_eq!(sent, written);
+        assert_eq!(body.len(), body.joined().len());
+        body
+    }
+
+    #[test]
+    fn the_body_sent_reuses_the_clients_bytes_around_the_edits() {
+        let conversation = format!(
+            "[{}]",
+            vec![r#"{"role":"user","content":"a \"quoted\" line"}"#; 100].join(",")
+        );
+        let source = Bytes::from(format!(
+            r#"{{ "messages": {conversation}, "model" : "openai/gpt-4.1", "switchyard": {{"tags":["x"]}}, "temperature": 0.2, "tools": {conversation} }}"#
+        ));
+        let mut obj = JsonObject::parse(&source).unwrap();
+        obj.remove("switchyard");
+        obj.set_string("model", "gpt-4.1");
+        obj.set_raw("stream_options", r#"{"include_usage":true}"#.into());
+        let body = assert_body_matches(&obj, &source);
+        let sent = String::from_utf8(body.joined().to_vec()).unwrap();
+        assert!(sent.starts_with(r#"{"messages": [{"role""#), "{sent}");
+        assert!(
+            sent.contains(r#"}],"model":"gpt-4.1","temperature": 0.2, "tools": [{"#),
+            "{sent}"
+        );
+        assert!(
+            sent.ends_with(r#"}],"stream_options":{"include_usage":true}}"#),
+            "{sent}"
+        );
+        // The two long stretches are the client's own bytes, not copies.
+        let inside = |piece: &Bytes| {
+            let start = source.as_ptr() as usize;
+            (start..start + source.len()).contains(&(piece.as_ptr() as usize))
+        };
+        let shared: Vec<usize> = body
+            .pieces()
+            .iter()
+            .filter(|p| inside(p))
+            .map(Bytes::len)
+            .collect();
+        assert_eq!(shared.len(), 2, "{:?}", body.pieces());
+        assert!(shared.iter().sum::<usize>() > source.len() * 9 / 10);
+    }
+
+    #[test]
+    fn an_untouched_body_is_sent_as_it_came() {
+        let source = Bytes::from(format!(
+            r#"{{"model":"m","messages":"{}"}}"#,
+            "x".repeat(2000)
+        ));
+        let obj = JsonObject::parse(&source).unwrap();
+        let body = assert_body_matches(&obj, &source);
+        assert_eq!(body.joined(), source);
+        // Other bytes than the object was read from: written out whole instead.
+        let copy = Bytes::copy_from_slice(&source);
+        assert_eq!(obj.to_body(&copy).joined(), Bytes::from(obj.to_bytes()));
+    }
+
+    #[test]
+    fn edited_bodies_read_the_same_as_written_ones() {
+        let mut seed = 11;
+        for round in 0..1000u64 {
+            let mut body = serde_json::Map::new();
+            for i in 0..6 {
+                let size = if i % 2 == 0 { 600 } else { 3 };
+                body.insert(format!("f{i}"), serde_json::json!("y".repeat(size)));
+                body.insert(format!("g{i}"), random_value(&mut seed, 0));
+            }
+            let text = if round % 2 == 0 {
+                serde_json::to_string_pretty(&body).unwrap()
+            } else {
+                serde_json::to_string(&body).unwrap()
+            };
+            let source = Bytes::from(text);
+            let mut obj = JsonObject::parse(&source).unwrap();
+            let pick = |n: u64| format!("{}{}", ["f", "g"][(n % 2) as usize], n % 6);
+            obj.remove(&pick(round));
+            obj.set_string(&pick(round / 3), "new");
+            if round % 4 == 0 {
+                obj.set_raw("added", "[1]".into());
+            }
+            assert_body_matches(&obj, &source);
+        }
     }
 
     #[test]

@@ -21,7 +21,6 @@ use futures_util::Stream;
 use http::header::{HeaderValue, ACCEPT, USER_AGENT};
 use http::{Request, Response, Uri};
 use http_body::{Body, Frame};
-use http_body_util::Full;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
@@ -55,9 +54,13 @@ fn user_agent() -> HeaderValue {
 
 mod connect;
 mod redirect;
+mod request_body;
+
+pub use request_body::RequestBody;
 
 type BoxError = Box<dyn StdError + Send + Sync>;
-type DirectClient = Client<connect::Bounded<HttpsConnector<HttpConnector>>, Full<Bytes>>;
+type DirectClient =
+    Client<connect::Bounded<HttpsConnector<HttpConnector>>, request_body::PieceFrames>;
 
 /// Why the client could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -172,8 +175,9 @@ impl UpstreamClient {
     /// [`UpstreamBody`].
     pub async fn send(
         &self,
-        mut request: Request<Bytes>,
+        request: Request<impl Into<RequestBody>>,
     ) -> Result<Response<UpstreamBody>, SendError> {
+        let mut request = request.map(Into::into);
         match &self.inner {
             Inner::Direct(client) => {
                 let headers = request.headers_mut();
@@ -184,7 +188,7 @@ impl UpstreamClient {
                     .or_insert(HeaderValue::from_static("*/*"));
                 let response = redirect::follow(request, |hop| async move {
                     client
-                        .request(hop.map(Full::new))
+                        .request(hop.map(|body: RequestBody| body.frames()))
                         .await
                         .map_err(SendError::new)
                 })

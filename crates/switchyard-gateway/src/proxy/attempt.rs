@@ -9,7 +9,7 @@ use crate::routing::retry::{is_retryable_status, retry_after};
 use crate::routing::Attempt;
 use crate::snapshot::{KeyStatus, Provider};
 use crate::state::AppState;
-use crate::upstream::{self, SendError, UpstreamBody};
+use crate::upstream::{self, RequestBody, SendError, UpstreamBody};
 use crate::usage::{AnthropicResponseUsage, OpenAiResponseUsage, ResponsesResponseUsage};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Request, StatusCode, Uri};
 use bytes::Bytes;
@@ -108,7 +108,7 @@ pub async fn send(
     app: &AppState,
     inbound: &Inbound<'_>,
     attempt: &Attempt,
-    body: Bytes,
+    body: RequestBody,
 ) -> Result<Success, Failure> {
     let provider = &attempt.provider;
     let format = provider.kind.format_for(inbound.api);
@@ -171,7 +171,7 @@ async fn exchange(
     provider: &Provider,
     format: WireFormat,
     inbound: &Inbound<'_>,
-    request: Request<Bytes>,
+    request: Request<RequestBody>,
 ) -> Result<Answer, Failure> {
     let response = app
         .http

@@ -21,6 +21,7 @@ use crate::snapshot::{ActiveKey, Snapshot};
 use crate::state::AppState;
 use crate::stream::{EventHandler, PassThrough, ProxyStream, StreamObserver};
 use crate::translate::{self, convert, Target, ToolNames};
+use crate::upstream::RequestBody;
 use crate::usage::tool_call_names;
 use attempt::{Failure, Success};
 use axum::body::Body;
@@ -90,7 +91,7 @@ pub struct Inbound<'a> {
     pub query: Option<&'a str>,
     /// The body as the client sent it: parsed whole only when a request is translated
     /// (the pivot parsers ignore the gateway's own metadata objects).
-    pub body: &'a [u8],
+    pub body: &'a Bytes,
     pub stream: bool,
     /// The client asked for the usage chunk of an OpenAI-style stream itself.
     pub client_wants_usage: bool,
@@ -397,7 +398,7 @@ async fn execute(
 /// the formats match, else the request translated into the provider's format.
 struct Outbound {
     /// Shared by the retries rather than copied for each.
-    body: Bytes,
+    body: RequestBody,
     /// Set when translated: tool names shortened for the provider.
     names: Option<ToolNames>,
 }
@@ -412,7 +413,7 @@ fn outbound_body(
     if format == inbound.api {
         object.set_string("model", &attempt.model);
         return Ok(Outbound {
-            body: Bytes::from(object.to_bytes()),
+            body: object.to_body(inbound.body),
             names: None,
         });
     }
@@ -432,7 +433,7 @@ fn outbound_body(
     };
     let value = convert::render_request(format, request, &attempt.model, &target, &names)?;
     Ok(Outbound {
-        body: Bytes::from(
+        body: RequestBody::from(
             serde_json::to_vec(&value)
                 .map_err(|e| ApiError::internal(format!("could not write the request: {e}")))?,
         ),

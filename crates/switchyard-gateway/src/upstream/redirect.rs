@@ -11,7 +11,6 @@
 
 use super::SendError;
 use base64::Engine;
-use bytes::Bytes;
 use http::header::{HeaderValue, AUTHORIZATION, LOCATION};
 use http::{HeaderMap, Request, Response, StatusCode, Uri};
 use std::future::Future;
@@ -29,12 +28,12 @@ const CREDENTIAL_HEADERS: [&str; 5] = [
 
 /// Sends `request` with `hop` (one HTTP exchange, no redirects of its own) and
 /// follows the redirects it answers with.
-pub(super) async fn follow<B, Hop, Sent>(
-    request: Request<Bytes>,
+pub(super) async fn follow<Body: Clone, B, Hop, Sent>(
+    request: Request<Body>,
     mut hop: Hop,
 ) -> Result<Response<B>, SendError>
 where
-    Hop: FnMut(Request<Bytes>) -> Sent,
+    Hop: FnMut(Request<Body>) -> Sent,
     Sent: Future<Output = Result<Response<B>, SendError>>,
 {
     let (parts, body) = request.into_parts();

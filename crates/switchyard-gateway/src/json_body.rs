@@ -89,9 +89,8 @@ impl<'a> JsonObject<'a> {
                 match scan.next() {
                     Some(b',') => continue,
                     Some(b'}') => break,
-                    _ => {
-                        return Err(scan.error_at(scan.pos.saturating_sub(1), "expected `,` or `}`"))
-                    }
+                    Some(_) => return Err(scan.error_at(scan.pos - 1, "expected `,` or `}`")),
+                    None => return Err(scan.error_at(scan.pos, "expected `,` or `}`")),
                 }
             }
         }
@@ -162,6 +161,21 @@ impl<'a> JsonObject<'a> {
         // Serializing a `&str` cannot fail; the fallback only keeps this panic-free.
         let quoted = serde_json::to_string(value).unwrap_or_else(|_| "\"\"".to_string());
         self.set_raw(key, quoted);
+    }
+
+    /// Drops every occurrence of `key` but the last (the one the gateway reads), so a
+    /// provider that reads the first one sees the same.
+    pub fn keep_last(&mut self, key: &str) {
+        self.remove_all_but_last(key);
+    }
+
+    /// A key other than `key` that equals it ignoring ASCII case (some providers' JSON
+    /// readers match field names that way).
+    pub fn case_variant_of(&self, key: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .map(|f| f.key.as_ref())
+            .find(|k| *k != key && k.eq_ignore_ascii_case(key))
     }
 
     fn remove_all_but_last(&mut self, key: &str) {
@@ -320,8 +334,24 @@ struct Scanner<'a> {
     pos: usize,
 }
 
-/// Arrays and objects nested deeper than this are refused, as `serde_json` does.
+/// Arrays and objects nested deeper than this inside a field are refused (about where
+/// `serde_json` stops too).
 const MAX_DEPTH: usize = 128;
+
+/// The bytes JSON allows outside strings: structure, whitespace, numbers and the letters
+/// of `true`, `false` and `null`. Anything else (a comment's `/`, a single quote, `#`)
+/// is refused rather than skipped: a lenient parser at the provider could read it as
+/// text and pair the quotes after it differently, seeing other fields than the gateway.
+const OUTSIDE_STRINGS: [bool; 256] = {
+    let mut allowed = [false; 256];
+    let bytes = b" \t\n\r{}[],:0123456789+-.eEtrufalsn";
+    let mut i = 0;
+    while i < bytes.len() {
+        allowed[bytes[i] as usize] = true;
+        i += 1;
+    }
+    allowed
+};
 
 impl<'a> Scanner<'a> {
     fn new(bytes: &'a [u8]) -> Scanner<'a> {
@@ -420,7 +450,8 @@ impl<'a> Scanner<'a> {
                         return Ok(());
                     }
                 }
-                _ => {}
+                _ if OUTSIDE_STRINGS[usize::from(byte)] => {}
+                _ => return Err(self.error_at(self.pos - 1, "unexpected character")),
             }
         }
         Err(self.error_at(self.pos, "unclosed array or object"))
@@ -603,7 +634,7 @@ mod tests {
 
     #[test]
     fn malformed_structure_is_refused_with_where() {
-        let cases: [(&[u8], &str); 12] = [
+        let cases: [(&[u8], &str); 13] = [
             (
                 b"",
                 "expected `{` (the body must be a JSON object) at line 1 column 1",
@@ -637,6 +668,7 @@ mod tests {
             ),
             (br#"{"a":[1,2}"#, "mismatched bracket at line 1 column 10"),
             (br#"{"a":tru}"#, "expected a value at line 1 column 6"),
+            (b"{\"a\":1\n", "expected `,` or `}` at line 2 column 1"),
         ];
         for (body, message) in cases {
             let error = JsonObject::parse(body).unwrap_err();
@@ -655,13 +687,46 @@ mod tests {
     }
 
     #[test]
+    fn what_a_lenient_parser_could_read_differently_is_refused() {
+        // A comment or a single-quoted string holding a quote: a lenient reader pairs
+        // the quotes after it differently and would see the second `model`.
+        for body in [
+            br#"{"model":"ok","x":[/*"*/],"model":"bad","y":[/*"*/]}"#.as_slice(),
+            br#"{"model":"ok","x":['"'],"model":"bad","y":['"']}"#.as_slice(),
+            br#"{"model":"ok","x":{# "
+}}"#
+            .as_slice(),
+        ] {
+            let error = JsonObject::parse(body).unwrap_err();
+            assert!(
+                error.to_string().starts_with("unexpected character"),
+                "{error}"
+            );
+        }
+        let obj = JsonObject::parse(br#"{"model":"a","MODEL":"b","Stream":true}"#).unwrap();
+        assert_eq!(obj.case_variant_of("model"), Some("MODEL"));
+        assert_eq!(obj.case_variant_of("stream"), Some("Stream"));
+        assert_eq!(obj.case_variant_of("max_tokens"), None);
+    }
+
+    #[test]
+    fn keep_last_leaves_one_occurrence() {
+        let mut obj = JsonObject::parse(br#"{"stream":false,"a":1,"stream":true}"#).unwrap();
+        obj.keep_last("stream");
+        assert_eq!(
+            String::from_utf8(obj.to_bytes()).unwrap(),
+            r#"{"a":1,"stream":true}"#
+        );
+    }
+
+    #[test]
     fn malformed_content_inside_a_value_is_left_to_the_provider() {
         // Well-formed structure, a stray word inside: forwarded as it came.
-        let body = b"{\"model\":\"a\",\"messages\":[nonsense, {\"x\": \"\\q\", \"y\": \"\xff\"}]}";
+        let body = b"{\"model\":\"a\",\"messages\":[tru, {\"x\": \"\\q\", \"y\": \"\xff\"}]}";
         let obj = JsonObject::parse(body).unwrap();
         assert_eq!(
             obj.get_raw("messages"),
-            Some(&b"[nonsense, {\"x\": \"\\q\", \"y\": \"\xff\"}]"[..])
+            Some(&b"[tru, {\"x\": \"\\q\", \"y\": \"\xff\"}]"[..])
         );
         assert_eq!(obj.to_bytes(), body.to_vec());
     }

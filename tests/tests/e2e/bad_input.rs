@@ -128,6 +128,27 @@ fn cases(model: &str) -> Vec<Case> {
             message_contains: "`stream`",
         },
         Case {
+            name: "model repeated in another case",
+            content_type: Some("application/json"),
+            key: KeyChoice::Valid,
+            body: valid(json!({"MODEL": "oai/gpt-4.1-mini"})),
+            status: 400,
+            message_contains: "`MODEL` repeats `model` in another case",
+        },
+        Case {
+            name: "a comment a lenient reader could see differently",
+            content_type: Some("application/json"),
+            key: KeyChoice::Valid,
+            body: {
+                let mut body = valid(json!({}));
+                body.pop();
+                body.extend_from_slice(br#","x":[/*"*/]}"#);
+                body
+            },
+            status: 400,
+            message_contains: "unexpected character",
+        },
+        Case {
             name: "bad metadata object",
             content_type: Some("application/json"),
             key: KeyChoice::Valid,

@@ -256,6 +256,30 @@ async fn a_fallback_policy_can_cross_formats() {
 }
 
 #[tokio::test]
+async fn a_body_that_cannot_be_translated_is_not_sent_to_the_next_provider() {
+    // Its structure is sound, so the top-level read lets it through; the first step
+    // needs it translated, and the full read finds the stray word. The pass-through
+    // step after it must not get it: no provider can read it.
+    let mock = MockUpstream::start().await.unwrap();
+    let extra = "[[policies]]\nname = \"any\"\ntype = \"fallback\"\nsteps = [{ model = \"oai/gpt-4.1\" }, { model = \"ant/claude-sonnet-4-5\" }]\n";
+    let gw = TestGateway::start_with(&mock, "", extra).await;
+    let response = gw
+        .post_with_api_key("/v1/messages")
+        .header("anthropic-version", "2023-06-01")
+        .header("content-type", "application/json")
+        .body(r#"{"model":"policy/any","max_tokens":10,"messages":[{"role":"user","content":"hi"}, tru]}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["type"], "error");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("not valid JSON"), "{message}");
+    assert!(mock.captured().is_empty(), "nothing was sent");
+}
+
+#[tokio::test]
 async fn count_tokens_is_exact_from_anthropic_and_estimated_elsewhere() {
     let (mock, gw) = TestGateway::with_mock().await;
     let body = json!({"model": "ant/claude-sonnet-4-5", "messages": [{"role": "user", "content": "x".repeat(400)}]});

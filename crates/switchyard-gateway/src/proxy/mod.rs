@@ -82,6 +82,9 @@ pub fn dialect_of(api: WireFormat) -> Dialect {
     }
 }
 
+/// The error code of a request body that is not JSON, found when translating it.
+const INVALID_JSON: &str = "invalid_json";
+
 /// What every attempt needs to know about the client's request.
 pub struct Inbound<'a> {
     pub api: WireFormat,
@@ -128,7 +131,7 @@ async fn proxy(app: Arc<AppState>, api: WireFormat, request: Request) -> Respons
             return fail(record, error, dialect);
         }
     };
-    let (model, stream) = match read_model_and_stream(&object) {
+    let (model, stream) = match read_model_and_stream(&mut object) {
         Ok(v) => v,
         Err(e) => return fail(record, e, dialect),
     };
@@ -254,7 +257,18 @@ pub(crate) async fn read_json_body(headers: &HeaderMap, body: Body) -> Result<By
         })
 }
 
-fn read_model_and_stream(object: &JsonObject<'_>) -> Result<(String, bool), ApiError> {
+/// Reads `model` and `stream`, and leaves them so that every provider reads what the
+/// gateway read: one occurrence of each (the last, which the gateway reads), and no
+/// other spelling of them that a case-insensitive reader would take instead.
+fn read_model_and_stream(object: &mut JsonObject<'_>) -> Result<(String, bool), ApiError> {
+    for field in ["model", "stream"] {
+        if let Some(variant) = object.case_variant_of(field) {
+            return Err(ApiError::bad_request(format!(
+                "`{variant}` repeats `{field}` in another case; send the field once, as `{field}`."
+            )));
+        }
+        object.keep_last(field);
+    }
     let model = match object.get::<String>("model") {
         Some(Ok(m)) if !m.trim().is_empty() => m,
         Some(Err(_)) => return Err(ApiError::bad_request("`model` must be a string.")),
@@ -337,7 +351,12 @@ async fn execute(
             Ok(o) => o,
             Err(error) => {
                 record.add_attempt(attempt_record(attempt, error.status, Some(&error), 0.0));
+                // A body no provider can read is not sent on to the next one.
+                let unreadable = error.code == Some(INVALID_JSON);
                 last_error = Some(error);
+                if unreadable {
+                    break 'steps;
+                }
                 continue 'steps;
             }
         };
@@ -422,6 +441,7 @@ fn outbound_body(
         None => {
             let value: serde_json::Value = serde_json::from_slice(inbound.body).map_err(|e| {
                 ApiError::bad_request(format!("Request body is not valid JSON: {e}"))
+                    .with_code(INVALID_JSON)
             })?;
             pivot.insert(convert::parse_request(inbound.api, &value)?)
         }

@@ -190,12 +190,16 @@ struct RouteTargets {
     gateway: Arc<Target>,
 }
 
+/// How a route's request body is written: for a model, streaming or not.
+type BodyFor = fn(&str, bool) -> String;
+
 fn openai_targets(
     mock: SocketAddr,
     gateway: SocketAddr,
     key: &str,
     stream: bool,
     pids: Pids,
+    body: BodyFor,
 ) -> Result<RouteTargets> {
     Ok(RouteTargets {
         direct: Arc::new(
@@ -203,7 +207,7 @@ fn openai_targets(
                 mock,
                 "/v1/chat/completions",
                 &[("authorization", format!("Bearer {UPSTREAM_KEY}"))],
-                openai_body("bench-model", stream),
+                body("bench-model", stream),
                 stream,
             )?
             .with_server_pid(pids.mock),
@@ -213,7 +217,7 @@ fn openai_targets(
                 gateway,
                 "/v1/chat/completions",
                 &[("authorization", format!("Bearer {key}"))],
-                openai_body("mock/bench-model", stream),
+                body("mock/bench-model", stream),
                 stream,
             )?
             .with_server_pid(pids.server),
@@ -229,6 +233,7 @@ fn translated_targets(
     key: &str,
     stream: bool,
     pids: Pids,
+    body: BodyFor,
 ) -> Result<RouteTargets> {
     let version = ("anthropic-version", "2023-06-01".to_string());
     Ok(RouteTargets {
@@ -237,7 +242,7 @@ fn translated_targets(
                 mock,
                 "/v1/messages",
                 &[("x-api-key", UPSTREAM_KEY.to_string()), version.clone()],
-                anthropic_body("bench-model", stream),
+                body("bench-model", stream),
                 stream,
             )?
             .with_server_pid(pids.mock),
@@ -247,7 +252,7 @@ fn translated_targets(
                 gateway,
                 "/v1/messages",
                 &[("x-api-key", key.to_string()), version],
-                anthropic_body("mock/bench-model", stream),
+                body("mock/bench-model", stream),
                 stream,
             )?
             .with_server_pid(pids.server),
@@ -683,32 +688,18 @@ async fn measure_agent_routes(
         .copied()
         .filter(|r| *r <= 1000.0)
         .collect();
-    let openai = |addr: SocketAddr, auth: &str, model: &str, pid: u32| -> Result<Arc<Target>> {
-        Ok(Arc::new(
-            Target::new(
-                addr,
-                "/v1/chat/completions",
-                &[("authorization", format!("Bearer {auth}"))],
-                agent::openai_body(model),
-                false,
-            )?
-            .with_server_pid(pid),
-        ))
+    let openai = |_| {
+        openai_targets(mock_addr, gateway_addr, key, false, pids, |model, _| {
+            agent::openai_body(model)
+        })
     };
-    let direct = openai(mock_addr, UPSTREAM_KEY, "bench-model", pids.mock)?;
     let route = Route {
         progress: "OpenAI pass-through, agent-sized",
         title: "OpenAI chat, pass-through, agent-sized requests (~260 KB), {mode}",
         key: "agent_openai",
         checked_as: None,
     };
-    measure_modes(args, &rates, &[false], timing, results, &route, |_| {
-        Ok(RouteTargets {
-            direct: direct.clone(),
-            gateway: openai(gateway_addr, key, "mock/bench-model", pids.server)?,
-        })
-    })
-    .await?;
+    measure_modes(args, &rates, &[false], timing, results, &route, openai).await?;
 
     let (floor, floor_addr) = procs::start_floor_proxy(mock_addr)?;
     let route = Route {
@@ -717,30 +708,16 @@ async fn measure_agent_routes(
         key: "agent_floor",
         checked_as: None,
     };
-    measure_modes(args, &rates, &[false], timing, results, &route, |_| {
+    measure_modes(args, &rates, &[false], timing, results, &route, |stream| {
+        let direct = openai(stream)?.direct;
         Ok(RouteTargets {
             gateway: Arc::new(direct.at(floor_addr)?.with_server_pid(floor.pid())),
-            direct: direct.clone(),
+            direct,
         })
     })
     .await?;
     drop(floor);
 
-    let anthropic = |addr: SocketAddr, auth: &str, model: &str, pid: u32| -> Result<Arc<Target>> {
-        Ok(Arc::new(
-            Target::new(
-                addr,
-                "/v1/messages",
-                &[
-                    ("x-api-key", auth.to_string()),
-                    ("anthropic-version", "2023-06-01".to_string()),
-                ],
-                agent::anthropic_body(model),
-                false,
-            )?
-            .with_server_pid(pid),
-        ))
-    };
     let route = Route {
         progress: "Anthropic to OpenAI, agent-sized",
         title: "Anthropic messages -> OpenAI-compatible provider (translated), agent-sized requests (~260 KB), {mode}; direct = Anthropic call to the mock",
@@ -748,9 +725,8 @@ async fn measure_agent_routes(
         checked_as: None,
     };
     measure_modes(args, &rates, &[false], timing, results, &route, |_| {
-        Ok(RouteTargets {
-            direct: anthropic(mock_addr, UPSTREAM_KEY, "bench-model", pids.mock)?,
-            gateway: anthropic(gateway_addr, key, "mock/bench-model", pids.server)?,
+        translated_targets(mock_addr, gateway_addr, key, false, pids, |model, _| {
+            agent::anthropic_body(model)
         })
     })
     .await
@@ -780,7 +756,7 @@ async fn measure_all(
             checked_as: Some("OpenAI"),
         };
         measure_route(args, timing, results, &route, |stream| {
-            openai_targets(mock_addr, gateway_addr, key, stream, pids)
+            openai_targets(mock_addr, gateway_addr, key, stream, pids, openai_body)
         })
         .await?;
     }
@@ -796,7 +772,8 @@ async fn measure_all(
             checked_as: None,
         };
         measure_route(args, timing, results, &route, |stream| {
-            let direct = openai_targets(mock_addr, gateway_addr, key, stream, pids)?.direct;
+            let direct =
+                openai_targets(mock_addr, gateway_addr, key, stream, pids, openai_body)?.direct;
             Ok(RouteTargets {
                 gateway: Arc::new(direct.at(floor_addr)?.with_server_pid(floor.pid())),
                 direct,
@@ -815,7 +792,7 @@ async fn measure_all(
                     checked_as: Some("translated"),
                 };
                 measure_route(args, timing, results, &route, |stream| {
-                    translated_targets(mock_addr, gateway_addr, key, stream, pids)
+                    translated_targets(mock_addr, gateway_addr, key, stream, pids, anthropic_body)
                 })
                 .await?;
             }
@@ -882,7 +859,8 @@ async fn measure_all(
             "memory growth: {} requests at saturation",
             args.requests
         ));
-        let target = openai_targets(mock_addr, gateway_addr, key, false, pids)?.gateway;
+        let target =
+            openai_targets(mock_addr, gateway_addr, key, false, pids, openai_body)?.gateway;
         let progress = Arc::new(load::Progress::default());
         let task = tokio::spawn(load::count(
             target,

@@ -141,7 +141,7 @@ impl<'a> JsonObject<'a> {
 
     /// Sets `key` to the given raw JSON text, in place if present, else at the end.
     pub fn set_raw(&mut self, key: &str, raw_json: String) {
-        self.remove_all_but_last(key);
+        self.keep_last(key);
         let value = Cow::Owned(raw_json.into_bytes());
         match self.fields.iter_mut().find(|f| f.key == key) {
             Some(field) => {
@@ -166,19 +166,6 @@ impl<'a> JsonObject<'a> {
     /// Drops every occurrence of `key` but the last (the one the gateway reads), so a
     /// provider that reads the first one sees the same.
     pub fn keep_last(&mut self, key: &str) {
-        self.remove_all_but_last(key);
-    }
-
-    /// A key other than `key` that equals it ignoring ASCII case (some providers' JSON
-    /// readers match field names that way).
-    pub fn case_variant_of(&self, key: &str) -> Option<&str> {
-        self.fields
-            .iter()
-            .map(|f| f.key.as_ref())
-            .find(|k| *k != key && k.eq_ignore_ascii_case(key))
-    }
-
-    fn remove_all_but_last(&mut self, key: &str) {
         let count = self.fields.iter().filter(|f| f.key == key).count();
         if count > 1 {
             let mut skip = count - 1;
@@ -191,6 +178,15 @@ impl<'a> JsonObject<'a> {
                 }
             });
         }
+    }
+
+    /// A key other than `key` that equals it ignoring ASCII case (some providers' JSON
+    /// readers match field names that way).
+    pub fn case_variant_of(&self, key: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .map(|f| f.key.as_ref())
+            .find(|k| *k != key && k.eq_ignore_ascii_case(key))
     }
 
     /// Writes the object back out as compact JSON.

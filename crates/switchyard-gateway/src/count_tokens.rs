@@ -60,7 +60,7 @@ async fn count(app: &AppState, request: Request) -> Result<Response, ApiError> {
         )));
     };
     if attempt.provider.kind != ProviderKind::Anthropic {
-        let pivot = anthropic::parse_request(&value)?;
+        let pivot = anthropic::parse_request(value)?;
         return Ok(Json(json!({ "input_tokens": estimate(&pivot) })).into_response());
     }
     // Anthropic counts exactly.

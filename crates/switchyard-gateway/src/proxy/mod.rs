@@ -443,7 +443,7 @@ fn outbound_body(
                 ApiError::bad_request(format!("Request body is not valid JSON: {e}"))
                     .with_code(INVALID_JSON)
             })?;
-            pivot.insert(convert::parse_request(inbound.api, &value)?)
+            pivot.insert(convert::parse_request(inbound.api, value)?)
         }
     };
     let target = translation_target(attempt);
@@ -451,12 +451,9 @@ fn outbound_body(
         WireFormat::AnthropicMessages => ToolNames::default(),
         _ => ToolNames::for_tools(&request.tools, translate::MAX_TOOL_NAME),
     };
-    let value = convert::render_request(format, request, &attempt.model, &target, &names)?;
+    let body = convert::render_request(format, request, &attempt.model, &target, &names)?;
     Ok(Outbound {
-        body: RequestBody::from(
-            serde_json::to_vec(&value)
-                .map_err(|e| ApiError::internal(format!("could not write the request: {e}")))?,
-        ),
+        body: RequestBody::from(body),
         names: Some(names),
     })
 }

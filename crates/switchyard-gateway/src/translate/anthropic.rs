@@ -11,38 +11,36 @@ pub const JSON_OBJECT_INSTRUCTION: &str =
 /// Anthropic's smallest thinking budget.
 pub const MIN_THINKING_BUDGET: u64 = 1024;
 
-fn cache_of(v: &Value) -> CacheControl {
-    v.get("cache_control").cloned()
+// The parsers take the parsed body and move its strings, schemas and tool inputs into
+// the pivot: an agent's request carries hundreds of KB of text, copied once is enough.
+
+fn take_cache(v: &mut Value) -> CacheControl {
+    v.get_mut("cache_control").map(Value::take)
 }
 
-fn parse_source(v: &Value) -> Result<MediaSource, ApiError> {
-    let source = v.get("source").unwrap_or(&Value::Null);
-    match str_field(source, "type") {
+fn parse_source(kind: &str, v: &mut Value) -> Result<MediaSource, ApiError> {
+    let mut source = take(v, "source");
+    match str_field(&source, "type") {
         Some("base64") => Ok(MediaSource::Base64 {
-            media_type: str_field(source, "media_type")
-                .unwrap_or("application/octet-stream")
-                .to_string(),
-            data: str_field(source, "data").unwrap_or_default().to_string(),
+            media_type: take_string(&mut source, "media_type")
+                .unwrap_or_else(|| "application/octet-stream".to_string()),
+            data: take_string(&mut source, "data").unwrap_or_default(),
         }),
         Some("url") => Ok(MediaSource::Url(
-            str_field(source, "url").unwrap_or_default().to_string(),
+            take_string(&mut source, "url").unwrap_or_default(),
         )),
         other => Err(invalid(format!(
-            "unsupported {} source type {:?} for translation",
-            str_field(v, "type").unwrap_or("media"),
+            "unsupported {kind} source type {:?} for translation",
             other.unwrap_or("none")
         ))),
     }
 }
 
-fn parse_blocks(content: &Value) -> Result<Vec<Block>, ApiError> {
+fn parse_blocks(content: Value) -> Result<Vec<Block>, ApiError> {
     match content {
-        Value::String(text) => Ok(vec![Block::Text {
-            text: text.clone(),
-            cache: None,
-        }]),
+        Value::String(text) => Ok(vec![Block::Text { text, cache: None }]),
         Value::Array(items) => items
-            .iter()
+            .into_iter()
             .filter_map(|b| parse_block(b).transpose())
             .collect(),
         Value::Null => Ok(vec![]),
@@ -52,38 +50,43 @@ fn parse_blocks(content: &Value) -> Result<Vec<Block>, ApiError> {
     }
 }
 
-fn parse_block(b: &Value) -> Result<Option<Block>, ApiError> {
-    Ok(Some(match str_field(b, "type").unwrap_or("") {
+fn parse_block(mut b: Value) -> Result<Option<Block>, ApiError> {
+    let kind = take_string(&mut b, "type").unwrap_or_default();
+    let b = &mut b;
+    Ok(Some(match kind.as_str() {
         "text" => Block::Text {
-            text: str_field(b, "text").unwrap_or_default().to_string(),
-            cache: cache_of(b),
+            text: take_string(b, "text").unwrap_or_default(),
+            cache: take_cache(b),
         },
         "image" => Block::Image {
-            source: parse_source(b)?,
-            cache: cache_of(b),
+            source: parse_source("image", b)?,
+            cache: take_cache(b),
         },
         "document" => Block::Document {
-            source: parse_source(b)?,
-            cache: cache_of(b),
+            source: parse_source("document", b)?,
+            cache: take_cache(b),
         },
         "tool_use" => Block::ToolUse {
-            id: str_field(b, "id").unwrap_or_default().to_string(),
-            name: str_field(b, "name").unwrap_or_default().to_string(),
-            input: b.get("input").cloned().unwrap_or_else(|| json!({})),
-            cache: cache_of(b),
+            id: take_string(b, "id").unwrap_or_default(),
+            name: take_string(b, "name").unwrap_or_default(),
+            input: b
+                .get_mut("input")
+                .map(Value::take)
+                .unwrap_or_else(|| json!({})),
+            cache: take_cache(b),
         },
         "tool_result" => Block::ToolResult {
-            id: str_field(b, "tool_use_id").unwrap_or_default().to_string(),
-            content: parse_blocks(b.get("content").unwrap_or(&Value::Null))?,
+            id: take_string(b, "tool_use_id").unwrap_or_default(),
+            content: parse_blocks(take(b, "content"))?,
             is_error: b.get("is_error").and_then(Value::as_bool).unwrap_or(false),
-            cache: cache_of(b),
+            cache: take_cache(b),
         },
         "thinking" => Block::Thinking {
-            text: str_field(b, "thinking").unwrap_or_default().to_string(),
-            signature: str_field(b, "signature").map(str::to_string),
+            text: take_string(b, "thinking").unwrap_or_default(),
+            signature: take_string(b, "signature"),
         },
         "redacted_thinking" => Block::RedactedThinking {
-            data: str_field(b, "data").unwrap_or_default().to_string(),
+            data: take_string(b, "data").unwrap_or_default(),
         },
         other => {
             return Err(invalid(format!(
@@ -94,33 +97,37 @@ fn parse_block(b: &Value) -> Result<Option<Block>, ApiError> {
 }
 
 /// An Anthropic messages request as the pivot.
-pub fn parse_request(body: &Value) -> Result<Request, ApiError> {
+pub fn parse_request(mut body: Value) -> Result<Request, ApiError> {
     let mut request = Request {
-        system: parse_blocks(body.get("system").unwrap_or(&Value::Null))?,
+        system: parse_blocks(take(&mut body, "system"))?,
         stream: body.get("stream").and_then(Value::as_bool).unwrap_or(false),
         max_tokens: body.get("max_tokens").and_then(Value::as_u64),
         temperature: body.get("temperature").and_then(Value::as_f64),
         top_p: body.get("top_p").and_then(Value::as_f64),
         user: body
-            .pointer("/metadata/user_id")
-            .and_then(Value::as_str)
-            .map(str::to_string),
+            .pointer_mut("/metadata/user_id")
+            .and_then(|v| match v.take() {
+                Value::String(s) => Some(s),
+                _ => None,
+            }),
         ..Default::default()
     };
-    if let Some(stops) = body.get("stop_sequences").and_then(Value::as_array) {
+    if let Value::Array(stops) = take(&mut body, "stop_sequences") {
         request.stop = stops
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_string)
+            .into_iter()
+            .filter_map(|v| match v {
+                Value::String(s) => Some(s),
+                _ => None,
+            })
             .collect();
     }
-    for m in body
-        .get("messages")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let role = match str_field(m, "role") {
+    let messages = match take(&mut body, "messages") {
+        Value::Array(messages) => messages,
+        _ => Vec::new(),
+    };
+    request.messages.reserve(messages.len());
+    for mut m in messages {
+        let role = match str_field(&m, "role") {
             Some("user") => Role::User,
             Some("assistant") => Role::Assistant,
             Some("system") => Role::System,
@@ -133,15 +140,14 @@ pub fn parse_request(body: &Value) -> Result<Request, ApiError> {
         };
         request.messages.push(Message {
             role,
-            content: parse_blocks(m.get("content").unwrap_or(&Value::Null))?,
+            content: parse_blocks(take(&mut m, "content"))?,
         });
     }
-    for t in body
-        .get("tools")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
+    let tools = match take(&mut body, "tools") {
+        Value::Array(tools) => tools,
+        _ => Vec::new(),
+    };
+    for mut t in tools {
         // Server tools (web search, code execution, ...) only exist at Anthropic.
         if t.get("type")
             .and_then(Value::as_str)
@@ -150,13 +156,13 @@ pub fn parse_request(body: &Value) -> Result<Request, ApiError> {
             continue;
         }
         request.tools.push(Tool {
-            name: str_field(t, "name").unwrap_or_default().to_string(),
-            description: str_field(t, "description").map(str::to_string),
+            name: take_string(&mut t, "name").unwrap_or_default(),
+            description: take_string(&mut t, "description"),
             schema: t
-                .get("input_schema")
-                .cloned()
+                .get_mut("input_schema")
+                .map(Value::take)
                 .unwrap_or_else(|| json!({"type": "object"})),
-            cache: cache_of(t),
+            cache: take_cache(&mut t),
         });
     }
     if let Some(choice) = body.get("tool_choice") {
@@ -176,7 +182,10 @@ pub fn parse_request(body: &Value) -> Result<Request, ApiError> {
             request.parallel_tool_calls = Some(!disable);
         }
     }
-    if let Some(schema) = body.pointer("/output_config/format/schema") {
+    if let Some(schema) = body
+        .pointer_mut("/output_config/format/schema")
+        .map(Value::take)
+    {
         request.response_format = Some(json!({"type": "json_schema",
             "json_schema": {"name": "response", "schema": schema, "strict": true}}));
     }
@@ -502,8 +511,9 @@ pub fn stop_name(stop: &StopReason) -> &'static str {
 }
 
 /// An Anthropic response as the pivot.
-pub fn parse_response(body: &Value) -> Result<Response, ApiError> {
-    let content = parse_blocks(body.get("content").unwrap_or(&Value::Null))?;
+pub fn parse_response(mut body: Value) -> Result<Response, ApiError> {
+    let content = parse_blocks(take(&mut body, "content"))?;
+    let body = &body;
     let usage = body
         .get("usage")
         .and_then(|u| <crate::usage::AnthropicUsage as serde::Deserialize>::deserialize(u).ok())

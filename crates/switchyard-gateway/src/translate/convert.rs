@@ -13,11 +13,11 @@ fn not_yet(what: &str, format: WireFormat) -> ApiError {
 }
 
 /// Parses a client's request body in its format.
-pub fn parse_request(format: WireFormat, body: &Value) -> Result<Request, ApiError> {
+pub fn parse_request(format: WireFormat, body: Value) -> Result<Request, ApiError> {
     match format {
-        WireFormat::OpenAiChat => openai::parse_request(body),
+        WireFormat::OpenAiChat => openai::parse_request(&body),
         WireFormat::AnthropicMessages => anthropic::parse_request(body),
-        WireFormat::OpenAiResponses => responses::parse_request(body),
+        WireFormat::OpenAiResponses => responses::parse_request(&body),
         WireFormat::OpenAiEmbeddings => Err(invalid(
             "embeddings are only available from OpenAI-compatible providers; choose a model of one",
         )
@@ -26,22 +26,29 @@ pub fn parse_request(format: WireFormat, body: &Value) -> Result<Request, ApiErr
     }
 }
 
-/// The request in the provider's format, for `model`.
+/// The request in the provider's format, for `model`, as the body to send.
 pub fn render_request(
     format: WireFormat,
     request: &Request,
     model: &str,
     target: &Target,
     names: &ToolNames,
-) -> Result<Value, ApiError> {
-    match format {
-        WireFormat::OpenAiChat => Ok(openai::render_request(request, model, target, names)),
-        WireFormat::AnthropicMessages => Ok(anthropic::render_request(request, model, target)),
-        WireFormat::Gemini => Ok(gemini::render_request(request, model, target, names)),
-        WireFormat::OpenAiResponses | WireFormat::OpenAiEmbeddings => {
-            Err(not_yet("translating requests to", format))
+) -> Result<Vec<u8>, ApiError> {
+    let written = match format {
+        WireFormat::OpenAiChat => {
+            serde_json::to_vec(&openai::render_request(request, model, target, names))
         }
-    }
+        WireFormat::AnthropicMessages => {
+            serde_json::to_vec(&anthropic::render_request(request, model, target))
+        }
+        WireFormat::Gemini => {
+            serde_json::to_vec(&gemini::render_request(request, model, target, names))
+        }
+        WireFormat::OpenAiResponses | WireFormat::OpenAiEmbeddings => {
+            return Err(not_yet("translating requests to", format))
+        }
+    };
+    written.map_err(|e| ApiError::internal(format!("could not write the request: {e}")))
 }
 
 /// A provider's complete answer in the client's format, with its usage.
@@ -56,7 +63,7 @@ pub fn response(
         .map_err(|e| invalid(format!("the provider's answer is not valid JSON: {e}")))?;
     let response = match from {
         WireFormat::OpenAiChat => openai::parse_response(&value, names)?,
-        WireFormat::AnthropicMessages => anthropic::parse_response(&value)?,
+        WireFormat::AnthropicMessages => anthropic::parse_response(value)?,
         WireFormat::Gemini => gemini::parse_response(&value, names)?,
         WireFormat::OpenAiResponses | WireFormat::OpenAiEmbeddings => {
             return Err(not_yet("translating answers from", from))

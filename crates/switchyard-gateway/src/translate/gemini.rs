@@ -468,7 +468,7 @@ pub fn render_request(request: &Request, model: &str, target: &Target, names: &T
                 // Calls nobody answered still need answers before the next model turn.
                 let missing: Vec<Value> = open_calls
                     .drain(..)
-                    .map(|(_, name)| missing_result(&names.outbound(&name)))
+                    .map(|(_, name)| missing_result(names.outbound(&name)))
                     .collect();
                 push_merged(&mut contents, "user", missing);
                 let mut parts = Vec::new();
@@ -517,7 +517,7 @@ pub fn render_request(request: &Request, model: &str, target: &Target, names: &T
                         Some(Block::ToolResult {
                             content, is_error, ..
                         }) => {
-                            parts.push(function_response(&name, content, *is_error));
+                            parts.push(function_response(name, content, *is_error));
                             media.extend(
                                 content
                                     .iter()
@@ -525,7 +525,7 @@ pub fn render_request(request: &Request, model: &str, target: &Target, names: &T
                                     .filter_map(content_part),
                             );
                         }
-                        _ => parts.push(missing_result(&name)),
+                        _ => parts.push(missing_result(name)),
                     }
                 }
                 // Images a tool returned follow its response, in the same turn.
@@ -547,7 +547,7 @@ pub fn render_request(request: &Request, model: &str, target: &Target, names: &T
     if !open_calls.is_empty() {
         let missing = open_calls
             .drain(..)
-            .map(|(_, name)| missing_result(&names.outbound(&name)))
+            .map(|(_, name)| missing_result(names.outbound(&name)))
             .collect();
         push_merged(&mut contents, "user", missing);
     }

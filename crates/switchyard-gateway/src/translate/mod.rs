@@ -19,6 +19,7 @@ mod tests;
 
 use crate::errors::ApiError;
 use serde_json::Value;
+use std::borrow::Cow;
 use switchyard_store::TokenCounts;
 
 /// A chat request, whatever format it came in.
@@ -271,12 +272,11 @@ impl ToolNames {
     }
 
     /// The name to send to the provider.
-    pub fn outbound(&self, name: &str) -> String {
+    pub fn outbound<'a>(&'a self, name: &'a str) -> &'a str {
         self.shortened
             .iter()
             .find(|(_, original)| original == name)
-            .map(|(short, _)| short.clone())
-            .unwrap_or_else(|| name.to_string())
+            .map_or(name, |(short, _)| short.as_str())
     }
 
     /// The client's name for a name the provider used.
@@ -291,14 +291,40 @@ impl ToolNames {
 
 /// Text of the blocks, joined (for formats that only take a string).
 pub fn joined_text(blocks: &[Block]) -> String {
-    let texts: Vec<&str> = blocks
-        .iter()
-        .filter_map(|b| match b {
-            Block::Text { text, .. } => Some(text.as_str()),
-            _ => None,
-        })
-        .collect();
-    texts.join("\n\n")
+    text_content(blocks).into_owned()
+}
+
+/// The text blocks' text joined by blank lines, borrowed when there is one block.
+pub fn text_content<'a>(blocks: impl IntoIterator<Item = &'a Block>) -> Cow<'a, str> {
+    let mut texts = blocks.into_iter().filter_map(|b| match b {
+        Block::Text { text, .. } => Some(text.as_str()),
+        _ => None,
+    });
+    let Some(first) = texts.next() else {
+        return Cow::Borrowed("");
+    };
+    let Some(second) = texts.next() else {
+        return Cow::Borrowed(first);
+    };
+    let mut joined = [first, second].join("\n\n");
+    for text in texts {
+        joined.push_str("\n\n");
+        joined.push_str(text);
+    }
+    Cow::Owned(joined)
+}
+
+/// A field's value taken out of `v` (null when missing), to move rather than copy it.
+pub fn take(v: &mut Value, key: &str) -> Value {
+    v.get_mut(key).map(Value::take).unwrap_or(Value::Null)
+}
+
+/// A string field taken out of `v`; `None` when missing or not a string.
+pub fn take_string(v: &mut Value, key: &str) -> Option<String> {
+    match v.get_mut(key)? {
+        Value::String(s) => Some(std::mem::take(s)),
+        _ => None,
+    }
 }
 
 /// A JSON string field, if present.
@@ -336,7 +362,7 @@ mod request_tests {
         let names = ToolNames::for_tools(&tools, MAX_TOOL_NAME);
         let short = names.outbound(&long);
         assert_eq!(short.len(), MAX_TOOL_NAME);
-        assert_eq!(names.inbound(&short), long);
+        assert_eq!(names.inbound(short), long);
         assert_eq!(names.outbound("short"), "short");
         assert_ne!(shorten_tool_name(&(long.clone() + "x"), 64), short);
     }

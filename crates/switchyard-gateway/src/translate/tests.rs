@@ -3,6 +3,16 @@
 use super::*;
 use serde_json::json;
 
+/// The OpenAI chat request as the JSON that would be sent.
+pub(crate) fn openai_value(
+    request: &Request,
+    model: &str,
+    target: &Target,
+    names: &ToolNames,
+) -> Value {
+    serde_json::to_value(openai::render_request(request, model, target, names)).expect("serializes")
+}
+
 fn openai_target() -> Target {
     Target {
         uses_max_completion_tokens: false,
@@ -44,9 +54,9 @@ fn anthropic_request_becomes_openai_chat() {
         "stop_sequences": ["END"], "temperature": 0.5,
         "metadata": {"user_id": "u-1"}
     });
-    let request = anthropic::parse_request(&body).unwrap();
+    let request = anthropic::parse_request(body).unwrap();
     let names = ToolNames::for_tools(&request.tools, MAX_TOOL_NAME);
-    let out = openai::render_request(&request, "gpt-4.1", &openai_target(), &names);
+    let out = openai_value(&request, "gpt-4.1", &openai_target(), &names);
     assert_eq!(
         out,
         json!({
@@ -159,14 +169,14 @@ fn anthropic_needs_max_tokens_and_every_tool_call_answered() {
 fn cache_control_is_kept_for_claude_and_removed_for_others() {
     let body = json!({"model": "x", "max_tokens": 10, "system": [{"type": "text", "text": "s", "cache_control": {"type": "ephemeral", "ttl": "5m"}}],
         "messages": [{"role": "user", "content": [{"type": "text", "text": "hi", "cache_control": {"type": "ephemeral"}}]}]});
-    let request = anthropic::parse_request(&body).unwrap();
+    let request = anthropic::parse_request(body).unwrap();
     let to_claude = anthropic::render_request(&request, "m", &claude_target());
     assert_eq!(to_claude["system"][0]["cache_control"]["ttl"], "5m");
     assert_eq!(
         to_claude["messages"][0]["content"][0]["cache_control"]["type"],
         "ephemeral"
     );
-    let to_openrouter_claude = openai::render_request(
+    let to_openrouter_claude = openai_value(
         &request,
         "anthropic/claude-sonnet-4.5",
         &claude_target(),
@@ -176,8 +186,7 @@ fn cache_control_is_kept_for_claude_and_removed_for_others() {
         to_openrouter_claude["messages"][0]["content"][0]["cache_control"]["ttl"],
         "5m"
     );
-    let to_gpt =
-        openai::render_request(&request, "gpt-4.1", &openai_target(), &ToolNames::default());
+    let to_gpt = openai_value(&request, "gpt-4.1", &openai_target(), &ToolNames::default());
     assert!(!to_gpt.to_string().contains("cache_control"));
 }
 
@@ -192,20 +201,19 @@ fn reasoning_round_trips_for_deepseek_and_is_dropped_across_providers() {
         wants_reasoning_content: true,
         ..Default::default()
     };
-    let out = openai::render_request(
+    let out = openai_value(
         &request,
         "deepseek-reasoner",
         &deepseek,
         &ToolNames::default(),
     );
     assert_eq!(out["messages"][1]["reasoning_content"], "thought");
-    let plain =
-        openai::render_request(&request, "gpt-4.1", &openai_target(), &ToolNames::default());
+    let plain = openai_value(&request, "gpt-4.1", &openai_target(), &ToolNames::default());
     assert!(plain["messages"][1].get("reasoning_content").is_none());
     // Unsigned reasoning cannot go to Anthropic; signed thinking goes back unchanged.
     let to_claude = anthropic::render_request(&request, "m", &claude_target());
     assert!(!to_claude.to_string().contains("thought"));
-    let signed = anthropic::parse_request(&json!({"model": "x", "max_tokens": 5, "messages": [
+    let signed = anthropic::parse_request(json!({"model": "x", "max_tokens": 5, "messages": [
         {"role": "user", "content": "q"},
         {"role": "assistant", "content": [{"type": "thinking", "thinking": "t", "signature": "SIG"}, {"type": "text", "text": "a"}]},
         {"role": "user", "content": "q2"}]})).unwrap();
@@ -250,7 +258,7 @@ fn responses_translate_both_ways_with_usage_buckets() {
         "content": [{"type": "thinking", "thinking": "hmm", "signature": "s"}, {"type": "text", "text": "Done."}],
         "stop_reason": "max_tokens",
         "usage": {"input_tokens": 10, "cache_read_input_tokens": 100, "cache_creation_input_tokens": 50, "output_tokens": 7}});
-    let response = anthropic::parse_response(&anthropic_body).unwrap();
+    let response = anthropic::parse_response(anthropic_body).unwrap();
     let as_openai = openai::render_response(&response, "ant/claude", 1);
     assert_eq!(
         as_openai,
@@ -269,9 +277,9 @@ fn long_tool_names_are_shortened_for_openai_and_restored_in_answers() {
     let long = format!("mcp__server__{}", "x".repeat(70));
     let body = json!({"model": "x", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}],
         "tools": [{"name": long, "input_schema": {"type": "object"}}]});
-    let request = anthropic::parse_request(&body).unwrap();
+    let request = anthropic::parse_request(body).unwrap();
     let names = ToolNames::for_tools(&request.tools, MAX_TOOL_NAME);
-    let out = openai::render_request(&request, "gpt", &openai_target(), &names);
+    let out = openai_value(&request, "gpt", &openai_target(), &names);
     let sent = out["tools"][0]["function"]["name"]
         .as_str()
         .unwrap()
@@ -298,8 +306,8 @@ fn response_format_becomes_anthropic_structured_output() {
         json!({"format": {"type": "json_schema", "schema": schema}})
     );
     // And back: an Anthropic client's output_config reaches OpenAI as response_format.
-    let back = openai::render_request(
-        &anthropic::parse_request(&out).unwrap(),
+    let back = openai_value(
+        &anthropic::parse_request(out).unwrap(),
         "gpt",
         &openai_target(),
         &ToolNames::default(),

@@ -56,7 +56,7 @@ fn a_claude_code_request_becomes_generate_content() {
         "thinking": {"type": "enabled", "budget_tokens": 10000},
         "metadata": {"user_id": "u-1"}
     });
-    let request = anthropic::parse_request(&body).unwrap();
+    let request = anthropic::parse_request(body).unwrap();
     let names = ToolNames::for_tools(&request.tools, MAX_TOOL_NAME);
     let out = render_request(&request, "gemini-2.5-pro", &gemini_target(), &names);
     assert_eq!(

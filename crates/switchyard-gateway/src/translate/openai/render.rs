@@ -1,0 +1,402 @@
+//! The pivot request as an OpenAI chat request, written straight to JSON.
+//!
+//! The request is a view that borrows the pivot's text, schemas and tool inputs, so an
+//! agent's conversation (hundreds of KB) is written out once instead of being copied
+//! into a `Value` tree first and then serialized from it.
+
+use super::super::*;
+use serde::{Serialize, Serializer};
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::LazyLock;
+
+/// Leads the images a tool returned, which chat `tool` messages cannot carry.
+static TOOL_IMAGES_NOTE: LazyLock<Block> = LazyLock::new(|| Block::Text {
+    text: "(images returned by the tool call above)".into(),
+    cache: None,
+});
+
+/// An OpenAI chat completions request borrowing from the pivot.
+#[derive(Serialize)]
+pub struct ChatRequest<'a> {
+    model: &'a str,
+    messages: Vec<ChatMessage<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_completion_tokens: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_tokens: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temperature: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_p: Option<f64>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    stop: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream_options: Option<StreamOptions>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning_effort: Option<&'static str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tools: Vec<ChatTool<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_choice: Option<ChatToolChoice<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parallel_tool_calls: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response_format: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct StreamOptions {
+    include_usage: bool,
+}
+
+#[derive(Serialize)]
+struct ChatMessage<'a> {
+    role: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_call_id: Option<&'a str>,
+    content: Content<'a>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tool_calls: Vec<ChatToolCall<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning_content: Option<String>,
+}
+
+impl<'a> ChatMessage<'a> {
+    fn new(role: &'static str, content: Content<'a>) -> ChatMessage<'a> {
+        ChatMessage {
+            role,
+            tool_call_id: None,
+            content,
+            tool_calls: Vec::new(),
+            reasoning_content: None,
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Content<'a> {
+    Text(Cow<'a, str>),
+    Parts(Vec<Part<'a>>),
+    /// An assistant turn with only tool calls.
+    Null,
+}
+
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Part<'a> {
+    Text {
+        text: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cache_control: Option<&'a Value>,
+    },
+    ImageUrl {
+        image_url: ImageUrl<'a>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cache_control: Option<&'a Value>,
+    },
+    File {
+        file: FileData<'a>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cache_control: Option<&'a Value>,
+    },
+}
+
+#[derive(Serialize)]
+struct ImageUrl<'a> {
+    url: Url<'a>,
+}
+
+#[derive(Serialize)]
+struct FileData<'a> {
+    filename: &'static str,
+    file_data: Url<'a>,
+}
+
+/// A media source as a URL (`data:` for inline data), written without building the
+/// URL first: inline images run to megabytes.
+struct Url<'a>(&'a MediaSource);
+
+impl fmt::Display for Url<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            MediaSource::Base64 { media_type, data } => {
+                write!(f, "data:{media_type};base64,{data}")
+            }
+            MediaSource::Url(url) => f.write_str(url),
+        }
+    }
+}
+
+impl Serialize for Url<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+#[derive(Serialize)]
+struct ChatToolCall<'a> {
+    id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    function: CallFunction<'a>,
+}
+
+#[derive(Serialize)]
+struct CallFunction<'a> {
+    name: &'a str,
+    /// The arguments as a JSON document in a string, as chat completions carry them.
+    arguments: String,
+}
+
+#[derive(Serialize)]
+struct ChatTool<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    function: ToolFunction<'a>,
+}
+
+#[derive(Serialize)]
+struct ToolFunction<'a> {
+    name: &'a str,
+    parameters: &'a Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum ChatToolChoice<'a> {
+    Mode(&'static str),
+    Named {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        function: NamedFunction<'a>,
+    },
+}
+
+#[derive(Serialize)]
+struct NamedFunction<'a> {
+    name: &'a str,
+}
+
+fn render_part<'a>(b: &'a Block, target: &Target) -> Option<Part<'a>> {
+    let kept = |cache: &'a CacheControl| cache.as_ref().filter(|_| target.keeps_cache_control);
+    Some(match b {
+        Block::Text { text, cache } => Part::Text {
+            text,
+            cache_control: kept(cache),
+        },
+        Block::Image { source, cache } => Part::ImageUrl {
+            image_url: ImageUrl { url: Url(source) },
+            cache_control: kept(cache),
+        },
+        Block::Document { source, cache } => Part::File {
+            file: FileData {
+                filename: "document.pdf",
+                file_data: Url(source),
+            },
+            cache_control: kept(cache),
+        },
+        _ => return None,
+    })
+}
+
+/// Content as a plain string when it is only text (what every compatible server takes),
+/// else as parts.
+fn render_content<'a>(blocks: &[&'a Block], target: &Target) -> Content<'a> {
+    let only_text = blocks.iter().all(|b| {
+        matches!(b, Block::Text { cache: None, .. })
+            || matches!(b, Block::Text { .. } if !target.keeps_cache_control)
+    });
+    if only_text {
+        return Content::Text(text_content(blocks.iter().copied()));
+    }
+    Content::Parts(
+        blocks
+            .iter()
+            .filter_map(|b| render_part(b, target))
+            .collect(),
+    )
+}
+
+/// A user turn: tool results become `tool` messages, ahead of the user's own content.
+fn push_user_turn<'a>(messages: &mut Vec<ChatMessage<'a>>, content: &'a [Block], target: &Target) {
+    let mut rest: Vec<&Block> = Vec::new();
+    let mut images_from_tools: Vec<&Block> = Vec::new();
+    for b in content {
+        match b {
+            Block::ToolResult {
+                id,
+                content,
+                is_error,
+                ..
+            } => {
+                let mut text = text_content(content);
+                if *is_error && !text.is_empty() {
+                    text = Cow::Owned(format!("Error: {text}"));
+                }
+                images_from_tools
+                    .extend(content.iter().filter(|c| !matches!(c, Block::Text { .. })));
+                let mut message = ChatMessage::new("tool", Content::Text(text));
+                message.tool_call_id = Some(id);
+                messages.push(message);
+            }
+            Block::Thinking { .. } | Block::RedactedThinking { .. } | Block::ToolUse { .. } => {}
+            other => rest.push(other),
+        }
+    }
+    // Chat tool messages carry text only: images a tool returned follow as user content.
+    if !images_from_tools.is_empty() {
+        let note: &'a Block = &TOOL_IMAGES_NOTE;
+        rest.splice(0..0, std::iter::once(note).chain(images_from_tools));
+    }
+    if !rest.is_empty() {
+        messages.push(ChatMessage::new("user", render_content(&rest, target)));
+    }
+}
+
+fn assistant_turn<'a>(
+    content: &'a [Block],
+    target: &Target,
+    names: &'a ToolNames,
+) -> ChatMessage<'a> {
+    let text: Vec<&Block> = content
+        .iter()
+        .filter(|b| matches!(b, Block::Text { .. }))
+        .collect();
+    let mut message = ChatMessage::new(
+        "assistant",
+        if text.is_empty() {
+            Content::Null
+        } else {
+            Content::Text(text_content(text))
+        },
+    );
+    message.tool_calls = content
+        .iter()
+        .filter_map(|b| match b {
+            Block::ToolUse {
+                id, name, input, ..
+            } => Some(ChatToolCall {
+                id,
+                kind: "function",
+                function: CallFunction {
+                    name: names.outbound(name),
+                    arguments: input.to_string(),
+                },
+            }),
+            _ => None,
+        })
+        .collect();
+    if target.wants_reasoning_content {
+        let reasoning: Vec<&str> = content
+            .iter()
+            .filter_map(|b| match b {
+                Block::Thinking { text, .. } => Some(text.as_str()),
+                _ => None,
+            })
+            .collect();
+        if !reasoning.is_empty() {
+            message.reasoning_content = Some(reasoning.join("\n"));
+        }
+    }
+    message
+}
+
+fn effort_name(reasoning: Option<Reasoning>) -> Option<&'static str> {
+    let effort = match reasoning? {
+        Reasoning::Effort(e) => e,
+        Reasoning::Budget(b) => budget_effort(b),
+    };
+    match effort {
+        Effort::None => None,
+        Effort::Low => Some("low"),
+        Effort::Medium => Some("medium"),
+        Effort::High | Effort::Max => Some("high"),
+    }
+}
+
+fn tool_choice<'a>(choice: &'a ToolChoice, names: &'a ToolNames) -> ChatToolChoice<'a> {
+    match choice {
+        ToolChoice::Auto => ChatToolChoice::Mode("auto"),
+        ToolChoice::None => ChatToolChoice::Mode("none"),
+        ToolChoice::Required => ChatToolChoice::Mode("required"),
+        ToolChoice::Named(n) => ChatToolChoice::Named {
+            kind: "function",
+            function: NamedFunction {
+                name: names.outbound(n),
+            },
+        },
+    }
+}
+
+/// The pivot as an OpenAI chat request for `model`.
+pub fn render_request<'a>(
+    request: &'a Request,
+    model: &'a str,
+    target: &Target,
+    names: &'a ToolNames,
+) -> ChatRequest<'a> {
+    let mut messages = Vec::with_capacity(request.messages.len() + 1);
+    if !request.system.is_empty() {
+        let system: Vec<&Block> = request.system.iter().collect();
+        messages.push(ChatMessage::new("system", render_content(&system, target)));
+    }
+    for m in &request.messages {
+        match m.role {
+            Role::System => {
+                let blocks: Vec<&Block> = m.content.iter().collect();
+                messages.push(ChatMessage::new("system", render_content(&blocks, target)));
+            }
+            Role::User => push_user_turn(&mut messages, &m.content, target),
+            Role::Assistant => messages.push(assistant_turn(&m.content, target, names)),
+        }
+    }
+    let (max_completion_tokens, max_tokens) = match request.max_tokens {
+        Some(max) if target.uses_max_completion_tokens => (Some(max), None),
+        other => (None, other),
+    };
+    let tools: Vec<ChatTool<'a>> = request
+        .tools
+        .iter()
+        .map(|t| ChatTool {
+            kind: "function",
+            function: ToolFunction {
+                name: names.outbound(&t.name),
+                parameters: &t.schema,
+                description: t.description.as_deref(),
+            },
+        })
+        .collect();
+    // A tool choice without tools is refused by OpenAI; so is `parallel_tool_calls`.
+    let has_tools = !tools.is_empty();
+    ChatRequest {
+        model,
+        messages,
+        max_completion_tokens,
+        max_tokens,
+        temperature: request.temperature,
+        top_p: request.top_p,
+        stop: &request.stop,
+        stream: request.stream.then_some(true),
+        stream_options: request.stream.then_some(StreamOptions {
+            include_usage: true,
+        }),
+        reasoning_effort: effort_name(request.reasoning),
+        tools,
+        tool_choice: request
+            .tool_choice
+            .as_ref()
+            .filter(|_| has_tools)
+            .map(|c| tool_choice(c, names)),
+        parallel_tool_calls: request.parallel_tool_calls.filter(|_| has_tools),
+        response_format: request.response_format.as_ref(),
+        user: request.user.as_deref(),
+    }
+}

@@ -20,7 +20,7 @@ use crate::routing::{self, Attempt, PlanInput};
 use crate::snapshot::{ActiveKey, Snapshot};
 use crate::state::AppState;
 use crate::stream::{EventHandler, PassThrough, ProxyStream, StreamObserver};
-use crate::translate::{self, convert, Target, ToolNames};
+use crate::translate::{self, convert, Target, ToolNames, INVALID_JSON};
 use crate::upstream::RequestBody;
 use crate::usage::tool_call_names;
 use attempt::{Failure, Success};
@@ -81,9 +81,6 @@ pub fn dialect_of(api: WireFormat) -> Dialect {
         | WireFormat::OpenAiEmbeddings => Dialect::OpenAi,
     }
 }
-
-/// The error code of a request body that is not JSON, found when translating it.
-const INVALID_JSON: &str = "invalid_json";
 
 /// What every attempt needs to know about the client's request.
 pub struct Inbound<'a> {
@@ -438,13 +435,7 @@ fn outbound_body(
     }
     let request = match pivot {
         Some(r) => r,
-        None => {
-            let value: serde_json::Value = serde_json::from_slice(inbound.body).map_err(|e| {
-                ApiError::bad_request(format!("Request body is not valid JSON: {e}"))
-                    .with_code(INVALID_JSON)
-            })?;
-            pivot.insert(convert::parse_request(inbound.api, value)?)
-        }
+        None => pivot.insert(convert::parse_request(inbound.api, inbound.body)?),
     };
     let target = translation_target(attempt);
     let names = match format {

@@ -11,24 +11,21 @@ pub const JSON_OBJECT_INSTRUCTION: &str =
 /// Anthropic's smallest thinking budget.
 pub const MIN_THINKING_BUDGET: u64 = 1024;
 
-// The parsers take the parsed body and move its strings, schemas and tool inputs into
-// the pivot: an agent's request carries hundreds of KB of text, copied once is enough.
+mod wire;
 
-fn take_cache(v: &mut Value) -> CacheControl {
-    v.get_mut("cache_control").map(Value::take)
-}
+use serde::Deserialize;
+use wire::{WireBlock, WireContent, WireRequest, WireSource};
 
-fn parse_source(kind: &str, v: &mut Value) -> Result<MediaSource, ApiError> {
-    let mut source = take(v, "source");
-    match str_field(&source, "type") {
+fn parse_source(kind: &str, source: WireSource) -> Result<MediaSource, ApiError> {
+    match source.kind.0.as_deref() {
         Some("base64") => Ok(MediaSource::Base64 {
-            media_type: take_string(&mut source, "media_type")
+            media_type: source
+                .media_type
+                .0
                 .unwrap_or_else(|| "application/octet-stream".to_string()),
-            data: take_string(&mut source, "data").unwrap_or_default(),
+            data: source.data.0.unwrap_or_default(),
         }),
-        Some("url") => Ok(MediaSource::Url(
-            take_string(&mut source, "url").unwrap_or_default(),
-        )),
+        Some("url") => Ok(MediaSource::Url(source.url.0.unwrap_or_default())),
         other => Err(invalid(format!(
             "unsupported {kind} source type {:?} for translation",
             other.unwrap_or("none")
@@ -36,83 +33,99 @@ fn parse_source(kind: &str, v: &mut Value) -> Result<MediaSource, ApiError> {
     }
 }
 
-fn parse_blocks(content: Value) -> Result<Vec<Block>, ApiError> {
+fn parse_blocks(content: WireContent) -> Result<Vec<Block>, ApiError> {
     match content {
-        Value::String(text) => Ok(vec![Block::Text { text, cache: None }]),
-        Value::Array(items) => items
-            .into_iter()
-            .filter_map(|b| parse_block(b).transpose())
-            .collect(),
-        Value::Null => Ok(vec![]),
-        _ => Err(invalid(
+        WireContent::Text(text) => Ok(vec![Block::Text { text, cache: None }]),
+        WireContent::Blocks(items) => items.into_iter().map(parse_block).collect(),
+        WireContent::Absent => Ok(vec![]),
+        WireContent::Invalid => Err(invalid(
             "message content must be a string or an array of blocks",
         )),
     }
 }
 
-fn parse_block(mut b: Value) -> Result<Option<Block>, ApiError> {
-    let kind = take_string(&mut b, "type").unwrap_or_default();
-    let b = &mut b;
-    Ok(Some(match kind.as_str() {
+fn parse_block(b: WireBlock) -> Result<Block, ApiError> {
+    let cache = b.cache_control;
+    Ok(match b.kind.0.as_deref().unwrap_or("") {
         "text" => Block::Text {
-            text: take_string(b, "text").unwrap_or_default(),
-            cache: take_cache(b),
+            text: b.text.0.unwrap_or_default(),
+            cache,
         },
         "image" => Block::Image {
-            source: parse_source("image", b)?,
-            cache: take_cache(b),
+            source: parse_source("image", b.source)?,
+            cache,
         },
         "document" => Block::Document {
-            source: parse_source("document", b)?,
-            cache: take_cache(b),
+            source: parse_source("document", b.source)?,
+            cache,
         },
         "tool_use" => Block::ToolUse {
-            id: take_string(b, "id").unwrap_or_default(),
-            name: take_string(b, "name").unwrap_or_default(),
-            input: b
-                .get_mut("input")
-                .map(Value::take)
-                .unwrap_or_else(|| json!({})),
-            cache: take_cache(b),
+            id: b.id.0.unwrap_or_default(),
+            name: b.name.0.unwrap_or_default(),
+            input: b.input.unwrap_or_else(|| json!({})),
+            cache,
         },
         "tool_result" => Block::ToolResult {
-            id: take_string(b, "tool_use_id").unwrap_or_default(),
-            content: parse_blocks(take(b, "content"))?,
-            is_error: b.get("is_error").and_then(Value::as_bool).unwrap_or(false),
-            cache: take_cache(b),
+            id: b.tool_use_id.0.unwrap_or_default(),
+            content: parse_blocks(b.content)?,
+            is_error: b.is_error.0.unwrap_or(false),
+            cache,
         },
         "thinking" => Block::Thinking {
-            text: take_string(b, "thinking").unwrap_or_default(),
-            signature: take_string(b, "signature"),
+            text: b.thinking.0.unwrap_or_default(),
+            signature: b.signature.0,
         },
         "redacted_thinking" => Block::RedactedThinking {
-            data: take_string(b, "data").unwrap_or_default(),
+            data: b.data.0.unwrap_or_default(),
         },
         other => {
             return Err(invalid(format!(
                 "content blocks of type '{other}' cannot be translated for this provider"
             )))
         }
-    }))
+    })
+}
+
+/// An Anthropic messages request body as the pivot, read straight from its bytes.
+pub fn parse_request_body(body: &[u8]) -> Result<Request, ApiError> {
+    let wire: WireRequest = serde_json::from_slice(body).map_err(unreadable_request)?;
+    from_wire(wire)
 }
 
 /// An Anthropic messages request as the pivot.
-pub fn parse_request(mut body: Value) -> Result<Request, ApiError> {
+pub fn parse_request(body: Value) -> Result<Request, ApiError> {
+    let wire = WireRequest::deserialize(body).map_err(unreadable_request)?;
+    from_wire(wire)
+}
+
+/// A body that is not JSON, or JSON that is not a messages request.
+fn unreadable_request(e: serde_json::Error) -> ApiError {
+    if e.is_data() {
+        invalid(format!(
+            "the request does not follow the Anthropic messages format: {e}"
+        ))
+    } else {
+        not_json(&e)
+    }
+}
+
+fn from_wire(wire: WireRequest) -> Result<Request, ApiError> {
     let mut request = Request {
-        system: parse_blocks(take(&mut body, "system"))?,
-        stream: body.get("stream").and_then(Value::as_bool).unwrap_or(false),
-        max_tokens: body.get("max_tokens").and_then(Value::as_u64),
-        temperature: body.get("temperature").and_then(Value::as_f64),
-        top_p: body.get("top_p").and_then(Value::as_f64),
-        user: body
-            .pointer_mut("/metadata/user_id")
-            .and_then(|v| match v.take() {
+        system: parse_blocks(wire.system)?,
+        stream: wire.stream.0.unwrap_or(false),
+        max_tokens: wire.max_tokens.0,
+        temperature: wire.temperature.0,
+        top_p: wire.top_p.0,
+        user: wire
+            .metadata
+            .and_then(|mut m| m.get_mut("user_id").map(Value::take))
+            .and_then(|id| match id {
                 Value::String(s) => Some(s),
                 _ => None,
             }),
         ..Default::default()
     };
-    if let Value::Array(stops) = take(&mut body, "stop_sequences") {
+    if let Some(Value::Array(stops)) = wire.stop_sequences {
         request.stop = stops
             .into_iter()
             .filter_map(|v| match v {
@@ -121,13 +134,9 @@ pub fn parse_request(mut body: Value) -> Result<Request, ApiError> {
             })
             .collect();
     }
-    let messages = match take(&mut body, "messages") {
-        Value::Array(messages) => messages,
-        _ => Vec::new(),
-    };
-    request.messages.reserve(messages.len());
-    for mut m in messages {
-        let role = match str_field(&m, "role") {
+    request.messages.reserve(wire.messages.len());
+    for m in wire.messages {
+        let role = match m.role.0.as_deref() {
             Some("user") => Role::User,
             Some("assistant") => Role::Assistant,
             Some("system") => Role::System,
@@ -140,32 +149,22 @@ pub fn parse_request(mut body: Value) -> Result<Request, ApiError> {
         };
         request.messages.push(Message {
             role,
-            content: parse_blocks(take(&mut m, "content"))?,
+            content: parse_blocks(m.content)?,
         });
     }
-    let tools = match take(&mut body, "tools") {
-        Value::Array(tools) => tools,
-        _ => Vec::new(),
-    };
-    for mut t in tools {
+    for t in wire.tools {
         // Server tools (web search, code execution, ...) only exist at Anthropic.
-        if t.get("type")
-            .and_then(Value::as_str)
-            .is_some_and(|ty| ty != "custom")
-        {
+        if t.kind.0.as_deref().is_some_and(|ty| ty != "custom") {
             continue;
         }
         request.tools.push(Tool {
-            name: take_string(&mut t, "name").unwrap_or_default(),
-            description: take_string(&mut t, "description"),
-            schema: t
-                .get_mut("input_schema")
-                .map(Value::take)
-                .unwrap_or_else(|| json!({"type": "object"})),
-            cache: take_cache(&mut t),
+            name: t.name.0.unwrap_or_default(),
+            description: t.description.0,
+            schema: t.input_schema.unwrap_or_else(|| json!({"type": "object"})),
+            cache: t.cache_control,
         });
     }
-    if let Some(choice) = body.get("tool_choice") {
+    if let Some(choice) = &wire.tool_choice {
         request.tool_choice = match str_field(choice, "type") {
             Some("auto") => Some(ToolChoice::Auto),
             Some("any") => Some(ToolChoice::Required),
@@ -182,14 +181,14 @@ pub fn parse_request(mut body: Value) -> Result<Request, ApiError> {
             request.parallel_tool_calls = Some(!disable);
         }
     }
-    if let Some(schema) = body
-        .pointer_mut("/output_config/format/schema")
-        .map(Value::take)
+    if let Some(schema) = wire
+        .output_config
+        .and_then(|mut c| c.pointer_mut("/format/schema").map(Value::take))
     {
         request.response_format = Some(json!({"type": "json_schema",
             "json_schema": {"name": "response", "schema": schema, "strict": true}}));
     }
-    if let Some(thinking) = body.get("thinking") {
+    if let Some(thinking) = &wire.thinking {
         match str_field(thinking, "type") {
             Some("enabled") => {
                 let budget = thinking
@@ -512,7 +511,9 @@ pub fn stop_name(stop: &StopReason) -> &'static str {
 
 /// An Anthropic response as the pivot.
 pub fn parse_response(mut body: Value) -> Result<Response, ApiError> {
-    let content = parse_blocks(take(&mut body, "content"))?;
+    let content = WireContent::deserialize(take(&mut body, "content"))
+        .map_err(|e| invalid(format!("the provider's answer has unreadable content: {e}")))?;
+    let content = parse_blocks(content)?;
     let body = &body;
     let usage = body
         .get("usage")

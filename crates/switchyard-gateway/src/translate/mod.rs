@@ -232,6 +232,15 @@ pub struct Target {
     pub max_output_tokens: Option<u64>,
 }
 
+/// The error code of a request body that is not JSON: no provider can read it, so it
+/// is not sent on to the next one.
+pub const INVALID_JSON: &str = "invalid_json";
+
+/// A request body that does not parse as JSON.
+pub fn not_json(e: &serde_json::Error) -> ApiError {
+    ApiError::bad_request(format!("Request body is not valid JSON: {e}")).with_code(INVALID_JSON)
+}
+
 pub fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::bad_request(message)
 }
@@ -317,14 +326,6 @@ pub fn text_content<'a>(blocks: impl IntoIterator<Item = &'a Block>) -> Cow<'a, 
 /// A field's value taken out of `v` (null when missing), to move rather than copy it.
 pub fn take(v: &mut Value, key: &str) -> Value {
     v.get_mut(key).map(Value::take).unwrap_or(Value::Null)
-}
-
-/// A string field taken out of `v`; `None` when missing or not a string.
-pub fn take_string(v: &mut Value, key: &str) -> Option<String> {
-    match v.get_mut(key)? {
-        Value::String(s) => Some(std::mem::take(s)),
-        _ => None,
-    }
 }
 
 /// A JSON string field, if present.

@@ -323,3 +323,91 @@ fn response_format_becomes_anthropic_structured_output() {
     assert!(out.get("output_config").is_none());
     assert_eq!(out["system"][0]["text"], anthropic::JSON_OBJECT_INSTRUCTION);
 }
+
+#[test]
+fn anthropic_requests_read_the_same_from_bytes_and_from_a_value() {
+    let body = json!({
+        "model": "x", "max_tokens": 64, "stream": true, "temperature": 0.2, "top_p": 0.9,
+        "system": [{"type": "text", "text": "Be \"brief\".\n", "cache_control": {"type": "ephemeral"}}],
+        "messages": [
+            {"role": "user", "content": [
+                {"type": "text", "text": "caf\u{e9} \u{1f600} \\ tab\t"},
+                {"type": "image", "source": {"type": "url", "url": "https://example.com/a.png"}},
+                {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBE"}}]},
+            {"role": "assistant", "content": [
+                {"type": "redacted_thinking", "data": "opaque"},
+                {"type": "tool_use", "id": "t1", "name": "Read", "input": {"path": "/a", "n": [1, 2.5, null]}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": null}]}
+        ],
+        "tools": [{"type": "custom", "name": "Read", "input_schema": {"type": "object"}}],
+        "tool_choice": {"type": "tool", "name": "Read"},
+        "output_config": {"format": {"type": "json_schema", "schema": {"type": "object"}}},
+        "thinking": {"type": "enabled", "budget_tokens": 2048},
+        "stop_sequences": ["a", 7, "b"],
+        "metadata": {"user_id": "u-9"}
+    });
+    let from_bytes =
+        anthropic::parse_request_body(&serde_json::to_vec(&body).unwrap()).expect("parses");
+    assert_eq!(from_bytes, anthropic::parse_request(body).expect("parses"));
+    assert_eq!(from_bytes.stop, ["a", "b"]);
+    assert_eq!(
+        from_bytes.tool_choice,
+        Some(ToolChoice::Named("Read".into()))
+    );
+    assert_eq!(from_bytes.reasoning, Some(Reasoning::Budget(2048)));
+    assert_eq!(from_bytes.user.as_deref(), Some("u-9"));
+    assert!(matches!(
+        &from_bytes.messages[0].content[0],
+        Block::Text { text, .. } if text == "caf\u{e9} \u{1f600} \\ tab\t"
+    ));
+    assert!(matches!(
+        &from_bytes.messages[2].content[0],
+        Block::ToolResult { content, .. } if content.is_empty()
+    ));
+}
+
+#[test]
+fn anthropic_scalars_of_the_wrong_type_read_as_absent() {
+    let body = br#"{"model": "x", "max_tokens": "lots", "stream": "yes", "temperature": null,
+        "messages": [{"role": "user", "content": [{"type": "text", "text": 5}]}]}"#;
+    let request = anthropic::parse_request_body(body).expect("parses");
+    assert_eq!(request.max_tokens, None);
+    assert!(!request.stream);
+    assert_eq!(request.temperature, None);
+    assert!(matches!(&request.messages[0].content[0], Block::Text { text, .. } if text.is_empty()));
+}
+
+#[test]
+fn anthropic_requests_of_the_wrong_shape_are_refused_with_the_reason() {
+    let refused = |body: &[u8]| anthropic::parse_request_body(body).expect_err("refused");
+
+    let e = refused(br#"{"messages": [{"role": "user", "content": 5}]}"#);
+    assert_eq!(e.status, axum::http::StatusCode::BAD_REQUEST);
+    assert!(
+        e.message.contains("must be a string or an array of blocks"),
+        "{}",
+        e.message
+    );
+
+    let e = refused(br#"{"messages": {"role": "user"}}"#);
+    assert!(
+        e.message.contains("Anthropic messages format"),
+        "{}",
+        e.message
+    );
+    assert_ne!(e.code, Some(INVALID_JSON));
+
+    let e = refused(br#"{"messages": [{"role": "critic", "content": "hi"}]}"#);
+    assert!(e.message.contains("unknown message role"), "{}", e.message);
+
+    let e = refused(br#"{"messages": [{"role": "user", "content": [{"type": "video"}]}]}"#);
+    assert!(e.message.contains("'video'"), "{}", e.message);
+
+    let e = refused(br#"{"messages": [{"role": "user", "content": "hi"}"#);
+    assert_eq!(e.code, Some(INVALID_JSON));
+    assert!(
+        e.message.starts_with("Request body is not valid JSON"),
+        "{}",
+        e.message
+    );
+}

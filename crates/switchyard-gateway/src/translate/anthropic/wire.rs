@@ -1,0 +1,199 @@
+//! An Anthropic messages request as it arrives on the wire, read straight from the
+//! body's bytes.
+//!
+//! Reading into these types instead of a `Value` tree skips building a map for every
+//! message and content block of an agent's conversation. Scalars stay as forgiving as
+//! the `Value` reading was (a field of the wrong type reads as absent); the containers
+//! must have their documented shape, and a body that does not is refused with the
+//! reason.
+
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_json::Value;
+use std::fmt;
+
+/// A field that reads as absent when it holds another type than `T`.
+pub struct Lenient<T>(pub Option<T>);
+
+impl<T> Default for Lenient<T> {
+    fn default() -> Self {
+        Lenient(None)
+    }
+}
+
+/// How a scalar is read from any JSON value.
+pub trait FromJson: Sized {
+    fn from_json(value: Value) -> Option<Self>;
+}
+
+impl FromJson for String {
+    fn from_json(value: Value) -> Option<String> {
+        match value {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+impl FromJson for u64 {
+    fn from_json(value: Value) -> Option<u64> {
+        value.as_u64()
+    }
+}
+
+impl FromJson for f64 {
+    fn from_json(value: Value) -> Option<f64> {
+        value.as_f64()
+    }
+}
+
+impl FromJson for bool {
+    fn from_json(value: Value) -> Option<bool> {
+        value.as_bool()
+    }
+}
+
+impl<'de, T: FromJson> Deserialize<'de> for Lenient<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        // A string moves into the `Value` and out again: no copy of the text.
+        Ok(Lenient(T::from_json(Value::deserialize(deserializer)?)))
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct WireRequest {
+    pub system: WireContent,
+    pub messages: Vec<WireMessage>,
+    pub tools: Vec<WireTool>,
+    pub stream: Lenient<bool>,
+    pub max_tokens: Lenient<u64>,
+    pub temperature: Lenient<f64>,
+    pub top_p: Lenient<f64>,
+    // Small objects, read as the `Value` reading did.
+    pub metadata: Option<Value>,
+    pub stop_sequences: Option<Value>,
+    pub tool_choice: Option<Value>,
+    pub output_config: Option<Value>,
+    pub thinking: Option<Value>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct WireMessage {
+    pub role: Lenient<String>,
+    pub content: WireContent,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct WireTool {
+    #[serde(rename = "type")]
+    pub kind: Lenient<String>,
+    pub name: Lenient<String>,
+    pub description: Lenient<String>,
+    pub input_schema: Option<Value>,
+    pub cache_control: Option<Value>,
+}
+
+/// One content block, every type's fields together; which apply depends on `kind`.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct WireBlock {
+    #[serde(rename = "type")]
+    pub kind: Lenient<String>,
+    pub text: Lenient<String>,
+    pub source: WireSource,
+    pub id: Lenient<String>,
+    pub name: Lenient<String>,
+    pub input: Option<Value>,
+    pub tool_use_id: Lenient<String>,
+    pub content: WireContent,
+    pub is_error: Lenient<bool>,
+    pub cache_control: Option<Value>,
+    pub thinking: Lenient<String>,
+    pub signature: Lenient<String>,
+    pub data: Lenient<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct WireSource {
+    #[serde(rename = "type")]
+    pub kind: Lenient<String>,
+    pub media_type: Lenient<String>,
+    pub data: Lenient<String>,
+    pub url: Lenient<String>,
+}
+
+/// `content` (and `system`): a string, an array of blocks, or nothing.
+#[derive(Default)]
+pub enum WireContent {
+    #[default]
+    Absent,
+    Text(String),
+    Blocks(Vec<WireBlock>),
+    /// Some other JSON type, refused when the request is converted.
+    Invalid,
+}
+
+impl<'de> Deserialize<'de> for WireContent {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ContentVisitor)
+    }
+}
+
+struct ContentVisitor;
+
+impl<'de> Visitor<'de> for ContentVisitor {
+    type Value = WireContent;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string or an array of content blocks")
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<WireContent, E> {
+        Ok(WireContent::Text(text.to_string()))
+    }
+
+    fn visit_string<E: de::Error>(self, text: String) -> Result<WireContent, E> {
+        Ok(WireContent::Text(text))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<WireContent, A::Error> {
+        let mut blocks = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(block) = seq.next_element()? {
+            blocks.push(block);
+        }
+        Ok(WireContent::Blocks(blocks))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<WireContent, E> {
+        Ok(WireContent::Absent)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<WireContent, E> {
+        Ok(WireContent::Absent)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<WireContent, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(WireContent::Invalid)
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<WireContent, E> {
+        Ok(WireContent::Invalid)
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<WireContent, E> {
+        Ok(WireContent::Invalid)
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<WireContent, E> {
+        Ok(WireContent::Invalid)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<WireContent, E> {
+        Ok(WireContent::Invalid)
+    }
+}

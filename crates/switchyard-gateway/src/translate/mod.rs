@@ -303,6 +303,18 @@ pub fn joined_text(blocks: &[Block]) -> String {
     text_content(blocks).into_owned()
 }
 
+/// The reasoning blocks' text, one per line as chat formats carry it; `None` without any.
+pub fn reasoning_text(blocks: &[Block]) -> Option<String> {
+    let texts: Vec<&str> = blocks
+        .iter()
+        .filter_map(|b| match b {
+            Block::Thinking { text, .. } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    (!texts.is_empty()).then(|| texts.join("\n"))
+}
+
 /// The text blocks' text joined by blank lines, borrowed when there is one block.
 pub fn text_content<'a>(blocks: impl IntoIterator<Item = &'a Block>) -> Cow<'a, str> {
     let mut texts = blocks.into_iter().filter_map(|b| match b {

@@ -331,14 +331,6 @@ pub fn render_response(response: &Response, model: &str, created: u64) -> Value 
         .filter(|b| matches!(b, Block::Text { .. }))
         .cloned()
         .collect();
-    let reasoning: Vec<&str> = response
-        .content
-        .iter()
-        .filter_map(|b| match b {
-            Block::Thinking { text, .. } => Some(text.as_str()),
-            _ => None,
-        })
-        .collect();
     let calls: Vec<Value> = response
         .content
         .iter()
@@ -350,8 +342,8 @@ pub fn render_response(response: &Response, model: &str, created: u64) -> Value 
         })
         .collect();
     let mut message = json!({"role": "assistant", "content": if text.is_empty() { Value::Null } else { json!(joined_text(&text)) }});
-    if !reasoning.is_empty() {
-        message["reasoning_content"] = json!(reasoning.join("\n"));
+    if let Some(reasoning) = reasoning_text(&response.content) {
+        message["reasoning_content"] = json!(reasoning);
     }
     if !calls.is_empty() {
         message["tool_calls"] = Value::Array(calls);

@@ -284,16 +284,8 @@ fn response_id(id: &str) -> String {
 /// The pivot as a Responses answer.
 pub fn render_response(response: &Response, model: &str, created: u64) -> Value {
     let mut output = Vec::new();
-    let reasoning: Vec<&str> = response
-        .content
-        .iter()
-        .filter_map(|b| match b {
-            Block::Thinking { text, .. } => Some(text.as_str()),
-            _ => None,
-        })
-        .collect();
-    if !reasoning.is_empty() {
-        output.push(json!({"type": "reasoning", "id": "rs_0", "summary": [{"type": "summary_text", "text": reasoning.join("\n")}]}));
+    if let Some(reasoning) = reasoning_text(&response.content) {
+        output.push(json!({"type": "reasoning", "id": "rs_0", "summary": [{"type": "summary_text", "text": reasoning}]}));
     }
     let text = joined_text(&response.content);
     if !text.is_empty() {

@@ -2,10 +2,9 @@
 //! body's bytes.
 //!
 //! Reading into these types instead of a `Value` tree skips building a map for every
-//! message and content block of an agent's conversation. Scalars stay as forgiving as
-//! the `Value` reading was (a field of the wrong type reads as absent); the containers
-//! must have their documented shape, and a body that does not is refused with the
-//! reason.
+//! message and content block of an agent's conversation. Scalars are forgiving (a field
+//! of the wrong type reads as absent); the containers must have their documented shape,
+//! and a body that does not is refused with the reason.
 
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
@@ -70,7 +69,7 @@ pub struct WireRequest {
     pub max_tokens: Lenient<u64>,
     pub temperature: Lenient<f64>,
     pub top_p: Lenient<f64>,
-    // Small objects, read as the `Value` reading did.
+    // Small objects, read field by field where they are used.
     pub metadata: Option<Value>,
     pub stop_sequences: Option<Value>,
     pub tool_choice: Option<Value>,

@@ -295,16 +295,7 @@ fn assistant_turn<'a>(
         })
         .collect();
     if target.wants_reasoning_content {
-        let reasoning: Vec<&str> = content
-            .iter()
-            .filter_map(|b| match b {
-                Block::Thinking { text, .. } => Some(text.as_str()),
-                _ => None,
-            })
-            .collect();
-        if !reasoning.is_empty() {
-            message.reasoning_content = Some(reasoning.join("\n"));
-        }
+        message.reasoning_content = reasoning_text(content);
     }
     message
 }

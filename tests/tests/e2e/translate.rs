@@ -74,6 +74,35 @@ async fn an_anthropic_client_runs_on_an_openai_format_provider() {
 }
 
 #[tokio::test]
+async fn a_translated_answer_with_tool_calls_is_logged_with_the_time_it_took() {
+    let (_mock, gw) = TestGateway::with_mock().await;
+    let response = anthropic(&gw, claude_code_like("oai/tool", false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let overhead: f64 = response.headers()["x-switchyard-overhead-ms"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["content"][0]["type"], "tool_use");
+    assert_eq!(body["content"][0]["name"], "get_weather");
+    assert_eq!(body["stop_reason"], "tool_use");
+
+    let r = gw.last_record(1).await;
+    assert_eq!(r["tool_calls"], json!(["get_weather"]));
+    // The header and the log report the same time, translation of the answer included.
+    let logged = r["overhead_ms"].as_f64().unwrap();
+    assert!(
+        overhead > 0.0 && (logged - overhead).abs() < 0.001,
+        "{logged} vs {overhead}"
+    );
+    assert!(logged < r["latency_ms"].as_f64().unwrap());
+}
+
+#[tokio::test]
 async fn an_anthropic_stream_is_produced_from_openai_chunks_with_tool_calls() {
     let (mock, gw) = TestGateway::with_mock().await;
     let text = anthropic(&gw, claude_code_like("oai/tool", true))

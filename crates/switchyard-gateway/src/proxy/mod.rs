@@ -521,39 +521,37 @@ fn respond(
     headers.insert(MODEL_HEADER.clone(), header_value(&attempt.model));
     headers.insert(ATTEMPTS_HEADER.clone(), HeaderValue::from(tries));
     headers.insert(REQUEST_ID_HEADER.clone(), header_value(record.request_id()));
-    let overhead_ms = record.mark_handed_back(answered);
-    headers.insert(
-        OVERHEAD_HEADER.clone(),
-        header_value(&format!("{overhead_ms:.3}")),
-    );
-
     let provider_format = attempt.provider.kind.format_for(inbound.api);
-    let mut response = match (success, &outbound.names) {
+    // The gateway's own time ends once the answer is ready to go back: after a complete
+    // answer is translated, before a stream's first event.
+    let (mut response, overhead_ms) = match (success, &outbound.names) {
         (Success::Complete { body, tokens, .. }, None) => {
             record.mark_upstream_done();
             if let Some(tokens) = tokens {
                 record.set_tokens(tokens);
             }
             record.set_tool_calls(tool_call_names(provider_format, &body));
+            let overhead_ms = record.mark_handed_back(answered);
             record.mark_first_byte();
             record.finish(status.as_u16());
-            Response::new(Body::from(body))
+            (Response::new(Body::from(body)), overhead_ms)
         }
         (Success::Complete { body, .. }, Some(names)) => {
             record.mark_upstream_done();
             let translated =
                 convert::response(provider_format, inbound.api, &body, names, inbound.model);
             match translated {
-                Ok((body, tokens)) => {
-                    record.set_tokens(tokens);
-                    record.set_tool_calls(tool_call_names(inbound.api, &body));
+                Ok(answer) => {
+                    record.set_tokens(answer.usage);
+                    record.set_tool_calls(answer.tool_calls);
+                    let overhead_ms = record.mark_handed_back(answered);
                     record.mark_first_byte();
                     record.finish(status.as_u16());
                     headers.insert(
                         header::CONTENT_TYPE,
                         HeaderValue::from_static("application/json"),
                     );
-                    Response::new(Body::from(body))
+                    (Response::new(Body::from(answer.body)), overhead_ms)
                 }
                 Err(mut error) => {
                     error.status = StatusCode::BAD_GATEWAY;
@@ -592,15 +590,21 @@ fn respond(
                 }
             };
             headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-            Response::new(Body::from_stream(ProxyStream::new(
+            let overhead_ms = record.mark_handed_back(answered);
+            let stream = ProxyStream::new(
                 stream,
                 handler,
                 record,
                 attempt.provider.name.clone(),
                 status.as_u16(),
-            )))
+            );
+            (Response::new(Body::from_stream(stream)), overhead_ms)
         }
     };
+    headers.insert(
+        OVERHEAD_HEADER.clone(),
+        header_value(&format!("{overhead_ms:.3}")),
+    );
     *response.status_mut() = status;
     *response.headers_mut() = headers;
     response

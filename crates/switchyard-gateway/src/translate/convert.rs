@@ -52,6 +52,16 @@ pub fn render_request(
     written.map_err(|e| ApiError::internal(format!("could not write the request: {e}")))
 }
 
+/// A provider's complete answer, translated for the client.
+#[derive(Debug)]
+pub struct TranslatedAnswer {
+    /// The answer in the client's format.
+    pub body: Vec<u8>,
+    pub usage: TokenCounts,
+    /// The tools it calls, by the client's names, in order (for the request log).
+    pub tool_calls: Vec<String>,
+}
+
 /// A provider's complete answer in the client's format, with its usage.
 pub fn response(
     from: WireFormat,
@@ -59,7 +69,7 @@ pub fn response(
     body: &[u8],
     names: &ToolNames,
     client_model: &str,
-) -> Result<(Vec<u8>, TokenCounts), ApiError> {
+) -> Result<TranslatedAnswer, ApiError> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| invalid(format!("the provider's answer is not valid JSON: {e}")))?;
     let response = match from {
@@ -82,7 +92,19 @@ pub fn response(
     };
     let body = serde_json::to_vec(&rendered)
         .map_err(|e| ApiError::internal(format!("could not write the translated answer: {e}")))?;
-    Ok((body, response.usage))
+    let tool_calls = response
+        .content
+        .iter()
+        .filter_map(|b| match b {
+            Block::ToolUse { name, .. } => Some(name.clone()),
+            _ => None,
+        })
+        .collect();
+    Ok(TranslatedAnswer {
+        body,
+        usage: response.usage,
+        tool_calls,
+    })
 }
 
 /// The event handler that translates a provider's stream for the client.

@@ -372,7 +372,11 @@ fn an_answer_with_thinking_and_calls_reaches_both_client_formats() {
     let again = parse_response(&serde_json::from_str(RESPONSE_FIXTURE).unwrap(), &names).unwrap();
     assert_eq!(parsed, again, "ids are stable for one answer");
 
-    let (body, usage) = convert::response(
+    let convert::TranslatedAnswer {
+        body,
+        usage,
+        tool_calls,
+    } = convert::response(
         WireFormat::Gemini,
         WireFormat::AnthropicMessages,
         RESPONSE_FIXTURE.as_bytes(),
@@ -390,6 +394,7 @@ fn an_answer_with_thinking_and_calls_reaches_both_client_formats() {
             ..Default::default()
         }
     );
+    assert_eq!(tool_calls, ["get_weather", "get_weather"]);
     let body: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(
         body,
@@ -406,14 +411,15 @@ fn an_answer_with_thinking_and_calls_reaches_both_client_formats() {
         })
     );
 
-    let (body, _) = convert::response(
+    let body = convert::response(
         WireFormat::Gemini,
         WireFormat::OpenAiChat,
         RESPONSE_FIXTURE.as_bytes(),
         &names,
         "gem/gemini-2.5-flash",
     )
-    .unwrap();
+    .unwrap()
+    .body;
     let mut body: Value = serde_json::from_slice(&body).unwrap();
     body["created"] = json!(0);
     assert_eq!(

@@ -532,13 +532,28 @@ pub fn parse_response(mut body: Value) -> Result<Response, ApiError> {
     })
 }
 
+/// Anthropic's usage object, as its streams and answers carry it.
+#[derive(serde::Serialize)]
+pub struct Usage {
+    input_tokens: u64,
+    cache_creation_input_tokens: u64,
+    cache_read_input_tokens: u64,
+    output_tokens: u64,
+}
+
+impl From<&TokenCounts> for Usage {
+    fn from(usage: &TokenCounts) -> Usage {
+        Usage {
+            input_tokens: usage.input,
+            cache_creation_input_tokens: usage.cache_write_5m + usage.cache_write_1h,
+            cache_read_input_tokens: usage.cache_read,
+            output_tokens: usage.output,
+        }
+    }
+}
+
 pub fn usage_json(usage: &TokenCounts) -> Value {
-    json!({
-        "input_tokens": usage.input,
-        "cache_creation_input_tokens": usage.cache_write_5m + usage.cache_write_1h,
-        "cache_read_input_tokens": usage.cache_read,
-        "output_tokens": usage.output,
-    })
+    json!(Usage::from(usage))
 }
 
 /// The pivot as an Anthropic response, as Claude would have answered.

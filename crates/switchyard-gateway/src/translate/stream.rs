@@ -12,7 +12,12 @@ use bytes::Bytes;
 use serde_json::json;
 use std::collections::VecDeque;
 
+mod anthropic_event;
 mod openai_chunk;
+use anthropic::Usage;
+use anthropic_event::{
+    BlockDelta, BlockStart, EmptyObject, ErrorBody, MessageDelta, MessageStart, StreamEvent,
+};
 use openai_chunk::Chunk;
 
 /// What happened in a stream, format-free.
@@ -297,63 +302,45 @@ impl AnthropicEmitter {
         } else {
             format!("msg_{id}")
         };
-        out.push_back(encode_event(Some("message_start"),
-            &json!({"type": "message_start", "message": {
-                "id": id, "type": "message", "role": "assistant", "model": self.model, "content": [],
-                "stop_reason": null, "stop_sequence": null, "usage": anthropic::usage_json(&self.usage)
-            }}),
-        ));
+        let message = MessageStart {
+            id: &id,
+            kind: "message",
+            role: "assistant",
+            model: &self.model,
+            content: [],
+            stop_reason: None,
+            stop_sequence: None,
+            usage: Usage::from(&self.usage),
+        };
+        out.push_back(StreamEvent::MessageStart { message }.encode());
     }
 
     fn close(&mut self, out: &mut VecDeque<Bytes>) {
         if self.open.take().is_some() {
-            out.push_back(encode_event(
-                Some("content_block_stop"),
-                &json!({"type": "content_block_stop", "index": self.next_index - 1}),
-            ));
+            let index = self.next_index - 1;
+            out.push_back(StreamEvent::ContentBlockStop { index }.encode());
         }
     }
 
-    fn open(&mut self, kind: OpenBlock, block: Value, out: &mut VecDeque<Bytes>) {
+    fn open(&mut self, kind: OpenBlock, content_block: BlockStart<'_>, out: &mut VecDeque<Bytes>) {
         self.start("msg", out);
         self.close(out);
-        out.push_back(encode_event(Some("content_block_start"),
-            &json!({"type": "content_block_start", "index": self.next_index, "content_block": block}),
-        ));
+        let index = self.next_index;
+        out.push_back(
+            StreamEvent::ContentBlockStart {
+                index,
+                content_block,
+            }
+            .encode(),
+        );
         self.next_index += 1;
         self.open = Some(kind);
     }
 
     fn delta(&self, delta: BlockDelta<'_>, out: &mut VecDeque<Bytes>) {
-        #[derive(serde::Serialize)]
-        struct Event<'a> {
-            #[serde(rename = "type")]
-            kind: &'static str,
-            index: u64,
-            delta: BlockDelta<'a>,
-        }
-        let event = Event {
-            kind: "content_block_delta",
-            index: self.next_index - 1,
-            delta,
-        };
-        out.push_back(encode_event(Some("content_block_delta"), &event));
+        let index = self.next_index - 1;
+        out.push_back(StreamEvent::ContentBlockDelta { index, delta }.encode());
     }
-}
-
-/// The `delta` of a `content_block_delta` event, the most frequent event of a stream:
-/// written as it is rather than built as a `Value` first.
-#[derive(serde::Serialize)]
-#[serde(tag = "type")]
-enum BlockDelta<'a> {
-    #[serde(rename = "text_delta")]
-    Text { text: &'a str },
-    #[serde(rename = "thinking_delta")]
-    Thinking { thinking: &'a str },
-    #[serde(rename = "signature_delta")]
-    Signature { signature: &'a str },
-    #[serde(rename = "input_json_delta")]
-    InputJson { partial_json: &'a str },
 }
 
 impl Emitter for AnthropicEmitter {
@@ -368,7 +355,7 @@ impl Emitter for AnthropicEmitter {
                     return;
                 }
                 if self.open != Some(OpenBlock::Text) {
-                    self.open(OpenBlock::Text, json!({"type": "text", "text": ""}), out);
+                    self.open(OpenBlock::Text, BlockStart::Text { text: "" }, out);
                 }
                 self.delta(BlockDelta::Text { text }, out);
             }
@@ -376,7 +363,7 @@ impl Emitter for AnthropicEmitter {
                 if self.open != Some(OpenBlock::Thinking) {
                     self.open(
                         OpenBlock::Thinking,
-                        json!({"type": "thinking", "thinking": ""}),
+                        BlockStart::Thinking { thinking: "" },
                         out,
                     );
                 }
@@ -391,11 +378,12 @@ impl Emitter for AnthropicEmitter {
             }
             Event::ToolStart { index, id, name } => {
                 self.saw_tool = true;
-                self.open(
-                    OpenBlock::Tool(*index),
-                    json!({"type": "tool_use", "id": id, "name": name, "input": {}}),
-                    out,
-                );
+                let block = BlockStart::ToolUse {
+                    id,
+                    name,
+                    input: EmptyObject {},
+                };
+                self.open(OpenBlock::Tool(*index), block, out);
             }
             Event::ToolArgs { index, fragment } => {
                 // Providers stream one tool call's arguments after another; fragments of
@@ -426,28 +414,27 @@ impl Emitter for AnthropicEmitter {
         self.close(out);
         self.finished = true;
         if let Some(message) = error {
-            out.push_back(encode_event(
-                Some("error"),
-                &json!({"type": "error", "error": {"type": "api_error", "message": message}}),
-            ));
+            let error = ErrorBody {
+                kind: "api_error",
+                message,
+            };
+            out.push_back(StreamEvent::Error { error }.encode());
             return;
         }
         let mut stop = self.stop.clone().unwrap_or(StopReason::EndTurn);
         if self.saw_tool && stop == StopReason::EndTurn {
             stop = StopReason::ToolUse;
         }
-        let sequence = match &stop {
-            StopReason::StopSequence(s) => json!(s),
-            _ => Value::Null,
+        let delta = MessageDelta {
+            stop_reason: anthropic::stop_name(&stop),
+            stop_sequence: match &stop {
+                StopReason::StopSequence(s) => s.as_deref(),
+                _ => None,
+            },
         };
-        out.push_back(encode_event(Some("message_delta"),
-            &json!({"type": "message_delta", "delta": {"stop_reason": anthropic::stop_name(&stop), "stop_sequence": sequence},
-                "usage": anthropic::usage_json(&self.usage)}),
-        ));
-        out.push_back(encode_event(
-            Some("message_stop"),
-            &json!({"type": "message_stop"}),
-        ));
+        let usage = Usage::from(&self.usage);
+        out.push_back(StreamEvent::MessageDelta { delta, usage }.encode());
+        out.push_back(StreamEvent::MessageStop.encode());
     }
 }
 

@@ -140,8 +140,17 @@ fn openai_chunks_become_a_well_formed_anthropic_stream() {
             ],
             "chunk size {chunk}"
         );
-        assert_eq!(events[0].1["message"]["model"], "oai/gpt-4.1");
-        assert_eq!(events[1].1["content_block"]["type"], "thinking");
+        assert_eq!(
+            events[0].1,
+            json!({"type": "message_start", "message": {
+                "id": "msg_chatcmpl-9", "type": "message", "role": "assistant", "model": "oai/gpt-4.1",
+                "content": [], "stop_reason": null, "stop_sequence": null,
+                "usage": {"input_tokens": 0, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0, "output_tokens": 0}}})
+        );
+        assert_eq!(
+            events[1].1["content_block"],
+            json!({"type": "thinking", "thinking": ""})
+        );
         assert_eq!(
             events[2].1["delta"],
             json!({"type": "thinking_delta", "thinking": "Think"})
@@ -166,6 +175,8 @@ fn openai_chunks_become_a_well_formed_anthropic_stream() {
             events[15].1["delta"]["stop_reason"], "tool_use",
             "tool calls win over stop"
         );
+        assert_eq!(events[15].1["delta"]["stop_sequence"], Value::Null);
+        assert_eq!(events[16].1, json!({"type": "message_stop"}));
         assert_eq!(
             events[15].1["usage"],
             json!({"input_tokens": 30, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 20, "output_tokens": 9})

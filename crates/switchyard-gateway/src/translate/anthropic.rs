@@ -11,7 +11,10 @@ pub const JSON_OBJECT_INSTRUCTION: &str =
 /// Anthropic's smallest thinking budget.
 pub const MIN_THINKING_BUDGET: u64 = 1024;
 
+mod render;
 mod wire;
+
+pub use render::{render_response, Answer};
 
 use serde::Deserialize;
 use wire::{WireBlock, WireContent, WireRequest, WireSource};
@@ -211,76 +214,9 @@ fn with_cache(mut v: Value, cache: &CacheControl, target: &Target) -> Value {
     v
 }
 
-fn render_source(source: &MediaSource) -> Value {
-    match source {
-        MediaSource::Base64 { media_type, data } => {
-            json!({"type": "base64", "media_type": media_type, "data": data})
-        }
-        MediaSource::Url(url) => json!({"type": "url", "url": url}),
-    }
-}
-
+/// A pivot block as a JSON value, for the request being assembled around it.
 fn render_block(b: &Block, target: &Target) -> Option<Value> {
-    Some(match b {
-        Block::Text { text, cache } => {
-            if text.is_empty() {
-                return None; // Anthropic refuses empty text blocks
-            }
-            with_cache(json!({"type": "text", "text": text}), cache, target)
-        }
-        Block::Image { source, cache } => with_cache(
-            json!({"type": "image", "source": render_source(source)}),
-            cache,
-            target,
-        ),
-        Block::Document { source, cache } => with_cache(
-            json!({"type": "document", "source": render_source(source)}),
-            cache,
-            target,
-        ),
-        Block::ToolUse {
-            id,
-            name,
-            input,
-            cache,
-        } => {
-            let input = if input.is_object() {
-                input.clone()
-            } else {
-                json!({})
-            };
-            with_cache(
-                json!({"type": "tool_use", "id": id, "name": name, "input": input}),
-                cache,
-                target,
-            )
-        }
-        Block::ToolResult {
-            id,
-            content,
-            is_error,
-            cache,
-        } => {
-            let inner: Vec<Value> = content
-                .iter()
-                .filter_map(|c| render_block(c, target))
-                .collect();
-            let mut v = json!({"type": "tool_result", "tool_use_id": id, "content": inner});
-            if *is_error {
-                v["is_error"] = json!(true);
-            }
-            with_cache(v, cache, target)
-        }
-        // Only Anthropic's own, signed thinking can go back to Anthropic.
-        Block::Thinking {
-            text,
-            signature: Some(sig),
-        } => json!({"type": "thinking", "thinking": text, "signature": sig}),
-        Block::Thinking {
-            signature: None, ..
-        } => return None,
-        Block::RedactedThinking { data } => json!({"type": "redacted_thinking", "data": data}),
-    })
+    render::block(b, target).and_then(|b| serde_json::to_value(b).ok())
 }
 
 /// The pivot as an Anthropic messages request for `model`.
@@ -554,36 +490,4 @@ impl From<&TokenCounts> for Usage {
 
 pub fn usage_json(usage: &TokenCounts) -> Value {
     json!(Usage::from(usage))
-}
-
-/// The pivot as an Anthropic response, as Claude would have answered.
-pub fn render_response(response: &Response, model: &str) -> Value {
-    let target = Target::default();
-    let content: Vec<Value> = response
-        .content
-        .iter()
-        .filter_map(|b| match b {
-            // Reasoning from other providers has no signature; clients still see it.
-            Block::Thinking {
-                text,
-                signature: None,
-            } => Some(json!({"type": "thinking", "thinking": text, "signature": ""})),
-            other => render_block(other, &target),
-        })
-        .collect();
-    let stop = response.effective_stop();
-    let sequence = match &stop {
-        StopReason::StopSequence(s) => json!(s),
-        _ => Value::Null,
-    };
-    json!({
-        "id": response.id,
-        "type": "message",
-        "role": "assistant",
-        "model": model,
-        "content": content,
-        "stop_reason": stop_name(&stop),
-        "stop_sequence": sequence,
-        "usage": usage_json(&response.usage),
-    })
 }

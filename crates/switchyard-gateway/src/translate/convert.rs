@@ -80,17 +80,25 @@ pub fn response(
             return Err(not_yet("translating answers from", from))
         }
     };
-    let rendered = match to {
-        WireFormat::OpenAiChat => openai::render_response(&response, client_model, unix_now()),
-        WireFormat::AnthropicMessages => anthropic::render_response(&response, client_model),
-        WireFormat::OpenAiResponses => {
-            responses::render_response(&response, client_model, unix_now())
+    let written = match to {
+        WireFormat::OpenAiChat => serde_json::to_vec(&openai::render_response(
+            &response,
+            client_model,
+            unix_now(),
+        )),
+        WireFormat::AnthropicMessages => {
+            serde_json::to_vec(&anthropic::render_response(&response, client_model))
         }
+        WireFormat::OpenAiResponses => serde_json::to_vec(&responses::render_response(
+            &response,
+            client_model,
+            unix_now(),
+        )),
         WireFormat::Gemini | WireFormat::OpenAiEmbeddings => {
             return Err(not_yet("translating answers to", to))
         }
     };
-    let body = serde_json::to_vec(&rendered)
+    let body = written
         .map_err(|e| ApiError::internal(format!("could not write the translated answer: {e}")))?;
     let tool_calls = response
         .content

@@ -241,7 +241,8 @@ fn responses_translate_both_ways_with_usage_buckets() {
             ..Default::default()
         }
     );
-    let as_anthropic = anthropic::render_response(&response, "oai/gpt-4.1");
+    let as_anthropic =
+        serde_json::to_value(anthropic::render_response(&response, "oai/gpt-4.1")).unwrap();
     assert_eq!(
         as_anthropic,
         json!({

@@ -1,0 +1,182 @@
+//! Anthropic content blocks and complete answers written from the pivot, borrowing its
+//! text instead of copying it into a `Value` tree first.
+
+use super::super::*;
+use super::{stop_name, Usage};
+use serde::Serialize;
+
+/// One content block as Anthropic takes it.
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum BlockOut<'a> {
+    Text {
+        text: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cache_control: Option<&'a Value>,
+    },
+    Image {
+        source: SourceOut<'a>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cache_control: Option<&'a Value>,
+    },
+    Document {
+        source: SourceOut<'a>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cache_control: Option<&'a Value>,
+    },
+    ToolUse {
+        id: &'a str,
+        name: &'a str,
+        input: ToolInput<'a>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cache_control: Option<&'a Value>,
+    },
+    ToolResult {
+        tool_use_id: &'a str,
+        content: Vec<BlockOut<'a>>,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        is_error: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cache_control: Option<&'a Value>,
+    },
+    Thinking {
+        thinking: &'a str,
+        signature: &'a str,
+    },
+    RedactedThinking {
+        data: &'a str,
+    },
+}
+
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SourceOut<'a> {
+    Base64 { media_type: &'a str, data: &'a str },
+    Url { url: &'a str },
+}
+
+/// A tool call's input: Anthropic takes only an object.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum ToolInput<'a> {
+    Object(&'a Value),
+    Empty {},
+}
+
+fn source(source: &MediaSource) -> SourceOut<'_> {
+    match source {
+        MediaSource::Base64 { media_type, data } => SourceOut::Base64 { media_type, data },
+        MediaSource::Url(url) => SourceOut::Url { url },
+    }
+}
+
+/// A pivot block for Anthropic; `None` for what Anthropic would refuse (empty text,
+/// reasoning without Anthropic's signature).
+pub fn block<'a>(b: &'a Block, target: &Target) -> Option<BlockOut<'a>> {
+    let kept = |cache: &'a CacheControl| cache.as_ref().filter(|_| target.keeps_cache_control);
+    Some(match b {
+        Block::Text { text, cache } => {
+            if text.is_empty() {
+                return None;
+            }
+            BlockOut::Text {
+                text,
+                cache_control: kept(cache),
+            }
+        }
+        Block::Image { source: s, cache } => BlockOut::Image {
+            source: source(s),
+            cache_control: kept(cache),
+        },
+        Block::Document { source: s, cache } => BlockOut::Document {
+            source: source(s),
+            cache_control: kept(cache),
+        },
+        Block::ToolUse {
+            id,
+            name,
+            input,
+            cache,
+        } => BlockOut::ToolUse {
+            id,
+            name,
+            input: if input.is_object() {
+                ToolInput::Object(input)
+            } else {
+                ToolInput::Empty {}
+            },
+            cache_control: kept(cache),
+        },
+        Block::ToolResult {
+            id,
+            content,
+            is_error,
+            cache,
+        } => BlockOut::ToolResult {
+            tool_use_id: id,
+            content: content.iter().filter_map(|c| block(c, target)).collect(),
+            is_error: *is_error,
+            cache_control: kept(cache),
+        },
+        // Only Anthropic's own, signed thinking can go back to Anthropic.
+        Block::Thinking {
+            text,
+            signature: Some(signature),
+        } => BlockOut::Thinking {
+            thinking: text,
+            signature,
+        },
+        Block::Thinking {
+            signature: None, ..
+        } => return None,
+        Block::RedactedThinking { data } => BlockOut::RedactedThinking { data },
+    })
+}
+
+/// A complete answer as Claude would have given it.
+#[derive(Serialize)]
+pub struct Answer<'a> {
+    id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    role: &'static str,
+    model: &'a str,
+    content: Vec<BlockOut<'a>>,
+    stop_reason: &'static str,
+    stop_sequence: Option<&'a str>,
+    usage: Usage,
+}
+
+/// The pivot as an Anthropic response for the client that asked for `model`.
+pub fn render_response<'a>(response: &'a Response, model: &'a str) -> Answer<'a> {
+    let target = Target::default();
+    let content = response
+        .content
+        .iter()
+        .filter_map(|b| match b {
+            // Reasoning from other providers has no signature; clients still see it.
+            Block::Thinking {
+                text,
+                signature: None,
+            } => Some(BlockOut::Thinking {
+                thinking: text,
+                signature: "",
+            }),
+            other => block(other, &target),
+        })
+        .collect();
+    let stop = response.effective_stop();
+    Answer {
+        id: &response.id,
+        kind: "message",
+        role: "assistant",
+        model,
+        content,
+        stop_reason: stop_name(&stop),
+        stop_sequence: match &response.stop {
+            StopReason::StopSequence(s) => s.as_deref(),
+            _ => None,
+        },
+        usage: Usage::from(&response.usage),
+    }
+}

@@ -70,12 +70,14 @@ pub fn response(
     names: &ToolNames,
     client_model: &str,
 ) -> Result<TranslatedAnswer, ApiError> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| invalid(format!("the provider's answer is not valid JSON: {e}")))?;
+    let value = || {
+        serde_json::from_slice::<Value>(body)
+            .map_err(|e| invalid(format!("the provider's answer is not valid JSON: {e}")))
+    };
     let response = match from {
-        WireFormat::OpenAiChat => openai::parse_response(&value, names)?,
-        WireFormat::AnthropicMessages => anthropic::parse_response(value)?,
-        WireFormat::Gemini => gemini::parse_response(&value, names)?,
+        WireFormat::OpenAiChat => openai::parse_response(body, names)?,
+        WireFormat::AnthropicMessages => anthropic::parse_response(value()?)?,
+        WireFormat::Gemini => gemini::parse_response(&value()?, names)?,
         WireFormat::OpenAiResponses | WireFormat::OpenAiEmbeddings => {
             return Err(not_yet("translating answers from", from))
         }

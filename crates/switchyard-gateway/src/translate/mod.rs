@@ -11,6 +11,7 @@ pub mod convert;
 #[cfg(test)]
 mod fixtures;
 pub mod gemini;
+mod lenient;
 pub mod openai;
 pub mod responses;
 pub mod stream;

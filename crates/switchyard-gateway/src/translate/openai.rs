@@ -3,7 +3,9 @@
 use super::*;
 use serde_json::json;
 
+mod answer;
 mod render;
+pub use answer::parse_response;
 pub use render::{render_request, ChatRequest};
 
 /// One entry of an assistant message's `tool_calls`, fields missing as empty.
@@ -256,60 +258,6 @@ pub fn stop_name(stop: &StopReason) -> &'static str {
         StopReason::ToolUse => "tool_calls",
         StopReason::ContentFilter => "content_filter",
     }
-}
-
-/// An OpenAI chat response as the pivot.
-pub fn parse_response(body: &Value, names: &ToolNames) -> Result<Response, ApiError> {
-    let choice = body
-        .pointer("/choices/0")
-        .ok_or_else(|| invalid("the provider's answer has no choices"))?;
-    let message = choice.get("message").unwrap_or(&Value::Null);
-    let mut content = Vec::new();
-    if let Some(r) = str_field(message, "reasoning_content")
-        .or_else(|| str_field(message, "reasoning"))
-        .filter(|r| !r.is_empty())
-    {
-        content.push(Block::Thinking {
-            text: r.to_string(),
-            signature: None,
-        });
-    }
-    if let Some(text) = str_field(message, "content").filter(|t| !t.is_empty()) {
-        content.push(Block::Text {
-            text: text.to_string(),
-            cache: None,
-        });
-    }
-    if let Some(refusal) = str_field(message, "refusal") {
-        content.push(Block::Text {
-            text: refusal.to_string(),
-            cache: None,
-        });
-    }
-    for call in tool_calls(message) {
-        content.push(Block::ToolUse {
-            id: call.id.to_string(),
-            name: names.inbound(call.name),
-            input: serde_json::from_str(call.arguments).unwrap_or_else(|_| json!({})),
-            cache: None,
-        });
-    }
-    let mut stop = parse_stop(str_field(choice, "finish_reason"));
-    if str_field(message, "refusal").is_some() {
-        stop = StopReason::Refusal;
-    }
-    let usage = body
-        .get("usage")
-        .and_then(|u| <crate::usage::OpenAiUsage as serde::Deserialize>::deserialize(u).ok())
-        .map(|u| u.to_counts())
-        .unwrap_or_default();
-    Ok(Response {
-        id: str_field(body, "id").unwrap_or("chatcmpl").to_string(),
-        model: str_field(body, "model").unwrap_or_default().to_string(),
-        content,
-        stop,
-        usage,
-    })
 }
 
 pub fn usage_json(usage: &TokenCounts) -> Value {

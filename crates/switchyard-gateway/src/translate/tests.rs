@@ -231,7 +231,11 @@ fn responses_translate_both_ways_with_usage_buckets() {
             {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}]},
         "finish_reason": "stop"}],
         "usage": {"prompt_tokens": 100, "completion_tokens": 20, "prompt_tokens_details": {"cached_tokens": 60}}});
-    let response = openai::parse_response(&openai_body, &ToolNames::default()).unwrap();
+    let response = openai::parse_response(
+        &serde_json::to_vec(&openai_body).unwrap(),
+        &ToolNames::default(),
+    )
+    .unwrap();
     assert_eq!(
         response.usage,
         TokenCounts {
@@ -288,7 +292,7 @@ fn long_tool_names_are_shortened_for_openai_and_restored_in_answers() {
     assert!(sent.len() <= MAX_TOOL_NAME);
     let answer = json!({"id": "c", "model": "gpt", "choices": [{"index": 0, "finish_reason": "tool_calls",
         "message": {"role": "assistant", "content": null, "tool_calls": [{"id": "1", "type": "function", "function": {"name": sent, "arguments": "{}"}}]}}]});
-    let response = openai::parse_response(&answer, &names).unwrap();
+    let response = openai::parse_response(&serde_json::to_vec(&answer).unwrap(), &names).unwrap();
     assert!(matches!(&response.content[0], Block::ToolUse { name, .. } if *name == long));
 }
 
@@ -411,4 +415,56 @@ fn anthropic_requests_of_the_wrong_shape_are_refused_with_the_reason() {
         "{}",
         e.message
     );
+}
+
+#[test]
+fn openai_answers_are_read_forgivingly_and_refused_when_misshapen() {
+    let read = |body: Value| {
+        openai::parse_response(&serde_json::to_vec(&body).unwrap(), &ToolNames::default())
+    };
+
+    // Reasoning under OpenRouter's name, a call with unreadable arguments, usage kept.
+    let answer = read(json!({"id": "a1", "model": "m", "choices": [{"finish_reason": "tool_calls", "message": {
+        "content": "", "reasoning": "Think.", "tool_calls": [{"id": "c1", "function": {"name": "Read", "arguments": "{not json"}}]}}],
+        "usage": {"prompt_tokens": 7, "completion_tokens": 3}}))
+    .unwrap();
+    assert_eq!(
+        answer.content,
+        [
+            Block::Thinking {
+                text: "Think.".into(),
+                signature: None
+            },
+            Block::ToolUse {
+                id: "c1".into(),
+                name: "Read".into(),
+                input: json!({}),
+                cache: None
+            },
+        ]
+    );
+    assert_eq!(answer.stop, StopReason::ToolUse);
+    assert_eq!((answer.usage.input, answer.usage.output), (7, 3));
+
+    // Wrong scalar types read as absent; a null message is an empty one.
+    let answer =
+        read(json!({"id": 5, "choices": [{"message": null, "finish_reason": 1}]})).unwrap();
+    assert_eq!(answer.id, "chatcmpl");
+    assert!(answer.content.is_empty());
+    assert_eq!(answer.stop, StopReason::EndTurn);
+
+    // A refusal is the answer's text and its stop reason.
+    let answer = read(json!({"choices": [{"message": {"content": null, "refusal": "No."}, "finish_reason": "stop"}]})).unwrap();
+    assert_eq!(answer.stop, StopReason::Refusal);
+    assert_eq!(joined_text(&answer.content), "No.");
+
+    for misshapen in [
+        json!({"choices": []}),
+        json!({"object": "error"}),
+        json!({"choices": {"0": {}}}),
+        json!([1]),
+    ] {
+        let e = read(misshapen.clone()).expect_err("refused");
+        assert_eq!(e.status, axum::http::StatusCode::BAD_REQUEST, "{misshapen}");
+    }
 }

@@ -487,7 +487,3 @@ impl From<&TokenCounts> for Usage {
         }
     }
 }
-
-pub fn usage_json(usage: &TokenCounts) -> Value {
-    json!(Usage::from(usage))
-}

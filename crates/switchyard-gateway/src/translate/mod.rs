@@ -120,9 +120,19 @@ impl MediaSource {
     }
 
     pub fn to_url(&self) -> String {
+        self.to_string()
+    }
+}
+
+/// The source as a URL: `data:` for inline data. Writable without building the string
+/// first, which matters for inline images of several megabytes.
+impl std::fmt::Display for MediaSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            MediaSource::Base64 { media_type, data } => format!("data:{media_type};base64,{data}"),
-            MediaSource::Url(url) => url.clone(),
+            MediaSource::Base64 { media_type, data } => {
+                write!(f, "data:{media_type};base64,{data}")
+            }
+            MediaSource::Url(url) => f.write_str(url),
         }
     }
 }

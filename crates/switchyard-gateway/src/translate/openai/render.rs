@@ -7,7 +7,6 @@
 use super::super::*;
 use serde::{Serialize, Serializer};
 use std::borrow::Cow;
-use std::fmt;
 use std::sync::LazyLock;
 
 /// Leads the images a tool returned, which chat `tool` messages cannot carry.
@@ -122,20 +121,9 @@ struct FileData<'a> {
 /// URL first: inline images run to megabytes.
 struct Url<'a>(&'a MediaSource);
 
-impl fmt::Display for Url<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            MediaSource::Base64 { media_type, data } => {
-                write!(f, "data:{media_type};base64,{data}")
-            }
-            MediaSource::Url(url) => f.write_str(url),
-        }
-    }
-}
-
 impl Serialize for Url<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+        serializer.collect_str(self.0)
     }
 }
 

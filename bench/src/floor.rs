@@ -4,7 +4,7 @@
 //! Measured beside the gateway so its figures can be read against what the extra hop
 //! itself costs.
 
-use crate::mock::{bind_and_announce, next_connection};
+use crate::mock::{announce, next_connection};
 use bytes::Bytes;
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
@@ -50,26 +50,47 @@ fn status(code: StatusCode) -> Response<ProxyBody> {
 }
 
 /// Serves forever on `listen`, printing `listening on ADDR` first (the parent reads it).
+/// Like the gateway, it serves on one single-threaded runtime per core, each with its
+/// own client pool, so the two are compared on the same footing.
 pub fn run(listen: SocketAddr, upstream: SocketAddr) -> anyhow::Result<()> {
     crate::procs::exit_with_parent();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async move {
-        let listener = bind_and_announce(listen).await?;
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        let client: &'static Upstream = Box::leak(Box::new(
-            Client::builder(TokioExecutor::new()).build(connector),
-        ));
-        loop {
-            let io = next_connection(&listener).await;
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |r| forward(client, upstream, r));
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(io, service)
-                    .await;
-            });
-        }
-    })
+    let listener = std::net::TcpListener::bind(listen)?;
+    listener.set_nonblocking(true)?;
+    announce(listener.local_addr()?)?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut threads = Vec::with_capacity(cores);
+    for _ in 0..cores {
+        let listener = listener.try_clone()?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        threads.push(std::thread::spawn(move || {
+            runtime.block_on(serve(listener, upstream))
+        }));
+    }
+    for thread in threads {
+        thread
+            .join()
+            .map_err(|_| anyhow::anyhow!("a proxy thread panicked"))??;
+    }
+    Ok(())
+}
+
+/// Accepts from a listener shared with the other threads and serves on this one.
+async fn serve(listener: std::net::TcpListener, upstream: SocketAddr) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::from_std(listener)?;
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    let client: &'static Upstream = Box::leak(Box::new(
+        Client::builder(TokioExecutor::new()).build(connector),
+    ));
+    loop {
+        let io = next_connection(&listener).await;
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |r| forward(client, upstream, r));
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(io, service)
+                .await;
+        });
+    }
 }

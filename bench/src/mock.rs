@@ -187,11 +187,16 @@ async fn answer(
 /// Binds `listen` and prints `listening on ADDR` (the parent process reads it).
 pub async fn bind_and_announce(listen: SocketAddr) -> anyhow::Result<TcpListener> {
     let listener = TcpListener::bind(listen).await?;
-    let addr = listener.local_addr()?;
+    announce(listener.local_addr()?)?;
+    Ok(listener)
+}
+
+/// Prints `listening on ADDR`, the line the parent waits for.
+pub fn announce(addr: SocketAddr) -> anyhow::Result<()> {
     let mut out = std::io::stdout();
     writeln!(out, "listening on {addr}")?;
     out.flush()?;
-    Ok(listener)
+    Ok(())
 }
 
 /// The next accepted connection, with TCP_NODELAY set.

@@ -39,6 +39,7 @@ pub fn start(app: &AppHandle) -> Status {
             data_dir,
             listen,
             secrets: Arc::new(KeyringSecretStore),
+            threads: switchyard_gateway::ServeThreads::PerCore,
         },
         (Err(e), _) => return Status::Failed(e),
         (_, None) => {

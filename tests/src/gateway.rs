@@ -4,7 +4,7 @@
 use crate::MockUpstream;
 use std::sync::Arc;
 use switchyard_gateway::secrets::{MemorySecretStore, SecretStore};
-use switchyard_gateway::{manage, GatewayOptions, RunningGateway};
+use switchyard_gateway::{manage, GatewayOptions, RunningGateway, ServeThreads};
 use switchyard_store::{RecentRequest, Store};
 
 /// The provider key the mock providers are configured with.
@@ -73,6 +73,21 @@ impl TestGateway {
     /// Starts with more config: `top` holds top-level keys (TOML wants them before the
     /// first table), `extra` more tables.
     pub async fn start_with(mock: &MockUpstream, top: &str, extra: &str) -> TestGateway {
+        Self::start_serving(mock, top, extra, ServeThreads::PerCore).await
+    }
+
+    /// [`TestGateway::start_with`] for tests that pause the clock: the gateway serves
+    /// on the test's runtime, so its timers (backoff, cooldowns) follow that clock.
+    pub async fn start_paused(mock: &MockUpstream, top: &str, extra: &str) -> TestGateway {
+        Self::start_serving(mock, top, extra, ServeThreads::Caller).await
+    }
+
+    async fn start_serving(
+        mock: &MockUpstream,
+        top: &str,
+        extra: &str,
+        threads: ServeThreads,
+    ) -> TestGateway {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Store::open(dir.path()).expect("store opens");
         let config = format!("{top}\n{}\n{extra}", mock_config(mock));
@@ -86,6 +101,7 @@ impl TestGateway {
             data_dir: dir.path().to_path_buf(),
             listen: "127.0.0.1:0".parse().expect("addr"),
             secrets,
+            threads,
         })
         .await
         .expect("gateway starts");

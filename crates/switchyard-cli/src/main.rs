@@ -380,6 +380,7 @@ fn serve(dir: PathBuf, listen: SocketAddr) -> Result<()> {
             data_dir: dir.clone(),
             listen,
             secrets: Arc::new(KeyringSecretStore),
+            threads: switchyard_gateway::ServeThreads::PerCore,
         })
         .await?;
         // Whoever started us may have closed our stdout; that is no reason to stop.

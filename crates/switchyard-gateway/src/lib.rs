@@ -32,11 +32,13 @@ pub mod translate;
 pub mod ui;
 pub mod upstream;
 pub mod usage;
+pub mod workers;
 
 pub use server::{
     dashboard_url, default_listen_addr, launch, GatewayOptions, LaunchError, RunningGateway,
     DEFAULT_PORT,
 };
+pub use workers::ServeThreads;
 
 /// Where Switchyard keeps its data unless `--data-dir` or `SWITCHYARD_DATA_DIR` says
 /// otherwise: the OS's per-user data directory (`~/.local/share/switchyard` on Linux).

@@ -7,9 +7,9 @@ use crate::snapshot::Snapshot;
 use crate::spend::SpendTracker;
 use crate::state::{AppState, Parts, RELOAD_POLL};
 use crate::upstream::{ClientBuildError, UpstreamClient};
+use crate::workers::{self, ServeThreads};
 use crate::{admin, alerts, count_tokens, models, proxy, ui};
 use axum::routing::{get, post};
-use axum::serve::ListenerExt;
 use axum::Router;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -36,6 +36,9 @@ pub struct GatewayOptions {
     pub data_dir: PathBuf,
     pub listen: SocketAddr,
     pub secrets: Arc<dyn SecretStore>,
+    /// Where connections are served: [`ServeThreads::PerCore`] but in tests that
+    /// pause the clock.
+    pub threads: ServeThreads,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -56,13 +59,15 @@ pub enum LaunchError {
     Http(#[from] reqwest::Error),
     #[error("cannot build the provider client: {0}")]
     Upstream(#[from] ClientBuildError),
+    #[error("cannot start the threads that serve requests: {source}")]
+    Workers { source: std::io::Error },
 }
 
 /// A gateway serving in the background of the current tokio runtime.
 pub struct RunningGateway {
     state: Arc<AppState>,
     stop: watch::Sender<bool>,
-    server: JoinHandle<()>,
+    server: workers::Server,
     poller: JoinHandle<()>,
     writer: LogWriter,
 }
@@ -125,7 +130,13 @@ pub async fn launch(options: GatewayOptions) -> Result<RunningGateway, LaunchErr
         state.alert_events.clone(),
     ));
     let (stop, stop_rx) = watch::channel(false);
-    let server = tokio::spawn(serve(listener, router(state.clone()), stop_rx.clone()));
+    let server = workers::serve(
+        listener,
+        router(state.clone()),
+        stop_rx.clone(),
+        options.threads,
+    )
+    .map_err(|source| LaunchError::Workers { source })?;
     let poller = tokio::spawn(follow_config(state.clone(), stop_rx));
     Ok(RunningGateway {
         state,
@@ -165,25 +176,6 @@ async fn unknown_route(uri: axum::http::Uri) -> crate::errors::ApiError {
          /v1/responses, /v1/models; the dashboard is at /ui/.",
         uri.path()
     ))
-}
-
-async fn serve(listener: TcpListener, app: Router, mut stop: watch::Receiver<bool>) {
-    let shutdown = async move {
-        let _ = stop.changed().await;
-    };
-    // Without TCP_NODELAY, a streamed answer's small writes wait for the client's
-    // delayed ACK (40 ms on Linux) whenever one is still unacknowledged.
-    let listener = listener.tap_io(|stream| {
-        if let Err(e) = stream.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY on a client connection");
-        }
-    });
-    if let Err(e) = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-    {
-        tracing::error!(error = %e, "server stopped with an error");
-    }
 }
 
 /// Polls the store so that changes made by the CLI apply without a restart.
@@ -237,13 +229,12 @@ impl RunningGateway {
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let mut server = self.server;
-        if tokio::time::timeout(SHUTDOWN_GRACE, &mut server)
+        if tokio::time::timeout(SHUTDOWN_GRACE, server.finished())
             .await
             .is_err()
         {
             tracing::warn!("open requests did not finish in time; closing them");
-            server.abort();
-            let _ = server.await;
+            server.force_stop().await;
         }
         let _ = self.poller.await;
         let writer = self.writer;

@@ -78,8 +78,9 @@ pub struct UpstreamClient {
 }
 
 enum Inner {
-    // Boxed: the pooled client is large, and this enum is held by value.
-    Direct(Box<DirectClient>),
+    /// One pooled client per worker thread (see [`crate::workers`]), so a provider
+    /// connection is driven by the thread whose requests use it.
+    Direct(Box<[DirectClient]>),
     Proxied(reqwest::Client),
 }
 
@@ -124,13 +125,17 @@ impl UpstreamClient {
             .enable_http2()
             .wrap_connector(tcp);
         let connector = connect::Bounded::new(connector, connect_limit);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-            .timer(TokioTimer::new())
-            .build(connector);
+        let clients = (0..crate::workers::count())
+            .map(|_| {
+                Client::builder(TokioExecutor::new())
+                    .pool_timer(TokioTimer::new())
+                    .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+                    .timer(TokioTimer::new())
+                    .build(connector.clone())
+            })
+            .collect();
         Ok(UpstreamClient {
-            inner: Inner::Direct(Box::new(client)),
+            inner: Inner::Direct(clients),
             idle_limit: IDLE_LIMIT,
         })
     }
@@ -179,7 +184,8 @@ impl UpstreamClient {
     ) -> Result<Response<UpstreamBody>, SendError> {
         let mut request = request.map(Into::into);
         match &self.inner {
-            Inner::Direct(client) => {
+            Inner::Direct(clients) => {
+                let client = &clients[crate::workers::current().unwrap_or(0) % clients.len()];
                 let headers = request.headers_mut();
                 headers.entry(USER_AGENT).or_insert_with(user_agent);
                 // reqwest's default, which some providers' edge rules expect.

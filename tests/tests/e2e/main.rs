@@ -8,5 +8,6 @@ mod gemini;
 mod proxy;
 mod responses;
 mod routing;
+mod shutdown;
 mod spend;
 mod translate;

@@ -34,7 +34,7 @@ async fn attempts_of(gw: &TestGateway) -> Vec<serde_json::Map<String, Value>> {
 #[tokio::test(start_paused = true)]
 async fn retries_back_off_exponentially_then_succeed() {
     let mock = MockUpstream::start().await.unwrap();
-    let gw = TestGateway::start_with(&mock, "", &chain("seq:500,500,ok", 3)).await;
+    let gw = TestGateway::start_paused(&mock, "", &chain("seq:500,500,ok", 3)).await;
     let began = Instant::now();
     let response = ask(&gw, "policy/chain", false).await;
     let waited = began.elapsed();
@@ -63,7 +63,7 @@ async fn retries_back_off_exponentially_then_succeed() {
 #[tokio::test(start_paused = true)]
 async fn retry_after_on_429_is_honoured() {
     let mock = MockUpstream::start().await.unwrap();
-    let gw = TestGateway::start_with(&mock, "", &chain("seq:429,ok", 1)).await;
+    let gw = TestGateway::start_paused(&mock, "", &chain("seq:429,ok", 1)).await;
     let began = Instant::now();
     let response = ask(&gw, "policy/chain", false).await;
     assert_eq!(response.status(), 200);
@@ -79,7 +79,7 @@ async fn errors_retrying_cannot_fix_move_to_the_next_step_at_once() {
     let mock = MockUpstream::start().await.unwrap();
     for code in ["400", "401", "403", "404", "413"] {
         let model = format!("seq:{code}");
-        let gw = TestGateway::start_with(&mock, "", &chain(&model, 5)).await;
+        let gw = TestGateway::start_paused(&mock, "", &chain(&model, 5)).await;
         let began = Instant::now();
         let response = ask(&gw, "policy/chain", false).await;
         assert_eq!(response.status(), 200, "{code} falls back");
@@ -109,7 +109,7 @@ async fn timeouts_and_connection_resets_are_retried() {
          [[policies]]\nname = \"r\"\ntype = \"fallback\"\nsteps = [{{ model = \"resetter/m\", retries = 2 }}, {{ model = \"oai/gpt-4.1\" }}]\n",
         mock.openai_base()
     );
-    let gw = TestGateway::start_with(&mock, "", &extra).await;
+    let gw = TestGateway::start_paused(&mock, "", &extra).await;
 
     // No answer at all, or a head whose body never comes: the deadline covers both.
     for (policy, model) in [
@@ -154,7 +154,7 @@ async fn an_error_whose_body_stalls_keeps_its_status_and_is_not_retried() {
          [[policies]]\nname = \"refused\"\ntype = \"fallback\"\nsteps = [{{ model = \"staller/seq:stall-400,ok\", retries = 1 }}]\n",
         mock.openai_base()
     );
-    let gw = TestGateway::start_with(&mock, "", &extra).await;
+    let gw = TestGateway::start_paused(&mock, "", &extra).await;
 
     // A 400 whose body stalls is still the provider's 400: cut at the deadline, not
     // turned into a timeout that would be retried.
@@ -178,7 +178,7 @@ async fn when_every_step_fails_the_client_gets_the_last_error_and_the_log_shows_
     let mock = MockUpstream::start().await.unwrap();
     let extra = "[[policies]]\nname = \"doomed\"\ntype = \"fallback\"\n\
                  steps = [{ model = \"oai/seq:503\", retries = 1 }, { model = \"oai/seq:429\" }]\n";
-    let gw = TestGateway::start_with(&mock, "", extra).await;
+    let gw = TestGateway::start_paused(&mock, "", extra).await;
     let response = ask(&gw, "policy/doomed", false).await;
     assert_eq!(response.status(), 429);
     assert_eq!(response.headers()["x-switchyard-attempts"], "3");
@@ -210,7 +210,7 @@ async fn when_every_step_fails_the_client_gets_the_last_error_and_the_log_shows_
 #[tokio::test(start_paused = true)]
 async fn nothing_is_retried_after_the_first_byte() {
     let mock = MockUpstream::start().await.unwrap();
-    let gw = TestGateway::start_with(&mock, "", &chain("seq:midstream,ok", 3)).await;
+    let gw = TestGateway::start_paused(&mock, "", &chain("seq:midstream,ok", 3)).await;
     let response = ask(&gw, "policy/chain", true).await;
     assert_eq!(response.status(), 200);
     let text = response.text().await.unwrap();
@@ -231,7 +231,7 @@ async fn nothing_is_retried_after_the_first_byte() {
 #[tokio::test(start_paused = true)]
 async fn a_stream_that_fails_before_its_first_byte_falls_back() {
     let mock = MockUpstream::start().await.unwrap();
-    let gw = TestGateway::start_with(&mock, "", &chain("seq:500", 0)).await;
+    let gw = TestGateway::start_paused(&mock, "", &chain("seq:500", 0)).await;
     let response = ask(&gw, "policy/chain", true).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["x-switchyard-model"], "gpt-4.1");
@@ -242,7 +242,7 @@ async fn a_stream_that_fails_before_its_first_byte_falls_back() {
 #[tokio::test(start_paused = true)]
 async fn a_failing_target_cools_down_and_is_skipped() {
     let mock = MockUpstream::start().await.unwrap();
-    let gw = TestGateway::start_with(&mock, "", &chain("seq:500", 0)).await;
+    let gw = TestGateway::start_paused(&mock, "", &chain("seq:500", 0)).await;
     for _ in 0..3 {
         assert_eq!(ask(&gw, "policy/chain", false).await.status(), 200);
     }

@@ -70,6 +70,7 @@ async fn a_key_is_refused_exactly_at_its_limit_and_counters_survive_a_restart() 
         data_dir: dir.path().to_path_buf(),
         listen: "127.0.0.1:0".parse().unwrap(),
         secrets,
+        threads: switchyard_gateway::ServeThreads::PerCore,
     })
     .await
     .unwrap();
@@ -142,7 +143,7 @@ async fn alerts_fire_once_and_webhooks_are_retried() {
          [[alerts]]\nname = \"slack\"\nthreshold_usd = 3\nwebhook = \"http://{addr}/hooks/slack\"\nwebhook_format = \"slack\"\n",
         addr = mock.addr
     );
-    let gw = TestGateway::start_with(&mock, "", &extra).await;
+    let gw = TestGateway::start_paused(&mock, "", &extra).await;
     let mut events = gw.gateway.subscribe_alerts();
     assert_eq!(ask(&gw).await.status(), 200); // $1.25: below both thresholds
     assert_eq!(ask(&gw).await.status(), 200); // $2.50: crosses 20% of $10

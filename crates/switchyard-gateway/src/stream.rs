@@ -471,21 +471,20 @@ impl ProxyStream {
     }
 }
 
+/// The most a frame gathers from chunks the provider has already delivered before it
+/// goes to the client.
+const MAX_GATHERED: usize = 64 * 1024;
+
 impl Stream for ProxyStream {
     type Item = Result<Bytes, std::io::Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
-        loop {
-            if let Some(frame) = this.next_frame() {
-                if let Some(r) = this.recorder.as_mut() {
-                    r.mark_first_byte();
-                }
-                return Poll::Ready(Some(Ok(frame)));
-            }
-            if this.ended {
-                return Poll::Ready(None);
-            }
+        // Take every chunk the provider has already delivered, so events that arrived
+        // together leave in one frame: one write to the client, and one wake-up of it,
+        // instead of one per chunk. Nothing waits: gathering stops at the first chunk
+        // not there yet.
+        while !this.ended && this.out.iter().map(Bytes::len).sum::<usize>() < MAX_GATHERED {
             match Pin::new(&mut this.upstream).poll_next(cx) {
                 Poll::Ready(Some(Ok(chunk))) => {
                     if let Some(run) = this.splitter.push_run(chunk) {
@@ -494,9 +493,20 @@ impl Stream for ProxyStream {
                 }
                 Poll::Ready(Some(Err(e))) => this.end(Some(e.to_string())),
                 Poll::Ready(None) => this.end(None),
-                Poll::Pending => return Poll::Pending,
+                Poll::Pending => break,
             }
         }
+        if let Some(frame) = this.next_frame() {
+            if let Some(r) = this.recorder.as_mut() {
+                r.mark_first_byte();
+            }
+            return Poll::Ready(Some(Ok(frame)));
+        }
+        if this.ended {
+            return Poll::Ready(None);
+        }
+        // The upstream returned Pending, so it will wake this task.
+        Poll::Pending
     }
 }
 
@@ -536,6 +546,66 @@ mod tests {
         let mut out = VecDeque::new();
         handler.events(run, &mut out);
         (out.into_iter().collect(), handler)
+    }
+
+    /// A pass-through `ProxyStream` over `chunks`, recording into a throwaway store.
+    fn proxy_stream<S>(chunks: S) -> (ProxyStream, tempfile::TempDir, switchyard_store::LogWriter)
+    where
+        S: futures_util::TryStream<Ok = Bytes, Error = std::io::Error> + Send + 'static,
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let store = switchyard_store::Store::open(dir.path()).unwrap();
+        let writer = switchyard_store::LogWriter::start(&store, 16).unwrap();
+        let (alerts, _) = tokio::sync::mpsc::unbounded_channel();
+        let spend = std::sync::Arc::new(crate::spend::SpendTracker::load(&store, alerts).unwrap());
+        let record = PendingRecord::new(
+            writer.sender(),
+            spend,
+            WireFormat::OpenAiChat,
+            std::time::Instant::now(),
+        );
+        let stream = ProxyStream::new(
+            UpstreamBody::from_stream(chunks),
+            Box::new(PassThrough::new(StreamObserver::openai(true))),
+            record,
+            "mock".into(),
+            200,
+        );
+        (stream, dir, writer)
+    }
+
+    #[tokio::test]
+    async fn chunks_already_delivered_leave_as_one_frame() {
+        use futures_util::StreamExt;
+        let chunks = [ROLE, TEXT, USAGE, DONE].map(|c| Ok(Bytes::from_static(c)));
+        let (stream, _dir, _writer) = proxy_stream(futures_util::stream::iter(chunks));
+        let frames: Vec<Bytes> = stream.map(|f| f.unwrap()).collect().await;
+        assert_eq!(frames, [[ROLE, TEXT, USAGE, DONE].concat()]);
+    }
+
+    #[tokio::test]
+    async fn a_frame_goes_out_without_waiting_for_chunks_still_to_come() {
+        use futures_util::{FutureExt, StreamExt};
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
+        let chunks = futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|chunk| (Ok(chunk), rx))
+        });
+        let (mut stream, _dir, _writer) = proxy_stream(chunks);
+        tx.send(Bytes::from_static(ROLE)).unwrap();
+        tx.send(Bytes::from_static(TEXT)).unwrap();
+        assert_eq!(stream.next().await.unwrap().unwrap(), [ROLE, TEXT].concat());
+        assert!(
+            stream.next().now_or_never().is_none(),
+            "nothing more has arrived"
+        );
+        tx.send(Bytes::from_static(USAGE)).unwrap();
+        tx.send(Bytes::from_static(DONE)).unwrap();
+        drop(tx);
+        assert_eq!(
+            stream.next().await.unwrap().unwrap(),
+            [USAGE, DONE].concat()
+        );
+        assert!(stream.next().await.is_none());
     }
 
     #[test]

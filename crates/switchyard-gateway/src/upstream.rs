@@ -335,6 +335,18 @@ impl UpstreamBody {
         }
     }
 
+    /// A body that yields what `chunks` yields, for tests of what reads bodies.
+    #[cfg(test)]
+    pub(crate) fn from_stream<S>(chunks: S) -> UpstreamBody
+    where
+        S: futures_util::TryStream<Ok = Bytes, Error = std::io::Error> + Send + 'static,
+    {
+        UpstreamBody::new(
+            Source::Proxied(reqwest::Body::wrap_stream(chunks)),
+            IDLE_LIMIT,
+        )
+    }
+
     /// Returns `chunk` ahead of everything else (a chunk read to look at it first).
     pub fn put_back(&mut self, chunk: Bytes) {
         debug_assert!(self.front.is_none(), "one chunk put back at a time");

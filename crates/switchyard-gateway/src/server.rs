@@ -238,8 +238,8 @@ impl RunningGateway {
         }
         let _ = self.poller.await;
         let writer = self.writer;
-        // Dropping the router (with the aborted server) drops the last records' owners,
-        // which queue their records; then the writer drains the queue.
+        // Every connection is closed by now, and a request's record is queued when the
+        // request ends or is dropped; the writer drains the queue.
         let _ = tokio::task::spawn_blocking(move || writer.shutdown()).await;
     }
 }

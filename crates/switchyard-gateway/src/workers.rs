@@ -301,6 +301,8 @@ impl Connections {
         let service = TowerToHyperService::new(self.app.clone());
         let mut stop = self.stop.clone();
         self.tasks.spawn(async move {
+            // Held for the task's life, however it ends.
+            let _load = load;
             let builder = auto::Builder::new(TokioExecutor::new());
             let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
             let mut connection = std::pin::pin!(connection);
@@ -316,7 +318,6 @@ impl Connections {
             // Finishes the request in progress, then closes.
             connection.as_mut().graceful_shutdown();
             let _ = connection.await;
-            drop(load);
         });
     }
 

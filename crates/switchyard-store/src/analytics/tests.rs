@@ -573,6 +573,7 @@ fn the_writer_applies_retention_by_itself() {
         zone: TimeZone::UTC,
         first_maintenance: Duration::from_millis(50),
         maintenance_every: Duration::from_secs(3600),
+        ..WriterOptions::default()
     };
     let writer = LogWriter::start_with(&store, 64, options).unwrap();
     let sender = writer.sender();

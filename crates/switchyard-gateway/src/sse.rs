@@ -1,8 +1,10 @@
 //! Splitting a server-sent-events byte stream into whole events, as they arrive.
 
 use bytes::{Buf, Bytes, BytesMut};
+use memchr::memmem;
 use std::borrow::Cow;
 use std::ops::Range;
+use std::sync::OnceLock;
 
 /// Longest event terminator (`\r\n\r\n`) less one: how far back a scan resumes,
 /// since a terminator can straddle two chunks.
@@ -149,14 +151,45 @@ pub fn event_data(event: &[u8]) -> Option<Cow<'_, [u8]>> {
     data
 }
 
-/// Whether `haystack` contains `needle`: a cheap test before parsing an event.
-pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    memchr::memmem::find(haystack, needle).is_some()
+/// A byte string looked for in every answer or event, a cheap test before parsing
+/// one: its search table is built on first use, not on every search (building it
+/// cost more than searching a 1 KB answer).
+pub struct Marker {
+    needle: &'static [u8],
+    finder: OnceLock<memmem::Finder<'static>>,
+}
+
+impl Marker {
+    pub const fn new(needle: &'static [u8]) -> Marker {
+        Marker {
+            needle,
+            finder: OnceLock::new(),
+        }
+    }
+
+    /// Whether `haystack` contains the marker.
+    pub fn is_in(&self, haystack: &[u8]) -> bool {
+        self.finder
+            .get_or_init(|| memmem::Finder::new(self.needle))
+            .find(haystack)
+            .is_some()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_marker_finds_its_bytes_anywhere_and_only_them() {
+        static USAGE: Marker = Marker::new(b"\"usage\"");
+        assert!(USAGE.is_in(b"{\"usage\":{}}"));
+        assert!(USAGE.is_in(b"data: {\"id\":1,\"usage\":null}"));
+        assert!(!USAGE.is_in(b"{\"usage_x\":1}"));
+        assert!(!USAGE.is_in(b""));
+        // Searched twice: the table built on first use answers the same.
+        assert!(USAGE.is_in(b"\"usage\""));
+    }
 
     #[test]
     fn encoded_events_split_back_into_the_same_json() {

@@ -5,7 +5,7 @@
 use crate::errors::{ApiError, Dialect, ErrorKind};
 use crate::providers::WireFormat;
 use crate::recorder::{PendingRecord, CLIENT_DISCONNECTED};
-use crate::sse::{contains, event_data, event_ranges, SseSplitter};
+use crate::sse::{event_data, event_ranges, Marker, SseSplitter};
 use crate::upstream::UpstreamBody;
 use crate::usage::{AnthropicUsage, OpenAiUsage};
 use axum::http::StatusCode;
@@ -17,6 +17,19 @@ use std::collections::VecDeque;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use switchyard_store::TokenCounts;
+
+// What makes an event worth parsing, by the field or event type it must mention.
+static USAGE: Marker = Marker::new(b"\"usage\"");
+static ERROR: Marker = Marker::new(b"\"error\"");
+static MESSAGE_START: Marker = Marker::new(b"\"message_start\"");
+static MESSAGE_DELTA: Marker = Marker::new(b"\"message_delta\"");
+static MESSAGE_STOP: Marker = Marker::new(b"\"message_stop\"");
+static RESPONSE_COMPLETED: Marker = Marker::new(b"\"response.completed\"");
+static RESPONSE_INCOMPLETE: Marker = Marker::new(b"\"response.incomplete\"");
+static RESPONSE_FAILED: Marker = Marker::new(b"\"response.failed\"");
+static TOOL_CALLS: Marker = Marker::new(b"\"tool_calls\"");
+static TOOL_USE: Marker = Marker::new(b"\"tool_use\"");
+static OUTPUT_ITEM_ADDED: Marker = Marker::new(b"\"response.output_item.added\"");
 
 /// Reads one provider format's events: usage, the end-of-stream marker, errors.
 pub enum StreamObserver {
@@ -127,7 +140,7 @@ impl StreamObserver {
                     return true;
                 }
                 // Only chunks that mention usage are worth parsing.
-                if !contains(&data, b"\"usage\"") {
+                if !USAGE.is_in(&data) {
                     return true;
                 }
                 match serde_json::from_slice::<OpenAiChunk>(&data) {
@@ -146,10 +159,10 @@ impl StreamObserver {
                 let Some(data) = event_data(event) else {
                     return true;
                 };
-                let interesting = contains(&data, b"\"message_start\"")
-                    || contains(&data, b"\"message_delta\"")
-                    || contains(&data, b"\"message_stop\"")
-                    || contains(&data, b"\"error\"");
+                let interesting = MESSAGE_START.is_in(&data)
+                    || MESSAGE_DELTA.is_in(&data)
+                    || MESSAGE_STOP.is_in(&data)
+                    || ERROR.is_in(&data);
                 if !interesting {
                     return true;
                 }
@@ -181,10 +194,10 @@ impl StreamObserver {
                 let Some(data) = event_data(event) else {
                     return true;
                 };
-                let terminal = contains(&data, b"\"response.completed\"")
-                    || contains(&data, b"\"response.incomplete\"")
-                    || contains(&data, b"\"response.failed\"")
-                    || contains(&data, b"\"error\"");
+                let terminal = RESPONSE_COMPLETED.is_in(&data)
+                    || RESPONSE_INCOMPLETE.is_in(&data)
+                    || RESPONSE_FAILED.is_in(&data)
+                    || ERROR.is_in(&data);
                 if !terminal {
                     return true;
                 }
@@ -283,12 +296,12 @@ impl PassThrough {
 
     /// Names of tool calls starting in this event (cheap test first: most events have none).
     fn collect_tool_calls(&mut self, event: &[u8]) {
-        let marker: &[u8] = match self.observer {
-            StreamObserver::OpenAi { .. } => b"\"tool_calls\"",
-            StreamObserver::Anthropic { .. } => b"\"tool_use\"",
-            StreamObserver::Responses { .. } => b"\"response.output_item.added\"",
+        let marker = match self.observer {
+            StreamObserver::OpenAi { .. } => &TOOL_CALLS,
+            StreamObserver::Anthropic { .. } => &TOOL_USE,
+            StreamObserver::Responses { .. } => &OUTPUT_ITEM_ADDED,
         };
-        if !contains(event, marker) {
+        if !marker.is_in(event) {
             return;
         }
         let Some(data) = event_data(event) else {

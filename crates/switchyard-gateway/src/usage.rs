@@ -4,6 +4,7 @@
 //! *excludes* cache reads and writes. Getting this wrong is the classic gateway cost
 //! bug, so both conversions live here, next to their tests.
 
+use crate::sse::Marker;
 use serde::Deserialize;
 use switchyard_store::TokenCounts;
 
@@ -177,15 +178,19 @@ pub struct AnthropicResponseUsage {
 pub fn tool_call_names(format: crate::providers::WireFormat, body: &[u8]) -> Vec<String> {
     use crate::providers::WireFormat;
     use serde_json::Value;
+    static TOOL_CALLS: Marker = Marker::new(b"tool_calls");
+    static TOOL_USE: Marker = Marker::new(b"tool_use");
+    static FUNCTION_CALL: Marker = Marker::new(b"function_call");
+    static GEMINI_FUNCTION_CALL: Marker = Marker::new(b"functionCall");
     // Most answers call no tool: skip the parse when no call can be in the body.
-    let marker: &[u8] = match format {
-        WireFormat::OpenAiChat => b"tool_calls",
-        WireFormat::AnthropicMessages => b"tool_use",
-        WireFormat::OpenAiResponses => b"function_call",
-        WireFormat::Gemini => b"functionCall",
+    let marker = match format {
+        WireFormat::OpenAiChat => &TOOL_CALLS,
+        WireFormat::AnthropicMessages => &TOOL_USE,
+        WireFormat::OpenAiResponses => &FUNCTION_CALL,
+        WireFormat::Gemini => &GEMINI_FUNCTION_CALL,
         WireFormat::OpenAiEmbeddings => return Vec::new(),
     };
-    if !crate::sse::contains(body, marker) {
+    if !marker.is_in(body) {
         return Vec::new();
     }
     let Ok(v) = serde_json::from_slice::<Value>(body) else {

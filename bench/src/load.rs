@@ -158,6 +158,17 @@ impl Stats {
         Ok(())
     }
 
+    /// Adds a later slice of the same load: its samples, its time and its CPU.
+    pub fn absorb(&mut self, slice: Stats) -> Result<()> {
+        self.merge(&slice)?;
+        self.elapsed += slice.elapsed;
+        self.server_cpu = match (self.server_cpu, slice.server_cpu) {
+            (Some(a), Some(b)) => Some(a + b),
+            _ => None,
+        };
+        Ok(())
+    }
+
     fn error(&mut self, e: &anyhow::Error) {
         self.errors += 1;
         if self.first_error.is_none() {

@@ -6,7 +6,8 @@
 //! - latency through the gateway and directly to the mock at fixed rates (open loop) and
 //!   at saturation (closed loop), non-streaming (p50/p90/p99) and streaming (time to
 //!   first and to last byte); overhead is the gateway's percentile minus the direct one
-//!   measured in the same run; throughput at saturation as a ratio to direct;
+//!   measured in the same run, the two taking turns in slices; throughput at saturation
+//!   as a ratio to direct;
 //! - the same for Anthropic clients through a translated route (Anthropic messages in,
 //!   an OpenAI-compatible provider upstream), against direct Anthropic calls to the mock;
 //! - resident memory idle, after 100,000 and 1,000,000 requests, and under 256
@@ -74,7 +75,8 @@ struct RunArgs {
     /// Fixed request rates, requests per second
     #[arg(long, value_delimiter = ',', default_value = "100,1000,5000")]
     rates: Vec<f64>,
-    /// Measured seconds per load level (after one second of warm-up)
+    /// Measured seconds per load level (after one second of warm-up), in 4 slices
+    /// taken in turn with the direct calls
     #[arg(long, default_value_t = 8.0)]
     secs: f64,
     /// Connections for the fixed-rate runs (the most requests in flight)
@@ -265,7 +267,23 @@ struct Timing {
     measure: Duration,
 }
 
-/// Every load level for one route and mode, direct and gateway back to back.
+/// Slices each level's measured time is cut into, direct and gateway taking turns. A
+/// shared machine's background load drifts over seconds: measured back to back, one
+/// side could get a quiet spell and the other a busy one, and the difference would
+/// read as the gateway's overhead. Taking turns spreads the drift over both.
+const SLICES: u32 = 4;
+/// Warm-up before every slice but the first, which gets the level's full warm-up:
+/// enough for new connections and the rate to settle; the processes are warm by then.
+const SLICE_WARMUP: Duration = Duration::from_millis(250);
+
+/// A load level.
+#[derive(Clone, Copy)]
+enum Level {
+    FixedRate(f64),
+    Saturation,
+}
+
+/// Every load level for one route and mode.
 async fn levels(
     args: &RunArgs,
     rates: &[f64],
@@ -276,49 +294,55 @@ async fn levels(
     let mut pairs = Vec::new();
     for &rate in rates {
         say(format!("{what}: {rate} rps"));
-        let direct = load::fixed_rate(
-            targets.direct.clone(),
-            rate,
-            timing.warmup,
-            timing.measure,
-            args.connections,
-        )
-        .await?;
-        let gateway = load::fixed_rate(
-            targets.gateway.clone(),
-            rate,
-            timing.warmup,
-            timing.measure,
-            args.connections,
-        )
-        .await?;
-        pairs.push(Pair {
-            load: format!("{rate} rps"),
-            direct,
-            gateway,
-        });
+        pairs.push(pair(args, timing, targets, Level::FixedRate(rate)).await?);
     }
     say(format!("{what}: saturation"));
-    let direct = load::saturate(
-        targets.direct.clone(),
-        timing.warmup,
-        timing.measure,
-        args.saturation_connections,
-    )
-    .await?;
-    let gateway = load::saturate(
-        targets.gateway.clone(),
-        timing.warmup,
-        timing.measure,
-        args.saturation_connections,
-    )
-    .await?;
-    pairs.push(Pair {
-        load: report::SATURATION.into(),
+    pairs.push(pair(args, timing, targets, Level::Saturation).await?);
+    Ok(pairs)
+}
+
+/// One level measured directly and through the gateway, in alternating slices.
+async fn pair(
+    args: &RunArgs,
+    timing: &Timing,
+    targets: &RouteTargets,
+    level: Level,
+) -> Result<Pair> {
+    let slice = timing.measure / SLICES;
+    let mut direct: Option<Stats> = None;
+    let mut gateway: Option<Stats> = None;
+    for i in 0..SLICES {
+        let warmup = if i == 0 { timing.warmup } else { SLICE_WARMUP };
+        for (target, total) in [
+            (&targets.direct, &mut direct),
+            (&targets.gateway, &mut gateway),
+        ] {
+            let stats = match level {
+                Level::FixedRate(rate) => {
+                    load::fixed_rate(target.clone(), rate, warmup, slice, args.connections).await?
+                }
+                Level::Saturation => {
+                    load::saturate(target.clone(), warmup, slice, args.saturation_connections)
+                        .await?
+                }
+            };
+            match total {
+                Some(t) => t.absorb(stats)?,
+                None => *total = Some(stats),
+            }
+        }
+    }
+    let (Some(direct), Some(gateway)) = (direct, gateway) else {
+        bail!("no slice was measured");
+    };
+    Ok(Pair {
+        load: match level {
+            Level::FixedRate(rate) => format!("{rate} rps"),
+            Level::Saturation => report::SATURATION.into(),
+        },
         direct,
         gateway,
-    });
-    Ok(pairs)
+    })
 }
 
 /// Whether the gateway translates Anthropic requests for an OpenAI-format provider yet.
@@ -583,6 +607,8 @@ fn run_in(
             "rates": args.rates,
             "measure_s": args.secs,
             "warmup_s": timing.warmup.as_secs_f64(),
+            "slices": SLICES,
+            "slice_warmup_s": SLICE_WARMUP.as_secs_f64(),
             "connections": args.connections,
             "saturation_connections": args.saturation_connections,
             "memory_requests": args.requests,

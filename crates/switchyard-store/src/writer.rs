@@ -435,30 +435,32 @@ mod tests {
         }
     }
 
-    fn writer_with_window(store: &Store, batch_window: Duration) -> LogWriter {
+    fn writer_with_window(store: &Store, batch_window: Duration, capacity: usize) -> LogWriter {
         let options = WriterOptions {
             batch_window,
             first_maintenance: Duration::from_secs(3600),
             ..WriterOptions::default()
         };
-        LogWriter::start_with(store, 16, options).unwrap()
+        LogWriter::start_with(store, capacity, options).unwrap()
+    }
+
+    /// Waits, without flushing, for the writer to write a first row.
+    fn wait_for_a_row(store: &Store, failure: &str) {
+        let waited = Instant::now();
+        while store.recent_requests(1).unwrap().is_empty() {
+            assert!(waited.elapsed() < Duration::from_secs(30), "{failure}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     #[test]
     fn a_record_reaches_the_database_once_its_batch_window_passes() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        let writer = writer_with_window(&store, Duration::from_millis(50));
+        let writer = writer_with_window(&store, Duration::from_millis(50), 16);
         assert_eq!(writer.sender().send(record("a")), SendOutcome::Queued);
         // No flush: the writer writes on its own when the window closes.
-        let waited = Instant::now();
-        while store.recent_requests(10).unwrap().is_empty() {
-            assert!(
-                waited.elapsed() < Duration::from_secs(10),
-                "the record was never written"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        wait_for_a_row(&store, "the record was never written");
         writer.shutdown();
     }
 
@@ -467,7 +469,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         // A window no test would wait for.
-        let writer = writer_with_window(&store, Duration::from_secs(3600));
+        let writer = writer_with_window(&store, Duration::from_secs(3600), 16);
         let sender = writer.sender();
         sender.send(record("a"));
         // Let the writer take the record and start waiting out the window.
@@ -489,24 +491,12 @@ mod tests {
     fn a_full_batch_is_written_without_waiting_for_its_window() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        let options = WriterOptions {
-            batch_window: Duration::from_secs(3600),
-            first_maintenance: Duration::from_secs(3600),
-            ..WriterOptions::default()
-        };
-        let writer = LogWriter::start_with(&store, MAX_BATCH * 2, options).unwrap();
+        let writer = writer_with_window(&store, Duration::from_secs(3600), MAX_BATCH * 2);
         let sender = writer.sender();
         for _ in 0..MAX_BATCH {
             assert_eq!(sender.send(record("a")), SendOutcome::Queued);
         }
-        let waited = Instant::now();
-        while store.recent_requests(1).unwrap().is_empty() {
-            assert!(
-                waited.elapsed() < Duration::from_secs(30),
-                "a full batch waited for its window"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        wait_for_a_row(&store, "a full batch waited for its window");
         writer.shutdown();
     }
 }

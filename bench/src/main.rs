@@ -308,33 +308,14 @@ async fn pair(
     targets: &RouteTargets,
     level: Level,
 ) -> Result<Pair> {
-    let slice = timing.measure / SLICES;
-    let mut direct: Option<Stats> = None;
-    let mut gateway: Option<Stats> = None;
-    for i in 0..SLICES {
-        let warmup = if i == 0 { timing.warmup } else { SLICE_WARMUP };
-        for (target, total) in [
-            (&targets.direct, &mut direct),
-            (&targets.gateway, &mut gateway),
-        ] {
-            let stats = match level {
-                Level::FixedRate(rate) => {
-                    load::fixed_rate(target.clone(), rate, warmup, slice, args.connections).await?
-                }
-                Level::Saturation => {
-                    load::saturate(target.clone(), warmup, slice, args.saturation_connections)
-                        .await?
-                }
-            };
-            match total {
-                Some(t) => t.absorb(stats)?,
-                None => *total = Some(stats),
-            }
-        }
+    let length = timing.measure / SLICES;
+    let (direct_target, gateway_target) = (&targets.direct, &targets.gateway);
+    let mut direct = slice(args, level, direct_target, timing.warmup, length).await?;
+    let mut gateway = slice(args, level, gateway_target, timing.warmup, length).await?;
+    for _ in 1..SLICES {
+        direct.absorb(slice(args, level, direct_target, SLICE_WARMUP, length).await?)?;
+        gateway.absorb(slice(args, level, gateway_target, SLICE_WARMUP, length).await?)?;
     }
-    let (Some(direct), Some(gateway)) = (direct, gateway) else {
-        bail!("no slice was measured");
-    };
     Ok(Pair {
         load: match level {
             Level::FixedRate(rate) => format!("{rate} rps"),
@@ -343,6 +324,24 @@ async fn pair(
         direct,
         gateway,
     })
+}
+
+/// One slice of a level against one target.
+async fn slice(
+    args: &RunArgs,
+    level: Level,
+    target: &Arc<Target>,
+    warmup: Duration,
+    length: Duration,
+) -> Result<Stats> {
+    match level {
+        Level::FixedRate(rate) => {
+            load::fixed_rate(target.clone(), rate, warmup, length, args.connections).await
+        }
+        Level::Saturation => {
+            load::saturate(target.clone(), warmup, length, args.saturation_connections).await
+        }
+    }
 }
 
 /// Whether the gateway translates Anthropic requests for an OpenAI-format provider yet.

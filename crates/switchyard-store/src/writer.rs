@@ -23,8 +23,9 @@ const MAX_BATCH: usize = 1024;
 /// fills or a flush or stop asks for it sooner. A transaction costs much the same CPU
 /// (one round of rollup updates, one WAL commit) whether it holds one record or a
 /// thousand: at 1,000 requests a second the writer spent about 40 µs of CPU per record
-/// with a 20 ms window, and 13 µs with this one. Records reach the database at most
-/// this much later; the request path never waits for them.
+/// with a 20 ms window, and 13 µs with this one. Records reach the database about
+/// this much later (later only while a backlog drains); the request path never waits
+/// for them.
 const BATCH_WINDOW: Duration = Duration::from_millis(100);
 /// How often a gathering batch looks at the queue: a busy gateway fills a batch well
 /// within the window, and a full batch, a flush or a stop should not wait for its end.

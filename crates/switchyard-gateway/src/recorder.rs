@@ -111,6 +111,16 @@ impl PendingRecord {
         &self.record.request_id
     }
 
+    /// What load balancing sticks on: the trace id, else the user id, else the
+    /// request id (so a request without either is still placed consistently).
+    pub fn sticky_id(&self) -> &str {
+        self.meta
+            .trace_id
+            .as_deref()
+            .or(self.meta.user_id.as_deref())
+            .unwrap_or(&self.record.request_id)
+    }
+
     pub fn upstream_model(&self) -> Option<&str> {
         self.record.upstream_model.as_deref()
     }
@@ -302,6 +312,26 @@ mod tests {
         seen.extend(others.join().unwrap());
         assert_eq!(ours, 20_000);
         assert_eq!(seen.len(), 40_000, "an id repeated");
+    }
+
+    #[test]
+    fn requests_stick_on_the_trace_id_then_the_user_id_then_their_own_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = switchyard_store::Store::open(dir.path()).unwrap();
+        let writer = switchyard_store::LogWriter::start(&store, 16).unwrap();
+        let (alerts, _) = tokio::sync::mpsc::unbounded_channel();
+        let spend = Arc::new(SpendTracker::load(&store, alerts).unwrap());
+        let mut record = PendingRecord::new(
+            writer.sender(),
+            spend,
+            WireFormat::OpenAiChat,
+            Instant::now(),
+        );
+        assert_eq!(record.sticky_id(), record.request_id());
+        record.meta_mut().user_id = Some("ada".into());
+        assert_eq!(record.sticky_id(), "ada");
+        record.meta_mut().trace_id = Some("trace-7".into());
+        assert_eq!(record.sticky_id(), "trace-7");
     }
 
     #[test]

@@ -19,6 +19,9 @@ pub const DEFAULT_PROVIDER_TIMEOUT: Duration = Duration::from_secs(600);
 #[derive(Debug)]
 pub struct Provider {
     pub name: String,
+    /// `name` as the value of the `x-switchyard-provider` header every answer carries,
+    /// built once here rather than copied per answer.
+    pub name_header: http::HeaderValue,
     pub kind: ProviderKind,
     /// Without a trailing slash.
     pub base_url: String,
@@ -222,6 +225,8 @@ fn resolve_provider(p: &ProviderConfig, secrets: &dyn SecretStore) -> Provider {
         .to_string();
     Provider {
         name: p.name.clone(),
+        name_header: http::HeaderValue::from_str(&p.name)
+            .unwrap_or(http::HeaderValue::from_static("invalid")),
         kind: p.kind,
         endpoints: Endpoints::under(&base_url),
         base_url,

@@ -165,8 +165,11 @@ fn start_workers(
     let mut workers = Vec::with_capacity(count);
     for index in 0..count {
         // Built here, so a runtime that cannot start fails the launch.
+        // Sockets and timers only: signals are the main runtime's, and a process
+        // driver here would check for exited children every time the worker parks.
         let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
+            .enable_io()
+            .enable_time()
             .build()?;
         let (queue, handed) = mpsc::unbounded_channel();
         let load = Arc::new(AtomicUsize::new(0));

@@ -144,7 +144,8 @@ pub async fn send(
             // a timeout (which would retry a 400).
             let body = body.read_limited(MAX_ERROR_BODY_BYTES, deadline).await;
             let mut error = upstream_error(provider, status, body, format == inbound.api);
-            error.upstream.get_or_insert_default().headers = super::forwardable_headers(&headers);
+            error.upstream.get_or_insert_default().headers =
+                super::forwardable_headers(&headers, 0);
             Err(Failure {
                 error,
                 retryable: is_retryable_status(status),

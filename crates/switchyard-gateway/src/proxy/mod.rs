@@ -140,22 +140,16 @@ async fn proxy(app: Arc<AppState>, api: WireFormat, request: Request) -> Respons
         return fail(record, e, dialect);
     }
 
-    let sticky_id = {
-        let meta = record.meta_mut();
-        meta.trace_id
-            .clone()
-            .or_else(|| meta.user_id.clone())
-            .unwrap_or_else(|| record.request_id().to_string())
-    };
-    let plan = match routing::plan(
+    let planned = routing::plan(
         &PlanInput {
             snapshot: &snapshot,
             health: &app.health,
             key: &key,
-            sticky_id: &sticky_id,
+            sticky_id: record.sticky_id(),
         },
         &model,
-    ) {
+    );
+    let plan = match planned {
         Ok(plan) => plan,
         Err(e) => return fail(record, e, dialect),
     };
@@ -405,7 +399,7 @@ async fn execute(
     let mut response = error.render(dialect);
     response
         .headers_mut()
-        .insert(ATTEMPTS_HEADER.clone(), HeaderValue::from(tries));
+        .insert(ATTEMPTS_HEADER.clone(), attempts_value(tries));
     record.fail(&error);
     response
 }
@@ -506,9 +500,8 @@ fn respond(
             status, headers, ..
         } => (*status, headers),
     };
-    let mut headers = forwardable_headers(upstream_headers);
     // Room for the content type and Switchyard's own headers, added next.
-    headers.reserve(8);
+    let mut headers = forwardable_headers(upstream_headers, 8);
     let content_type = upstream_headers
         .get(header::CONTENT_TYPE)
         .cloned()
@@ -516,10 +509,10 @@ fn respond(
     headers.insert(header::CONTENT_TYPE, content_type);
     headers.insert(
         PROVIDER_HEADER.clone(),
-        header_value(&attempt.provider.name),
+        attempt.provider.name_header.clone(),
     );
     headers.insert(MODEL_HEADER.clone(), header_value(&attempt.model));
-    headers.insert(ATTEMPTS_HEADER.clone(), HeaderValue::from(tries));
+    headers.insert(ATTEMPTS_HEADER.clone(), attempts_value(tries));
     headers.insert(REQUEST_ID_HEADER.clone(), header_value(record.request_id()));
     let provider_format = attempt.provider.kind.format_for(inbound.api);
     // The gateway's own time ends once the answer is ready to go back: after a complete
@@ -601,18 +594,16 @@ fn respond(
             (Response::new(Body::from_stream(stream)), overhead_ms)
         }
     };
-    headers.insert(
-        OVERHEAD_HEADER.clone(),
-        header_value(&format!("{overhead_ms:.3}")),
-    );
+    headers.insert(OVERHEAD_HEADER.clone(), milliseconds_value(overhead_ms));
     *response.status_mut() = status;
     *response.headers_mut() = headers;
     response
 }
 
-/// The provider's response headers worth passing to the client.
-pub(crate) fn forwardable_headers(upstream: &HeaderMap) -> HeaderMap {
-    let mut headers = HeaderMap::new();
+/// The provider's response headers worth passing to the client, in a map with room
+/// for `room` more (so that adding them never regrows it).
+pub(crate) fn forwardable_headers(upstream: &HeaderMap, room: usize) -> HeaderMap {
+    let mut headers = HeaderMap::with_capacity(upstream.keys_len() + room);
     for (name, value) in upstream {
         let n = name.as_str();
         if FORWARDED_RESPONSE_HEADERS.contains(&n)
@@ -626,4 +617,71 @@ pub(crate) fn forwardable_headers(upstream: &HeaderMap) -> HeaderMap {
 
 fn header_value(s: &str) -> HeaderValue {
     HeaderValue::from_str(s).unwrap_or(HeaderValue::from_static("invalid"))
+}
+
+/// `x-switchyard-attempts`: almost always one of the first few counts, which need no
+/// allocation as static values.
+fn attempts_value(tries: u32) -> HeaderValue {
+    static FEW: [HeaderValue; 4] = [
+        HeaderValue::from_static("0"),
+        HeaderValue::from_static("1"),
+        HeaderValue::from_static("2"),
+        HeaderValue::from_static("3"),
+    ];
+    match FEW.get(tries as usize) {
+        Some(value) => value.clone(),
+        None => HeaderValue::from(tries),
+    }
+}
+
+/// Milliseconds with three decimals, formatted on the stack rather than into a
+/// `String` that the header value would then copy.
+fn milliseconds_value(ms: f64) -> HeaderValue {
+    use std::io::Write;
+    let mut buffer = [0u8; 32];
+    let mut cursor = std::io::Cursor::new(&mut buffer[..]);
+    match write!(cursor, "{ms:.3}") {
+        Ok(()) => {
+            let len = cursor.position() as usize;
+            HeaderValue::from_bytes(&buffer[..len]).unwrap_or(HeaderValue::from_static("0.000"))
+        }
+        // Longer than the buffer: no overhead is, but the header must still be right.
+        Err(_) => header_value(&format!("{ms:.3}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attempts_header_counts_past_the_static_values() {
+        for tries in [0u32, 1, 3, 4, 12, u32::MAX] {
+            assert_eq!(attempts_value(tries), tries.to_string().as_str());
+        }
+    }
+
+    #[test]
+    fn milliseconds_header_has_three_decimals_at_any_size() {
+        assert_eq!(milliseconds_value(0.0204), "0.020");
+        assert_eq!(milliseconds_value(12.3456), "12.346");
+        // Wider than the stack buffer: still the whole number.
+        let huge = 1e40;
+        assert_eq!(milliseconds_value(huge), format!("{huge:.3}").as_str());
+    }
+
+    #[test]
+    fn forwarded_headers_leave_room_without_regrowing() {
+        let mut upstream = HeaderMap::new();
+        upstream.insert("x-request-id", HeaderValue::from_static("abc"));
+        upstream.insert(
+            "x-ratelimit-remaining-requests",
+            HeaderValue::from_static("9"),
+        );
+        upstream.insert("set-cookie", HeaderValue::from_static("secret=1"));
+        let headers = forwardable_headers(&upstream, 8);
+        assert_eq!(headers.len(), 2);
+        assert!(headers.get("set-cookie").is_none());
+        assert!(headers.capacity() >= headers.len() + 8);
+    }
 }

@@ -20,6 +20,7 @@ fn snapshot_with(top: &str, extra: &str) -> Snapshot {
         .map(|p| {
             let provider = Provider {
                 name: p.name.clone(),
+                name_header: http::HeaderValue::from_str(&p.name).unwrap(),
                 kind: p.kind,
                 base_url: String::new(),
                 endpoints: Default::default(),

@@ -76,7 +76,7 @@ struct RunArgs {
     #[arg(long, value_delimiter = ',', default_value = "100,1000,5000")]
     rates: Vec<f64>,
     /// Measured seconds per load level (after one second of warm-up), in 4 slices
-    /// taken in turn with the direct calls
+    /// taken in turn with the direct calls (and the minimal proxy's)
     #[arg(long, default_value_t = 8.0)]
     secs: f64,
     /// Connections for the fixed-rate runs (the most requests in flight)
@@ -186,10 +186,25 @@ struct Pids {
     server: u32,
 }
 
-/// The four targets of one route and mode: direct and through the gateway.
+/// The targets of one route and mode: direct, through the gateway and, when measured
+/// with it, through the minimal proxy.
 struct RouteTargets {
     direct: Arc<Target>,
     gateway: Arc<Target>,
+    /// The minimal proxy in front of the same mock. It takes its turns in the same
+    /// levels as the gateway, so the two share their direct figures and the machine's
+    /// spells of load, and are compared on the same footing.
+    reference: Option<Arc<Target>>,
+}
+
+impl RouteTargets {
+    /// The same direct requests through the minimal proxy at `floor`, as the reference.
+    fn with_reference(mut self, floor: Option<&(Proc, SocketAddr)>) -> Result<RouteTargets> {
+        if let Some((proc, addr)) = floor {
+            self.reference = Some(Arc::new(self.direct.at(*addr)?.with_server_pid(proc.pid())));
+        }
+        Ok(self)
+    }
 }
 
 /// How a route's request body is written: for a model, streaming or not.
@@ -224,6 +239,7 @@ fn openai_targets(
             )?
             .with_server_pid(pids.server),
         ),
+        reference: None,
     })
 }
 
@@ -259,6 +275,7 @@ fn translated_targets(
             )?
             .with_server_pid(pids.server),
         ),
+        reference: None,
     })
 }
 
@@ -267,10 +284,11 @@ struct Timing {
     measure: Duration,
 }
 
-/// Slices each level's measured time is cut into, direct and gateway taking turns. A
-/// shared machine's background load drifts over seconds: measured back to back, one
-/// side could get a quiet spell and the other a busy one, and the difference would
-/// read as the gateway's overhead. Taking turns spreads the drift over both.
+/// Slices each level's measured time is cut into, direct, gateway and (when measured
+/// with it) the minimal proxy taking turns. A shared machine's background load drifts
+/// over seconds: measured back to back, one side could get a quiet spell and the other
+/// a busy one, and the difference would read as the gateway's overhead. Taking turns
+/// spreads the drift over all of them.
 const SLICES: u32 = 4;
 /// Warm-up before every slice but the first, which gets the level's full warm-up:
 /// enough for new connections and the rate to settle; the processes are warm by then.
@@ -283,47 +301,79 @@ enum Level {
     Saturation,
 }
 
-/// Every load level for one route and mode.
+impl Level {
+    /// As the tables and the JSON name it.
+    fn label(&self) -> String {
+        match self {
+            Level::FixedRate(rate) => format!("{rate} rps"),
+            Level::Saturation => report::SATURATION.into(),
+        }
+    }
+}
+
+/// Every load level for one route and mode: the gateway's pairs, and the reference
+/// proxy's (empty without one).
 async fn levels(
     args: &RunArgs,
     rates: &[f64],
     timing: &Timing,
     targets: &RouteTargets,
     what: &str,
-) -> Result<Vec<Pair>> {
-    let mut pairs = Vec::new();
-    for &rate in rates {
-        say(format!("{what}: {rate} rps"));
-        pairs.push(pair(args, timing, targets, Level::FixedRate(rate)).await?);
+) -> Result<(Vec<Pair>, Vec<Pair>)> {
+    let what = match targets.reference {
+        Some(_) => format!("{what} (and the minimal proxy)"),
+        None => what.to_string(),
+    };
+    let mut levels: Vec<Level> = rates.iter().map(|&rate| Level::FixedRate(rate)).collect();
+    levels.push(Level::Saturation);
+    let (mut pairs, mut references) = (Vec::new(), Vec::new());
+    for level in levels {
+        say(format!("{what}: {}", level.label()));
+        let (pair, reference) = pair(args, timing, targets, level).await?;
+        pairs.push(pair);
+        references.extend(reference);
     }
-    say(format!("{what}: saturation"));
-    pairs.push(pair(args, timing, targets, Level::Saturation).await?);
-    Ok(pairs)
+    Ok((pairs, references))
 }
 
-/// One level measured directly and through the gateway, in alternating slices.
+/// One level measured directly, through the gateway and through the reference proxy
+/// if there is one, in slices taken in turn. The reference's pair shares the direct
+/// figures with the gateway's.
 async fn pair(
     args: &RunArgs,
     timing: &Timing,
     targets: &RouteTargets,
     level: Level,
-) -> Result<Pair> {
+) -> Result<(Pair, Option<Pair>)> {
     let length = timing.measure / SLICES;
     let (direct_target, gateway_target) = (&targets.direct, &targets.gateway);
     let mut direct = slice(args, level, direct_target, timing.warmup, length).await?;
     let mut gateway = slice(args, level, gateway_target, timing.warmup, length).await?;
+    let mut reference = match &targets.reference {
+        Some(target) => Some((
+            target,
+            slice(args, level, target, timing.warmup, length).await?,
+        )),
+        None => None,
+    };
     for _ in 1..SLICES {
         direct.absorb(slice(args, level, direct_target, SLICE_WARMUP, length).await?)?;
         gateway.absorb(slice(args, level, gateway_target, SLICE_WARMUP, length).await?)?;
+        if let Some((target, stats)) = &mut reference {
+            stats.absorb(slice(args, level, target, SLICE_WARMUP, length).await?)?;
+        }
     }
-    Ok(Pair {
-        load: match level {
-            Level::FixedRate(rate) => format!("{rate} rps"),
-            Level::Saturation => report::SATURATION.into(),
-        },
+    let reference = reference.map(|(_, stats)| Pair {
+        load: level.label(),
+        direct: direct.clone(),
+        gateway: stats,
+    });
+    let pair = Pair {
+        load: level.label(),
         direct,
         gateway,
-    })
+    };
+    Ok((pair, reference))
 }
 
 /// One slice of a level against one target.
@@ -646,12 +696,13 @@ struct Route {
     checked_as: Option<&'static str>,
 }
 
-/// Measures a route non-streaming then streaming, and adds both sections.
+/// Measures a route non-streaming then streaming, and adds both sections (and the
+/// reference proxy's, when its targets have one).
 async fn measure_route(
     args: &RunArgs,
     timing: &Timing,
     results: &mut Results,
-    route: &Route,
+    routes: (&Route, Option<&Route>),
     targets_for: impl Fn(bool) -> Result<RouteTargets>,
 ) -> Result<()> {
     measure_modes(
@@ -660,38 +711,51 @@ async fn measure_route(
         &[false, true],
         timing,
         results,
-        route,
+        routes,
         targets_for,
     )
     .await
 }
 
 /// Measures a route at `rates` and saturation in each of `modes` (streaming or not).
+/// `routes` names the gateway's route and the reference proxy's, whose sections follow
+/// the gateway's when the targets have a reference.
 async fn measure_modes(
     args: &RunArgs,
     rates: &[f64],
     modes: &[bool],
     timing: &Timing,
     results: &mut Results,
-    route: &Route,
+    (route, reference_route): (&Route, Option<&Route>),
     targets_for: impl Fn(bool) -> Result<RouteTargets>,
 ) -> Result<()> {
+    let mut reference_sections = Vec::new();
     for &stream in modes {
         let targets = targets_for(stream)?;
         let mode = if stream { "streaming" } else { "non-streaming" };
         let progress = format!("{}, {mode}", route.progress);
-        let pairs = levels(args, rates, timing, &targets, &progress).await?;
+        let (pairs, references) = levels(args, rates, timing, &targets, &progress).await?;
         if let Some(name) = route.checked_as {
             route_checks(results, &pairs, stream, name);
         }
-        results.sections.push((
-            route.title.replace("{mode}", mode),
-            format!("{}_{}", route.key, if stream { "stream" } else { "json" }),
-            stream,
-            pairs,
-        ));
+        results.sections.push(section_of(route, stream, pairs));
+        if let (Some(reference_route), false) = (reference_route, references.is_empty()) {
+            reference_sections.push(section_of(reference_route, stream, references));
+        }
     }
+    results.sections.extend(reference_sections);
     Ok(())
+}
+
+/// A measured route and mode as the report lists it: title, JSON key, mode, levels.
+fn section_of(route: &Route, stream: bool, pairs: Vec<Pair>) -> (String, String, bool, Vec<Pair>) {
+    let mode = if stream { "streaming" } else { "non-streaming" };
+    (
+        route.title.replace("{mode}", mode),
+        format!("{}_{}", route.key, if stream { "stream" } else { "json" }),
+        stream,
+        pairs,
+    )
 }
 
 /// Agent-sized requests (~260 KB, see `agent`), non-streaming, at the fixed rates up to
@@ -713,33 +777,33 @@ async fn measure_agent_routes(
         .copied()
         .filter(|r| *r <= 1000.0)
         .collect();
-    let openai = |_| {
-        openai_targets(mock_addr, gateway_addr, key, false, pids, |model, _| {
-            agent::openai_body(model)
-        })
-    };
+    let floor = procs::start_floor_proxy(mock_addr)?;
     let route = Route {
         progress: "OpenAI pass-through, agent-sized",
         title: "OpenAI chat, pass-through, agent-sized requests (~260 KB), {mode}",
         key: "agent_openai",
         checked_as: None,
     };
-    measure_modes(args, &rates, &[false], timing, results, &route, openai).await?;
-
-    let (floor, floor_addr) = procs::start_floor_proxy(mock_addr)?;
-    let route = Route {
+    let reference = Route {
         progress: "minimal proxy (reference), agent-sized",
         title: "Reference: minimal hyper proxy, agent-sized requests (~260 KB), {mode}",
         key: "agent_floor",
         checked_as: None,
     };
-    measure_modes(args, &rates, &[false], timing, results, &route, |stream| {
-        let direct = openai(stream)?.direct;
-        Ok(RouteTargets {
-            gateway: Arc::new(direct.at(floor_addr)?.with_server_pid(floor.pid())),
-            direct,
-        })
-    })
+    measure_modes(
+        args,
+        &rates,
+        &[false],
+        timing,
+        results,
+        (&route, Some(&reference)),
+        |_| {
+            openai_targets(mock_addr, gateway_addr, key, false, pids, |model, _| {
+                agent::openai_body(model)
+            })?
+            .with_reference(Some(&floor))
+        },
+    )
     .await?;
     drop(floor);
 
@@ -749,11 +813,19 @@ async fn measure_agent_routes(
         key: "agent_translated",
         checked_as: None,
     };
-    measure_modes(args, &rates, &[false], timing, results, &route, |_| {
-        translated_targets(mock_addr, gateway_addr, key, false, pids, |model, _| {
-            agent::anthropic_body(model)
-        })
-    })
+    measure_modes(
+        args,
+        &rates,
+        &[false],
+        timing,
+        results,
+        (&route, None),
+        |_| {
+            translated_targets(mock_addr, gateway_addr, key, false, pids, |model, _| {
+                agent::anthropic_body(model)
+            })
+        },
+    )
     .await
 }
 
@@ -773,6 +845,19 @@ async fn measure_all(
         mock: mock_pid,
         server: gateway.pid(),
     };
+    // The same OpenAI requests through a minimal forwarding proxy: what the extra hop
+    // alone costs, so the gateway's figures can be read against it. Measured in the
+    // same levels as the gateway when both are wanted.
+    let floor = match args.wants("floor") {
+        true => Some(procs::start_floor_proxy(mock_addr)?),
+        false => None,
+    };
+    let floor_route = Route {
+        progress: "minimal proxy (reference)",
+        title: "Reference: minimal hyper proxy (no routing, parsing or logging), {mode}",
+        key: "floor",
+        checked_as: None,
+    };
     if args.wants("openai") {
         let route = Route {
             progress: "OpenAI pass-through",
@@ -780,32 +865,31 @@ async fn measure_all(
             key: "openai",
             checked_as: Some("OpenAI"),
         };
-        measure_route(args, timing, results, &route, |stream| {
-            openai_targets(mock_addr, gateway_addr, key, stream, pids, openai_body)
-        })
+        measure_route(
+            args,
+            timing,
+            results,
+            (&route, Some(&floor_route)),
+            |stream| {
+                openai_targets(mock_addr, gateway_addr, key, stream, pids, openai_body)?
+                    .with_reference(floor.as_ref())
+            },
+        )
         .await?;
-    }
-
-    if args.wants("floor") {
-        // The same OpenAI requests through a minimal forwarding proxy: what the extra
-        // hop alone costs, so the gateway's figures can be read against it.
-        let (floor, floor_addr) = procs::start_floor_proxy(mock_addr)?;
-        let route = Route {
-            progress: "minimal proxy (reference)",
-            title: "Reference: minimal hyper proxy (no routing, parsing or logging), {mode}",
-            key: "floor",
-            checked_as: None,
-        };
-        measure_route(args, timing, results, &route, |stream| {
+    } else if let Some((proc, addr)) = &floor {
+        // The minimal proxy alone: measured in the gateway's place.
+        measure_route(args, timing, results, (&floor_route, None), |stream| {
             let direct =
                 openai_targets(mock_addr, gateway_addr, key, stream, pids, openai_body)?.direct;
             Ok(RouteTargets {
-                gateway: Arc::new(direct.at(floor_addr)?.with_server_pid(floor.pid())),
+                gateway: Arc::new(direct.at(*addr)?.with_server_pid(proc.pid())),
                 direct,
+                reference: None,
             })
         })
         .await?;
     }
+    drop(floor);
 
     if args.wants("translated") {
         match translation_available(gateway_addr, key)? {
@@ -816,7 +900,7 @@ async fn measure_all(
                     key: "translated",
                     checked_as: Some("translated"),
                 };
-                measure_route(args, timing, results, &route, |stream| {
+                measure_route(args, timing, results, (&route, None), |stream| {
                     translated_targets(mock_addr, gateway_addr, key, stream, pids, anthropic_body)
                 })
                 .await?;

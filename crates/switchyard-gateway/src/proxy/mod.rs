@@ -645,7 +645,7 @@ fn milliseconds_value(ms: f64) -> HeaderValue {
             let len = cursor.position() as usize;
             HeaderValue::from_bytes(&buffer[..len]).unwrap_or(HeaderValue::from_static("0.000"))
         }
-        // Longer than the buffer: no overhead is, but the header must still be right.
+        // Longer than the buffer: no real overhead is, but such a value still comes out whole.
         Err(_) => header_value(&format!("{ms:.3}")),
     }
 }

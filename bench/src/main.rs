@@ -198,13 +198,18 @@ struct RouteTargets {
 }
 
 impl RouteTargets {
-    /// The same direct requests through the minimal proxy at `floor`, as the reference.
+    /// The same direct requests through the minimal proxy `floor`, as the reference.
     fn with_reference(mut self, floor: Option<&(Proc, SocketAddr)>) -> Result<RouteTargets> {
-        if let Some((proc, addr)) = floor {
-            self.reference = Some(Arc::new(self.direct.at(*addr)?.with_server_pid(proc.pid())));
+        if let Some(floor) = floor {
+            self.reference = Some(through_floor(&self.direct, floor)?);
         }
         Ok(self)
     }
+}
+
+/// `direct`'s requests sent through the minimal proxy `floor` instead.
+fn through_floor(direct: &Target, (proc, addr): &(Proc, SocketAddr)) -> Result<Arc<Target>> {
+    Ok(Arc::new(direct.at(*addr)?.with_server_pid(proc.pid())))
 }
 
 /// How a route's request body is written: for a model, streaming or not.
@@ -739,7 +744,7 @@ async fn measure_modes(
             route_checks(results, &pairs, stream, name);
         }
         results.sections.push(section_of(route, stream, pairs));
-        if let (Some(reference_route), false) = (reference_route, references.is_empty()) {
+        if let Some(reference_route) = reference_route.filter(|_| !references.is_empty()) {
             reference_sections.push(section_of(reference_route, stream, references));
         }
     }
@@ -876,13 +881,13 @@ async fn measure_all(
             },
         )
         .await?;
-    } else if let Some((proc, addr)) = &floor {
+    } else if let Some(floor) = &floor {
         // The minimal proxy alone: measured in the gateway's place.
         measure_route(args, timing, results, (&floor_route, None), |stream| {
             let direct =
                 openai_targets(mock_addr, gateway_addr, key, stream, pids, openai_body)?.direct;
             Ok(RouteTargets {
-                gateway: Arc::new(direct.at(*addr)?.with_server_pid(proc.pid())),
+                gateway: through_floor(&direct, floor)?,
                 direct,
                 reference: None,
             })

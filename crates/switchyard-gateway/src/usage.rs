@@ -4,7 +4,10 @@
 //! *excludes* cache reads and writes. Getting this wrong is the classic gateway cost
 //! bug, so both conversions live here, next to their tests.
 
+use crate::json_body::JsonObject;
+use crate::providers::WireFormat;
 use crate::sse::Marker;
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use switchyard_store::TokenCounts;
 
@@ -158,25 +161,29 @@ impl ResponsesUsage {
     }
 }
 
-#[derive(Deserialize)]
-pub struct ResponsesResponseUsage {
-    pub usage: Option<ResponsesUsage>,
-}
-
-/// Just the usage of a complete (non-streamed) response.
-#[derive(Deserialize)]
-pub struct OpenAiResponseUsage {
-    pub usage: Option<OpenAiUsage>,
-}
-
-#[derive(Deserialize)]
-pub struct AnthropicResponseUsage {
-    pub usage: Option<AnthropicUsage>,
+/// The token usage of a complete (non-streamed) answer in `format`; `None` when the
+/// answer reports none or is not a JSON object.
+///
+/// Only the answer's top level is scanned and only its `usage` object parsed: parsing
+/// the whole answer to reach it cost twice as much, and an answer is often kilobytes
+/// of text the gateway never reads. Gemini answers are always translated, and their
+/// usage comes from the translation.
+pub fn complete_answer_usage(format: WireFormat, body: &[u8]) -> Option<TokenCounts> {
+    fn usage<T: DeserializeOwned>(body: &[u8]) -> Option<T> {
+        JsonObject::parse(body).ok()?.get::<T>("usage")?.ok()
+    }
+    match format {
+        WireFormat::OpenAiChat | WireFormat::OpenAiEmbeddings => {
+            usage::<OpenAiUsage>(body).map(|u| u.to_counts())
+        }
+        WireFormat::AnthropicMessages => usage::<AnthropicUsage>(body).map(|u| u.to_counts()),
+        WireFormat::OpenAiResponses => usage::<ResponsesUsage>(body).map(|u| u.to_counts()),
+        WireFormat::Gemini => None,
+    }
 }
 
 /// The names of the tool calls in a complete answer of `format`, in order.
-pub fn tool_call_names(format: crate::providers::WireFormat, body: &[u8]) -> Vec<String> {
-    use crate::providers::WireFormat;
+pub fn tool_call_names(format: WireFormat, body: &[u8]) -> Vec<String> {
     use serde_json::Value;
     static TOOL_CALLS: Marker = Marker::new(b"tool_calls");
     static TOOL_USE: Marker = Marker::new(b"tool_use");
@@ -232,6 +239,62 @@ pub fn tool_call_names(format: crate::providers::WireFormat, body: &[u8]) -> Vec
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn complete_answers_give_their_usage_in_every_format() {
+        // The usage comes after text, nested objects and escapes the scan must step over.
+        let openai = br#"{"id":"c1","choices":[{"message":{"content":"a \"usage\": {} b","tool_calls":[]}}],
+            "usage":{"prompt_tokens":1000,"completion_tokens":50,"prompt_tokens_details":{"cached_tokens":800}},"x":[1,{"usage":null}]}"#;
+        let c = complete_answer_usage(WireFormat::OpenAiChat, openai).unwrap();
+        assert_eq!((c.input, c.cache_read, c.output), (200, 800, 50));
+
+        let anthropic = br#"{"type":"message","content":[{"type":"text","text":"hi"}],
+            "usage":{"input_tokens":12,"cache_read_input_tokens":4000,"output_tokens":7}}"#;
+        let c = complete_answer_usage(WireFormat::AnthropicMessages, anthropic).unwrap();
+        assert_eq!((c.input, c.cache_read, c.output), (12, 4000, 7));
+
+        let responses = br#"{"output":[{"type":"message"}],"usage":{"input_tokens":30,
+            "input_tokens_details":{"cached_tokens":10},"output_tokens":4,"output_tokens_details":{"reasoning_tokens":2}}}"#;
+        let c = complete_answer_usage(WireFormat::OpenAiResponses, responses).unwrap();
+        assert_eq!(
+            (c.input, c.cache_read, c.output, c.reasoning),
+            (20, 10, 4, 2)
+        );
+
+        let embeddings =
+            br#"{"data":[{"embedding":[0.1,0.2]}],"usage":{"prompt_tokens":8,"total_tokens":8}}"#;
+        let c = complete_answer_usage(WireFormat::OpenAiEmbeddings, embeddings).unwrap();
+        assert_eq!((c.input, c.output), (8, 0));
+    }
+
+    #[test]
+    fn answers_without_readable_usage_give_none() {
+        for body in [
+            &br#"{"choices":[]}"#[..],
+            br#"{"usage":null}"#,
+            br#"{"usage":"many"}"#,
+            br#"{"usage":{"prompt_tokens":-1}}"#,
+            br#"[{"usage":{"prompt_tokens":1}}]"#,
+            br#"{"usage":{"prompt_tokens":1}"#,
+            b"",
+            b"<html>Bad gateway</html>",
+        ] {
+            assert!(
+                complete_answer_usage(WireFormat::OpenAiChat, body).is_none(),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        let gemini = br#"{"usageMetadata":{"promptTokenCount":3},"usage":{"prompt_tokens":3}}"#;
+        assert!(complete_answer_usage(WireFormat::Gemini, gemini).is_none());
+    }
+
+    #[test]
+    fn a_repeated_usage_key_counts_the_last_one() {
+        let body = br#"{"usage":{"prompt_tokens":1},"usage":{"prompt_tokens":9}}"#;
+        let c = complete_answer_usage(WireFormat::OpenAiChat, body).unwrap();
+        assert_eq!(c.input, 9);
+    }
 
     #[test]
     fn openai_cached_tokens_are_taken_out_of_input() {

@@ -10,7 +10,7 @@ use crate::routing::Attempt;
 use crate::snapshot::{KeyStatus, Provider};
 use crate::state::AppState;
 use crate::upstream::{self, RequestBody, SendError, UpstreamBody};
-use crate::usage::{AnthropicResponseUsage, OpenAiResponseUsage, ResponsesResponseUsage};
+use crate::usage;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Request, StatusCode, Uri};
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -23,7 +23,13 @@ const MAX_ERROR_BODY_BYTES: usize = 1024 * 1024;
 const DEFAULT_ANTHROPIC_VERSION: &str = "2023-06-01";
 /// Request headers passed on to the provider as they are; everything else (the
 /// gateway key, metadata headers, cookies) stays here.
-const FORWARDED_REQUEST_HEADERS: [&str; 3] = ["anthropic-beta", "openai-beta", "accept"];
+/// Names built once, not parsed from text on every request.
+static FORWARDED_REQUEST_HEADERS: [HeaderName; 3] = [
+    HeaderName::from_static("anthropic-beta"),
+    HeaderName::from_static("openai-beta"),
+    header::ACCEPT,
+];
+static ANTHROPIC_VERSION: HeaderName = HeaderName::from_static("anthropic-version");
 static X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 static X_GOOG_API_KEY: HeaderName = HeaderName::from_static("x-goog-api-key");
 
@@ -230,24 +236,7 @@ async fn exchange(
         .bytes()
         .await
         .map_err(|e| Failure::retryable(lost_connection(provider, &e.to_string())))?;
-    let tokens = match format {
-        WireFormat::OpenAiChat | WireFormat::OpenAiEmbeddings => {
-            serde_json::from_slice::<OpenAiResponseUsage>(&body)
-                .ok()
-                .and_then(|r| r.usage)
-                .map(|u| u.to_counts())
-        }
-        WireFormat::AnthropicMessages => serde_json::from_slice::<AnthropicResponseUsage>(&body)
-            .ok()
-            .and_then(|r| r.usage)
-            .map(|u| u.to_counts()),
-        WireFormat::OpenAiResponses => serde_json::from_slice::<ResponsesResponseUsage>(&body)
-            .ok()
-            .and_then(|r| r.usage)
-            .map(|u| u.to_counts()),
-        // Gemini answers are always translated; their usage comes from the translation.
-        WireFormat::Gemini => None,
-    };
+    let tokens = usage::complete_answer_usage(format, &body);
     Ok(Answer::Success(Success::Complete {
         status,
         headers,
@@ -286,9 +275,9 @@ pub(crate) fn provider_headers(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    for name in FORWARDED_REQUEST_HEADERS {
+    for name in &FORWARDED_REQUEST_HEADERS {
         for value in client_headers.get_all(name) {
-            out.append(name, value.clone());
+            out.append(name.clone(), value.clone());
         }
     }
     if let Some(key) = &credential.secret {
@@ -302,7 +291,7 @@ pub(crate) fn provider_headers(
         out.insert(name, key_header(provider, value)?);
     }
     if format == WireFormat::AnthropicMessages {
-        out.insert("anthropic-version", anthropic_version(client_headers));
+        out.insert(ANTHROPIC_VERSION.clone(), anthropic_version(client_headers));
     }
     Ok(())
 }
@@ -323,7 +312,7 @@ fn key_header(provider: &Provider, value: String) -> Result<HeaderValue, ApiErro
 /// The `anthropic-version` the client sent, or the default.
 fn anthropic_version(client_headers: &HeaderMap) -> HeaderValue {
     client_headers
-        .get("anthropic-version")
+        .get(&ANTHROPIC_VERSION)
         .cloned()
         .unwrap_or(HeaderValue::from_static(DEFAULT_ANTHROPIC_VERSION))
 }

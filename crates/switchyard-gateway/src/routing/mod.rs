@@ -14,6 +14,7 @@ pub mod retry;
 use crate::config::governance::approved_by;
 use crate::config::{ModelRef, PolicyConfig, PolicyKind};
 use crate::errors::{ApiError, ErrorKind};
+use crate::pricing::qualified_model;
 use crate::snapshot::{ActiveKey, Provider, Snapshot};
 use axum::http::StatusCode;
 use health::RouteHealth;
@@ -37,10 +38,12 @@ pub struct Attempt {
 impl Attempt {
     /// Key for health tracking: `provider/model` plus the credential, if any.
     pub fn target(&self) -> String {
-        match &self.credential {
-            Some(c) => format!("{}/{}#{c}", self.provider.name, self.model),
-            None => format!("{}/{}", self.provider.name, self.model),
+        let mut target = qualified_model(&self.provider.name, &self.model);
+        if let Some(credential) = &self.credential {
+            target.push('#');
+            target.push_str(credential);
         }
+        target
     }
 }
 

@@ -19,6 +19,7 @@
 
 mod agent;
 mod floor;
+mod instructions;
 mod litellm;
 mod load;
 mod mock;
@@ -97,7 +98,9 @@ struct RunArgs {
     /// A short run for development: 2 s per level, 200,000 requests for memory
     #[arg(long)]
     quick: bool,
-    /// Only these parts: startup, openai, floor, translated, agent, streams, memory (comma-separated)
+    /// Only these parts: startup, openai, floor, translated, agent, streams, memory
+    /// (comma-separated); also instructions, which a full run leaves out (it needs
+    /// valgrind): instructions per request, counted by callgrind
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Also measure LiteLLM's proxy (installed into target/switchyard-bench/litellm-venv)
@@ -107,7 +110,12 @@ struct RunArgs {
 
 impl RunArgs {
     fn wants(&self, part: &str) -> bool {
-        self.only.is_empty() || self.only.iter().any(|p| p == part)
+        self.only.is_empty() || self.names(part)
+    }
+
+    /// Whether `--only` names `part`: for the parts a full run leaves out.
+    fn names(&self, part: &str) -> bool {
+        self.only.iter().any(|p| p == part)
     }
 }
 
@@ -549,6 +557,16 @@ fn run_in(
     );
     drop(gateway);
 
+    if args.names("instructions") {
+        say("instructions per request (under valgrind)");
+        let body = openai_body("mock/bench-model", false);
+        let (value, text) = instructions::measure(&setup, &runtime, work, body)?;
+        results.json.insert("instructions".into(), value);
+        results
+            .json
+            .insert("instructions_text".into(), Value::String(text));
+    }
+
     if args.compare_litellm {
         match litellm::compare(args, &timing, mock_addr, mock.pid(), work) {
             Ok(mut v) => {
@@ -601,6 +619,7 @@ fn run_in(
         }
     }
     for extra in [
+        "instructions_text",
         "memory_text",
         "agent_text",
         "translated_text",

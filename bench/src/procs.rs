@@ -3,6 +3,7 @@
 //! Also resident memory from `/proc` and the start-up probe.
 
 use anyhow::{anyhow, bail, Context, Result};
+use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -385,13 +386,23 @@ impl GatewaySetup {
         })
     }
 
-    /// Starts `switchyard serve` on `port`; its log goes to `serve.log` in the data dir.
-    pub fn spawn(&self, port: u16) -> Result<Proc> {
+    /// Starts `switchyard serve` on `port`, through `launcher` (a program and its
+    /// arguments, which runs the gateway's command line) unless it is empty; the
+    /// gateway's log goes to `serve.log` in the data dir.
+    fn spawn(&self, port: u16, launcher: &[OsString]) -> Result<Proc> {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.data_dir.join("serve.log"))?;
-        let child = detached(&mut Command::new(&self.binary))
+        let mut command = match launcher.split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(&self.binary);
+                command
+            }
+            None => Command::new(&self.binary),
+        };
+        let child = detached(&mut command)
             .arg("--data-dir")
             .arg(&self.data_dir)
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
@@ -407,8 +418,18 @@ impl GatewaySetup {
     /// Starts the gateway and polls it (every 250 µs) with a real chat completion until
     /// one is answered with 200. Returns the process and the time from spawn to answer.
     pub fn start_and_wait(&self, port: u16, timeout: Duration) -> Result<(Proc, Duration)> {
+        self.start_and_wait_with(port, timeout, &[])
+    }
+
+    /// [`GatewaySetup::start_and_wait`] through a launcher (see [`GatewaySetup::spawn`]).
+    pub fn start_and_wait_with(
+        &self,
+        port: u16,
+        timeout: Duration,
+        launcher: &[OsString],
+    ) -> Result<(Proc, Duration)> {
         let started = Instant::now();
-        let proc = self.spawn(port)?;
+        let proc = self.spawn(port, launcher)?;
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let request = raw_request(
             addr,

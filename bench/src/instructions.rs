@@ -1,0 +1,203 @@
+//! Instructions per proxied request, counted by callgrind (valgrind's tool) in the
+//! gateway's threads: the request workers, the log writer and the rest.
+//!
+//! Time on a shared machine moves by more than a few percent between runs, so a change
+//! that saves a few percent of the gateway's work cannot be told from noise by timing
+//! it. The count of instructions the gateway executes for the same requests barely
+//! moves (well under 1% between runs for the workers), so it can. It is not time: a
+//! cache miss or a system call costs far more than its instructions, and callgrind
+//! counts each byte of a `rep movsb` copy as one. Read it beside the timings.
+//!
+//! Not part of a full run: it needs valgrind, and the gateway runs some fifty times
+//! slower under it. `--only instructions` runs it.
+
+use crate::load::{self, Target};
+use crate::procs::{free_port, GatewaySetup};
+use anyhow::{anyhow, bail, Context, Result};
+use serde_json::{json, Value};
+use std::ffi::OsString;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::runtime::Runtime;
+
+/// Requests per second, on one connection: slow enough for the gateway under valgrind.
+/// The log writer's work per record depends on how many records share a batch, so
+/// the rate is fixed and printed with the figures.
+const RATE: f64 = 200.0;
+/// Requests before counting starts: connections, pools and caches settle.
+const WARMUP: Duration = Duration::from_secs(2);
+const MEASURE: Duration = Duration::from_secs(10);
+/// Time for the log writer to write the last records (it gathers them for 100 ms).
+const SETTLE: Duration = Duration::from_millis(1500);
+/// Start-up under valgrind takes seconds, not milliseconds.
+const START_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// What a thread of the gateway is, told by the functions its counts name.
+const ROLES: [(&str, &str); 2] = [
+    ("log_writer", "write_loop"),
+    ("request_workers", "proxy::proxy"),
+];
+
+/// Counts the instructions of OpenAI pass-through requests (non-streaming, 1 KB) and
+/// returns the JSON figures and the report's text.
+pub fn measure(
+    setup: &GatewaySetup,
+    runtime: &Runtime,
+    work: &Path,
+    body: String,
+) -> Result<(Value, String)> {
+    check_valgrind()?;
+    let out_dir = work.join("callgrind");
+    std::fs::create_dir_all(&out_dir)?;
+    let mut out_file = OsString::from("--callgrind-out-file=");
+    out_file.push(out_dir.join("callgrind.out.%p"));
+    let launcher = [
+        OsString::from("valgrind"),
+        OsString::from("--tool=callgrind"),
+        OsString::from("--separate-threads=yes"),
+        out_file,
+    ];
+    let port = free_port()?;
+    let (gateway, _) = setup.start_and_wait_with(port, START_TIMEOUT, &launcher)?;
+    let pid = gateway.pid();
+    let target = Arc::new(Target::new(
+        SocketAddr::from(([127, 0, 0, 1], port)),
+        "/v1/chat/completions",
+        &[("authorization", format!("Bearer {}", setup.key))],
+        body,
+        false,
+    )?);
+    let warm = runtime.block_on(load::fixed_rate(
+        target.clone(),
+        RATE,
+        Duration::ZERO,
+        WARMUP,
+        1,
+    ))?;
+    if warm.errors > 0 {
+        bail!("{} of the warm-up requests failed", warm.errors);
+    }
+    callgrind_control("-z", pid)?;
+    let counted = runtime.block_on(load::fixed_rate(target, RATE, Duration::ZERO, MEASURE, 1))?;
+    std::thread::sleep(SETTLE);
+    callgrind_control("-d", pid)?;
+    gateway.stop(Duration::from_secs(30));
+    if counted.errors > 0 || counted.ok == 0 {
+        bail!(
+            "{} of {} counted requests failed",
+            counted.errors,
+            counted.ok + counted.errors
+        );
+    }
+    let threads = read_dump(&out_dir, pid)?;
+    Ok(report(&threads, counted.ok))
+}
+
+fn check_valgrind() -> Result<()> {
+    let found = Command::new("valgrind")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        bail!(
+            "counting instructions needs valgrind (on Debian or Ubuntu: apt-get install valgrind)"
+        );
+    }
+    Ok(())
+}
+
+/// `callgrind_control -z` zeroes the counts; `-d` writes them out.
+fn callgrind_control(command: &str, pid: u32) -> Result<()> {
+    let output = Command::new("callgrind_control")
+        .args([command, &pid.to_string()])
+        .stdin(Stdio::null())
+        .output()
+        .context("running callgrind_control (part of valgrind)")?;
+    if !output.status.success() {
+        bail!(
+            "callgrind_control {command} failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+/// Instructions counted in one thread of the gateway.
+struct ThreadCount {
+    role: &'static str,
+    instructions: u64,
+}
+
+/// The first dump's files, one per thread (`callgrind.out.PID.1-TID`). The dump is
+/// written before `callgrind_control -d` returns; the wait covers a slow file system.
+fn read_dump(dir: &Path, pid: u32) -> Result<Vec<ThreadCount>> {
+    let prefix = format!("callgrind.out.{pid}.1-");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut threads = Vec::new();
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                threads.push(read_thread(&entry.path())?);
+            }
+        }
+        if !threads.is_empty() {
+            return Ok(threads);
+        }
+        if Instant::now() > deadline {
+            bail!("callgrind wrote no counts to {}", dir.display());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn read_thread(path: &Path) -> Result<ThreadCount> {
+    let text = std::fs::read_to_string(path)?;
+    let instructions = text
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix("summary:")
+                .or_else(|| line.strip_prefix("totals:"))
+        })
+        .and_then(|n| n.trim().parse::<u64>().ok())
+        .ok_or_else(|| anyhow!("no total in {}", path.display()))?;
+    let role = ROLES
+        .iter()
+        .find(|(_, function)| text.contains(function))
+        .map_or("other", |(role, _)| role);
+    Ok(ThreadCount { role, instructions })
+}
+
+fn report(threads: &[ThreadCount], requests: u64) -> (Value, String) {
+    let per_request = |role: Option<&str>| {
+        let sum: u64 = threads
+            .iter()
+            .filter(|t| role.is_none_or(|r| t.role == r))
+            .map(|t| t.instructions)
+            .sum();
+        sum as f64 / requests as f64
+    };
+    let mut figures = serde_json::Map::new();
+    let mut text = format!(
+        "\nInstructions per request (OpenAI pass-through, non-streaming; {requests} requests at {RATE} rps on one connection):\n"
+    );
+    for role in ROLES.iter().map(|(role, _)| *role).chain(["other"]) {
+        let n = per_request(Some(role));
+        figures.insert(role.into(), json!(n.round()));
+        text.push_str(&format!("  {:<16} {:>9.0}\n", role.replace('_', " "), n));
+    }
+    let total = per_request(None);
+    figures.insert("total".into(), json!(total.round()));
+    text.push_str(&format!("  {:<16} {:>9.0}\n", "total", total));
+    let value = json!({
+        "requests": requests,
+        "rate_rps": RATE,
+        "per_request": Value::Object(figures),
+    });
+    (value, text)
+}

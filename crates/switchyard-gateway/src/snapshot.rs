@@ -43,13 +43,20 @@ pub struct Endpoints {
     pub responses: Option<http::Uri>,
     pub embeddings: Option<http::Uri>,
     pub messages: Option<http::Uri>,
+    /// The `Host` header of requests to `base_url`'s host (every endpoint's), when it
+    /// is plain HTTP.
+    pub host: Option<http::HeaderValue>,
 }
 
 impl Endpoints {
     pub fn under(base_url: &str) -> Endpoints {
         let at = |path: &str| crate::upstream::parse_url(&format!("{base_url}{path}"));
+        let chat = at("/chat/completions");
         Endpoints {
-            chat: at("/chat/completions"),
+            host: chat
+                .as_ref()
+                .and_then(crate::upstream::plain_http_host_header),
+            chat,
             responses: at("/responses"),
             embeddings: at("/embeddings"),
             messages: at("/v1/messages"),

@@ -468,6 +468,22 @@ pub fn parse_url(text: &str) -> Option<Uri> {
     Uri::try_from(url.as_str()).ok()
 }
 
+/// The `Host` header of a plain-HTTP request to `uri`: its host, and its port unless
+/// it is 80 (what the HTTP client would write, built once per provider rather than
+/// formatted for every request). `None` for any other scheme: over TLS the protocol is
+/// negotiated, and HTTP/2 names the host in `:authority`, not in a `Host` header.
+pub fn plain_http_host_header(uri: &Uri) -> Option<HeaderValue> {
+    if uri.scheme_str() != Some("http") {
+        return None;
+    }
+    let host = uri.host()?;
+    let value = match uri.port_u16() {
+        None | Some(80) => host.to_string(),
+        Some(port) => format!("{host}:{port}"),
+    };
+    HeaderValue::try_from(value).ok()
+}
+
 /// `uri` with its query replaced by `query`.
 pub fn with_query(uri: &Uri, query: Option<&str>) -> Option<Uri> {
     let Some(query) = query else {
@@ -627,8 +643,8 @@ mod tests {
     }
 
     /// A server that redirects `/old` to `to` (308), `/moved` to `/new` (301) and
-    /// `/loop` to itself, and answers `/new` with the body and credential headers it
-    /// received and whether the request came through a proxy (an absolute URL in the
+    /// `/loop` to itself, and answers `/new` with the body, credential and host headers
+    /// it received and whether the request came through a proxy (an absolute URL in the
     /// request line). It serves as a proxy too: a proxy's request names the whole URL
     /// and is routed by its path.
     async fn redirecting_server(to: Option<String>) -> std::net::SocketAddr {
@@ -666,9 +682,10 @@ mod tests {
                         "direct"
                     };
                     format!(
-                        "{body}|{}|{}|{via}",
+                        "{body}|{}|{}|{}|{via}",
                         seen("authorization"),
-                        seen("x-api-key")
+                        seen("x-api-key"),
+                        seen("host")
                     )
                 }),
             );
@@ -676,8 +693,11 @@ mod tests {
         addr
     }
 
+    /// A request with keys, and with its `Host` set as the gateway sets it.
     fn with_keys(url: &str) -> Request<Bytes> {
         let mut request = post(url, "hi");
+        let host = plain_http_host_header(request.uri()).expect("host");
+        request.headers_mut().insert(http::header::HOST, host);
         request
             .headers_mut()
             .insert("authorization", HeaderValue::from_static("Bearer k"));
@@ -704,7 +724,7 @@ mod tests {
     async fn redirects_are_followed_with_the_body_and_keys_only_on_the_same_host() {
         let client = UpstreamClient::direct().expect("client");
         let here = redirecting_server(None).await;
-        let kept = (200, "hi|Bearer k|k2|direct".to_string());
+        let kept = (200, format!("hi|Bearer k|k2|{here}|direct"));
         assert_eq!(answer(&client, &format!("http://{here}/old")).await, kept);
         // A 301 or 302 keeps the POST and its body, unlike a browser.
         assert_eq!(answer(&client, &format!("http://{here}/moved")).await, kept);
@@ -712,8 +732,8 @@ mod tests {
         let elsewhere = redirecting_server(Some(format!("http://{here}/new"))).await;
         assert_eq!(
             answer(&client, &format!("http://{elsewhere}/old")).await,
-            (200, "hi|-|-|direct".to_string()),
-            "keys are not sent to another host"
+            (200, format!("hi|-|-|{here}|direct")),
+            "keys are not sent to another host, and the Host names the new one"
         );
         let (status, _) = answer(&client, &format!("http://{here}/loop")).await;
         assert_eq!(status, 307, "a loop ends with the redirect itself");
@@ -726,16 +746,41 @@ mod tests {
         let client = through_proxy(proxy);
         assert_eq!(
             answer(&client, "http://provider.invalid/moved").await,
-            (200, "hi|Bearer k|k2|proxied".to_string()),
+            (200, "hi|Bearer k|k2|provider.invalid|proxied".to_string()),
             "a 301 keeps the POST, its body and the keys on the same host"
         );
         assert_eq!(
             answer(&client, "http://provider.invalid/old").await,
-            (200, "hi|-|-|proxied".to_string()),
-            "keys are not sent to another host"
+            (200, "hi|-|-|elsewhere.invalid|proxied".to_string()),
+            "keys are not sent to another host, and the Host names the new one"
         );
         let (status, _) = answer(&client, "http://provider.invalid/loop").await;
         assert_eq!(status, 307, "a loop ends with the redirect itself");
+    }
+
+    #[test]
+    fn the_host_header_is_built_for_plain_http_without_port_80_or_credentials() {
+        let host = |url: &str| {
+            plain_http_host_header(&url.parse::<Uri>().expect("uri"))
+                .map(|v| v.to_str().expect("text").to_string())
+        };
+        assert_eq!(host("http://127.0.0.1:80/v1").as_deref(), Some("127.0.0.1"));
+        assert_eq!(host("http://localhost/v1").as_deref(), Some("localhost"));
+        assert_eq!(
+            host("http://127.0.0.1:11434/v1").as_deref(),
+            Some("127.0.0.1:11434")
+        );
+        assert_eq!(host("http://[::1]:8080/v1").as_deref(), Some("[::1]:8080"));
+        assert_eq!(
+            host("http://ana:pw@llm.example:8443/v1").as_deref(),
+            Some("llm.example:8443")
+        );
+        assert_eq!(
+            host("https://api.openai.com/v1"),
+            None,
+            "left to the client"
+        );
+        assert_eq!(host("/v1/chat/completions"), None);
     }
 
     #[tokio::test]

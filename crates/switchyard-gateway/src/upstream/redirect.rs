@@ -11,7 +11,7 @@
 
 use super::SendError;
 use base64::Engine;
-use http::header::{HeaderValue, AUTHORIZATION, LOCATION};
+use http::header::{HeaderValue, AUTHORIZATION, HOST, LOCATION};
 use http::{HeaderMap, Request, Response, StatusCode, Uri};
 use std::future::Future;
 
@@ -61,6 +61,12 @@ where
         if next.authority() != uri.authority() {
             drop_credentials(&mut headers);
         }
+        // The first hop's Host came with the request; the next may be on another host
+        // or scheme.
+        match super::plain_http_host_header(&next) {
+            Some(host) => headers.insert(HOST, host),
+            None => headers.remove(HOST),
+        };
         uri = next;
     }
 }

@@ -10,7 +10,7 @@ use crate::analytics::rollup::RollupWriter;
 use crate::analytics::Obs;
 use crate::{retention, RequestRecord, Result, Store};
 use jiff::tz::TimeZone;
-use rusqlite::Connection;
+use rusqlite::{Connection, TransactionBehavior};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
 use std::sync::Arc;
@@ -324,7 +324,7 @@ fn write_batch_with_retry(
             Ok(()) => return,
             Err(e) => {
                 // The transaction rolled back, days registered in it included.
-                rollups.forget_days();
+                rollups.forget_uncommitted();
                 tracing::error!(attempt, error = %e, records = batch.len(), "writing request log failed");
                 std::thread::sleep(Duration::from_millis(100 * attempt));
             }
@@ -341,7 +341,10 @@ fn write_batch(
     rollups: &mut RollupWriter,
     batch: &[Box<RequestRecord>],
 ) -> rusqlite::Result<()> {
-    let tx = conn.transaction()?;
+    // The write lock from the start: the rollup rows the writer remembers stay valid
+    // only if no other connection commits between its check and its writes.
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    rollups.begin(&tx)?;
     {
         let mut stmt = tx.prepare_cached(
             "INSERT INTO requests (request_id, ts_ms, key_id, client_api, requested_model, provider,

@@ -146,7 +146,11 @@ impl Dist {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         };
-        self.hist.merge(&other.hist);
+        // An empty distribution has an empty histogram (most often: time to first
+        // token of non-streaming requests), and a merge walks every bucket.
+        if other.count > 0 {
+            self.hist.merge(&other.hist);
+        }
     }
 
     /// A percentile, kept within the exact extremes (so p100 is the true maximum and

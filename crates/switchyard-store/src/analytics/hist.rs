@@ -80,7 +80,9 @@ impl Hist {
     /// Sparse encoding: pairs of (gap since the previous non-empty bucket, count), both
     /// LEB128 varints. A typical hour of one model takes 20-60 bytes.
     pub(crate) fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::new();
+        // Sized once: a gap (under 2^14) takes at most 2 bytes, a count at most 5.
+        let filled = self.counts.iter().filter(|&&count| count > 0).count();
+        let mut out = Vec::with_capacity(filled * 7);
         let mut previous = 0usize;
         for (index, &count) in self.counts.iter().enumerate() {
             if count > 0 {

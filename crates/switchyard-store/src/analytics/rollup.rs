@@ -2,8 +2,9 @@
 //! date by the writer thread in the same transaction as the records they count.
 //!
 //! A batch is first summed in memory per (level, dimension, bucket, value), so a busy
-//! batch of a thousand records touches a few hundred rows, each read, merged and
-//! written back once.
+//! batch of a thousand records touches a few hundred rows, each merged and written back
+//! once. The writer remembers the rows it wrote, so the next batch merges into them
+//! without reading them back, unless another connection wrote to the database since.
 
 use super::agg::{encode_hist, Agg, Dist, Obs};
 use super::hist::Hist;
@@ -43,6 +44,14 @@ impl Level {
         match self {
             Level::Hour => "rollup_hour",
             Level::Day => "rollup_day",
+        }
+    }
+
+    /// The level's place in per-level arrays.
+    fn index(self) -> usize {
+        match self {
+            Level::Hour => 0,
+            Level::Day => 1,
         }
     }
 }
@@ -99,20 +108,36 @@ pub(crate) fn read_agg(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Agg
     })
 }
 
+/// The statements that read and write one level's rows, built once rather than
+/// formatted for every row.
+struct LevelSql {
+    load: String,
+    write: String,
+}
+
+impl LevelSql {
+    fn of(level: Level) -> LevelSql {
+        let table = level.table();
+        LevelSql {
+            load: format!(
+                "SELECT {AGG_COLUMNS} FROM {table} WHERE dim = ?1 AND bucket_ms = ?2 AND value = ?3"
+            ),
+            write: format!(
+                "INSERT OR REPLACE INTO {table} (dim, bucket_ms, value, {AGG_COLUMNS})
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+                         ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)"
+            ),
+        }
+    }
+}
+
 fn write_agg(
     conn: &Connection,
-    level: Level,
-    dim: u8,
-    bucket_ms: i64,
-    value: &str,
+    sql: &LevelSql,
+    (dim, bucket_ms, value): (u8, i64, &str),
     a: &Agg,
 ) -> rusqlite::Result<()> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "INSERT OR REPLACE INTO {} (dim, bucket_ms, value, {AGG_COLUMNS})
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-                 ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)",
-        level.table()
-    ))?;
+    let mut stmt = conn.prepare_cached(&sql.write)?;
     let int = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
     let tools = if a.tools.is_empty() {
         None
@@ -152,15 +177,10 @@ fn write_agg(
 
 fn load_agg(
     conn: &Connection,
-    level: Level,
-    dim: u8,
-    bucket_ms: i64,
-    value: &str,
+    sql: &LevelSql,
+    (dim, bucket_ms, value): (u8, i64, &str),
 ) -> rusqlite::Result<Option<Agg>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {AGG_COLUMNS} FROM {} WHERE dim = ?1 AND bucket_ms = ?2 AND value = ?3",
-        level.table()
-    ))?;
+    let mut stmt = conn.prepare_cached(&sql.load)?;
     stmt.query_row(params![dim, bucket_ms, value], |r| read_agg(r, 0))
         .optional()
 }
@@ -205,12 +225,22 @@ impl<'a> Signature<'a> {
     }
 }
 
-/// The writer's side of the rollups: which zone local days follow, and the days it
-/// already registered.
+/// Most rows [`RollupWriter`] remembers (about 3.6 KB each). A gateway sees a few dozen
+/// per hour; past this many the writer forgets them all and reads rows back again.
+const MAX_REMEMBERED_ROWS: usize = 256;
+
+/// The writer's side of the rollups: which zone local days follow, the days it
+/// already registered, and the rows it last wrote.
 pub(crate) struct RollupWriter {
     zone: TimeZone,
     last_day: Option<(i64, i64)>,
     known_days: HashSet<i64>,
+    /// Rows as this writer last wrote them; valid while no other connection writes.
+    written: HashMap<CellKey, Agg>,
+    /// `PRAGMA data_version` when `written` was last known valid: it changes when
+    /// another connection (or process) commits to the database.
+    data_version: Option<i64>,
+    sql: [LevelSql; 2],
 }
 
 impl RollupWriter {
@@ -219,7 +249,22 @@ impl RollupWriter {
             zone,
             last_day: None,
             known_days: HashSet::new(),
+            written: HashMap::new(),
+            data_version: None,
+            sql: [LevelSql::of(Level::Hour), LevelSql::of(Level::Day)],
         }
+    }
+
+    /// Starts a batch inside a transaction that already holds the write lock (so no
+    /// other connection can commit until it ends): rows remembered are dropped if
+    /// another connection committed since the last batch, as they may be stale.
+    pub(crate) fn begin(&mut self, conn: &Connection) -> rusqlite::Result<()> {
+        let version: i64 = conn.pragma_query_value(None, "data_version", |r| r.get(0))?;
+        if self.data_version != Some(version) {
+            self.written.clear();
+            self.data_version = Some(version);
+        }
+        Ok(())
     }
 
     fn day_of(&mut self, ts_ms: i64) -> Option<(i64, i64)> {
@@ -240,7 +285,9 @@ impl RollupWriter {
         }
     }
 
-    /// Adds `batch` to the rollups, inside the caller's transaction.
+    /// Adds `batch` to the rollups, inside the caller's transaction (after [`begin`]).
+    ///
+    /// [`begin`]: RollupWriter::begin
     pub(crate) fn apply<'a>(
         &mut self,
         conn: &Connection,
@@ -298,22 +345,39 @@ impl RollupWriter {
                 stmt.execute([start, end])?;
             }
         }
-        for ((level, dim, bucket, value), delta) in cells {
-            let merged = match load_agg(conn, level, dim, bucket, &value)? {
-                Some(mut stored) => {
-                    stored.merge(&delta);
-                    stored
+        if self.written.len() + cells.len() > MAX_REMEMBERED_ROWS {
+            self.written.clear();
+        }
+        for (key, delta) in cells {
+            let (level, dim, bucket) = (key.0, key.1, key.2);
+            let sql = &self.sql[level.index()];
+            let row = match self.written.entry(key) {
+                Entry::Occupied(mut row) => {
+                    row.get_mut().merge(&delta);
+                    row
                 }
-                None => delta,
+                Entry::Vacant(slot) => {
+                    let merged = match load_agg(conn, sql, (dim, bucket, &slot.key().3))? {
+                        Some(mut stored) => {
+                            stored.merge(&delta);
+                            stored
+                        }
+                        None => delta,
+                    };
+                    slot.insert_entry(merged)
+                }
             };
-            write_agg(conn, level, dim, bucket, &value, &merged)?;
+            write_agg(conn, sql, (dim, bucket, &row.key().3), row.get())?;
         }
         Ok(())
     }
 
-    /// Forgets the days registered so far (after a failed transaction rolled back).
-    pub(crate) fn forget_days(&mut self) {
+    /// Forgets the days registered and the rows written (after a failed transaction
+    /// rolled back).
+    pub(crate) fn forget_uncommitted(&mut self) {
         self.known_days.clear();
+        self.written.clear();
+        self.data_version = None;
     }
 }
 
@@ -321,6 +385,7 @@ impl RollupWriter {
 /// database written before rollups existed). Runs inside the migration's transaction.
 pub(crate) fn backfill(conn: &Connection, zone: TimeZone) -> rusqlite::Result<u64> {
     let mut writer = RollupWriter::new(zone);
+    writer.begin(conn)?;
     let mut stmt = conn.prepare(&format!(
         "SELECT {RAW_COLUMNS}, r.id FROM requests r WHERE r.id > ?1 ORDER BY r.id LIMIT 10000"
     ))?;

@@ -236,6 +236,21 @@ fn assert_same_report(a: &Report, b: &Report, context: &str) {
     );
 }
 
+/// Answers `q` from the rollups and again from raw rows, asserts both agree, and
+/// returns the rollups' answer.
+fn assert_rollups_match_raw_rows(store: &Store, q: &AnalyticsQuery, context: &str) -> Report {
+    let fast = store.analytics(q).unwrap();
+    assert_ne!(fast.source, "raw", "{context}");
+    let slow = store
+        .analytics(&AnalyticsQuery {
+            force_raw: true,
+            ..q.clone()
+        })
+        .unwrap();
+    assert_same_report(&fast, &slow, context);
+    fast
+}
+
 #[test]
 fn rollups_answer_exactly_as_raw_rows_in_any_zone() {
     let (_dir, store) = filled_store(3000, 12, eastern());
@@ -597,6 +612,46 @@ fn the_writer_applies_retention_by_itself() {
 }
 
 #[test]
+fn two_writers_on_one_database_both_count() {
+    // Two gateways on one data directory: each writer remembers the rollup rows it
+    // wrote, which go stale as soon as the other one writes.
+    let (_dir, store) = store_with_two_keys();
+    let start = || {
+        let options = WriterOptions {
+            zone: TimeZone::UTC,
+            first_maintenance: Duration::from_secs(3600),
+            ..WriterOptions::default()
+        };
+        LogWriter::start_with(&store, 64, options).unwrap()
+    };
+    let writers = [start(), start()];
+    let mut rng = Rng(11);
+    for round in 0..6i64 {
+        let sender = writers[round as usize % 2].sender();
+        for i in 0..10 {
+            let mut r = random_record(&mut rng, BASE + HOUR + round * 1000 + i);
+            r.requested_model = Some("openai/gpt-4.1".into());
+            r.tags = Vec::new();
+            sender.send_wait(r);
+        }
+        // One batch per round, written before the other writer's.
+        sender.flush();
+    }
+    for writer in writers {
+        writer.shutdown();
+    }
+    let q = query(
+        BASE,
+        BASE + DAY,
+        Bucket::Hour,
+        Some(Dimension::Model),
+        TimeZone::UTC,
+    );
+    let fast = assert_rollups_match_raw_rows(&store, &q, "two writers");
+    assert_eq!(fast.total.metrics.requests, 60);
+}
+
+#[test]
 fn upgrading_builds_rollups_from_existing_rows() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(crate::DB_FILE);
@@ -639,17 +694,9 @@ fn upgrading_builds_rollups_from_existing_rows() {
         Some(Dimension::Model),
         TimeZone::UTC,
     );
-    let fast = store.analytics(&q).unwrap();
-    assert_ne!(fast.source, "raw");
+    let fast = assert_rollups_match_raw_rows(&store, &q, "backfilled");
     assert_eq!(fast.total.metrics.requests, 100);
     assert!((fast.total.metrics.cost_usd - 50.0).abs() < 1e-9);
-    let slow = store
-        .analytics(&AnalyticsQuery {
-            force_raw: true,
-            ..q.clone()
-        })
-        .unwrap();
-    assert_same_report(&fast, &slow, "backfilled");
 }
 
 #[test]

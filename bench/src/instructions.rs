@@ -41,13 +41,15 @@ const ROLES: [(&str, &str); 2] = [
     ("request_workers", "proxy::proxy"),
 ];
 
-/// Counts the instructions of OpenAI pass-through requests (non-streaming, 1 KB) and
-/// returns the JSON figures and the report's text.
+/// Counts the instructions of OpenAI pass-through requests (1 KB; `stream` says whether
+/// they ask for a stream, which `body` must say too) and returns the JSON figures and
+/// the report's text.
 pub fn measure(
     setup: &GatewaySetup,
     runtime: &Runtime,
     work: &Path,
     body: String,
+    stream: bool,
 ) -> Result<(Value, String)> {
     check_valgrind()?;
     let out_dir = work.join("callgrind");
@@ -68,7 +70,7 @@ pub fn measure(
         "/v1/chat/completions",
         &[("authorization", format!("Bearer {}", setup.key))],
         body,
-        false,
+        stream,
     )?);
     let warm = runtime.block_on(load::fixed_rate(
         target.clone(),
@@ -93,7 +95,7 @@ pub fn measure(
         );
     }
     let threads = read_dump(&out_dir, pid)?;
-    Ok(report(&threads, counted.ok))
+    Ok(report(&threads, counted.ok, stream))
 }
 
 fn check_valgrind() -> Result<()> {
@@ -173,7 +175,7 @@ fn read_thread(path: &Path) -> Result<ThreadCount> {
     Ok(ThreadCount { role, instructions })
 }
 
-fn report(threads: &[ThreadCount], requests: u64) -> (Value, String) {
+fn report(threads: &[ThreadCount], requests: u64, stream: bool) -> (Value, String) {
     let per_request = |role: Option<&str>| {
         let sum: u64 = threads
             .iter()
@@ -184,7 +186,8 @@ fn report(threads: &[ThreadCount], requests: u64) -> (Value, String) {
     };
     let mut figures = serde_json::Map::new();
     let mut text = format!(
-        "\nInstructions per request (OpenAI pass-through, non-streaming; {requests} requests at {RATE} rps on one connection):\n"
+        "\nInstructions per request (OpenAI pass-through, {}; {requests} requests at {RATE} rps on one connection):\n",
+        if stream { "streaming" } else { "non-streaming" }
     );
     for role in ROLES.iter().map(|(role, _)| *role).chain(["other"]) {
         let n = per_request(Some(role));

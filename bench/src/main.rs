@@ -558,13 +558,24 @@ fn run_in(
     drop(gateway);
 
     if args.names("instructions") {
-        say("instructions per request (under valgrind)");
-        let body = openai_body("mock/bench-model", false);
-        let (value, text) = instructions::measure(&setup, &runtime, work, body)?;
-        results.json.insert("instructions".into(), value);
+        let mut counts = serde_json::Map::new();
+        let mut texts = String::new();
+        for (name, stream) in [("non_streaming", false), ("streaming", true)] {
+            say(format!(
+                "instructions per request, {}, under valgrind",
+                name.replace('_', "-")
+            ));
+            let body = openai_body("mock/bench-model", stream);
+            let (value, text) = instructions::measure(&setup, &runtime, work, body, stream)?;
+            counts.insert(name.into(), value);
+            texts.push_str(&text);
+        }
         results
             .json
-            .insert("instructions_text".into(), Value::String(text));
+            .insert("instructions".into(), Value::Object(counts));
+        results
+            .json
+            .insert("instructions_text".into(), Value::String(texts));
     }
 
     if args.compare_litellm {

@@ -86,21 +86,19 @@ impl SseSplitter {
 
 /// Index just past the first blank line (`\n\n`, `\r\n\r\n` or `\r\r`).
 fn find_event_end(buf: &[u8]) -> Option<usize> {
-    let mut i = 0;
-    while i < buf.len() {
+    // From line break to line break: an event is mostly one long `data:` line, and a
+    // byte-by-byte walk cost more than everything else a pass-through stream does.
+    let mut from = 0;
+    while let Some(found) = memchr::memchr2(b'\n', b'\r', &buf[from..]) {
+        let i = from + found;
+        let after = &buf[i + 1..];
         match buf[i] {
-            b'\n' if buf.get(i + 1) == Some(&b'\n') => return Some(i + 2),
-            b'\r'
-                if buf.get(i + 1) == Some(&b'\n')
-                    && buf.get(i + 2) == Some(&b'\r')
-                    && buf.get(i + 3) == Some(&b'\n') =>
-            {
-                return Some(i + 4)
-            }
-            b'\r' if buf.get(i + 1) == Some(&b'\r') => return Some(i + 2),
+            b'\n' if after.first() == Some(&b'\n') => return Some(i + 2),
+            b'\r' if after.starts_with(b"\n\r\n") => return Some(i + 4),
+            b'\r' if after.first() == Some(&b'\r') => return Some(i + 2),
             _ => {}
         }
-        i += 1;
+        from = i + 1;
     }
     None
 }
@@ -134,7 +132,12 @@ pub fn event_ranges(run: &[u8]) -> impl Iterator<Item = Range<usize>> + '_ {
 /// from the event when it has a single data line.
 pub fn event_data(event: &[u8]) -> Option<Cow<'_, [u8]>> {
     let mut data: Option<Cow<'_, [u8]>> = None;
-    for line in event.split(|&b| b == b'\n') {
+    // Lines found with memchr rather than a byte-by-byte split (see `find_event_end`).
+    let mut start = 0;
+    let ends = memchr::memchr_iter(b'\n', event).chain(std::iter::once(event.len()));
+    for end in ends {
+        let line = &event[start..end];
+        start = end + 1;
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if let Some(rest) = line.strip_prefix(b"data:") {
             let rest = rest.strip_prefix(b" ").unwrap_or(rest);
@@ -290,5 +293,51 @@ mod tests {
             Some(Cow::Borrowed(b"one"))
         ));
         assert_eq!(event_data(b": comment\n\n"), None);
+    }
+
+    /// Where a blank line ends, found byte by byte: the rule, written plainly.
+    fn event_end_by_bytes(buf: &[u8]) -> Option<usize> {
+        (0..buf.len()).find_map(|i| match &buf[i..] {
+            [b'\n', b'\n', ..] | [b'\r', b'\r', ..] => Some(i + 2),
+            [b'\r', b'\n', b'\r', b'\n', ..] => Some(i + 4),
+            _ => None,
+        })
+    }
+
+    /// `data:` lines joined, found with a plain split.
+    fn data_by_split(event: &[u8]) -> Option<Vec<u8>> {
+        let lines = event.split(|&b| b == b'\n');
+        let data: Vec<&[u8]> = lines
+            .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
+            .filter_map(|line| line.strip_prefix(b"data:"))
+            .map(|rest| rest.strip_prefix(b" ").unwrap_or(rest))
+            .collect();
+        (!data.is_empty()).then(|| data.join(&b'\n'))
+    }
+
+    #[test]
+    fn event_ends_and_data_agree_with_the_plain_rules_on_random_bytes() {
+        let alphabet = b"\n\r\ra: d";
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..20_000 {
+            let mut text = Vec::new();
+            for _ in 0..(seed % 24) {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                match alphabet[(seed % alphabet.len() as u64) as usize] {
+                    // `data:` lines, more often than chance would make them.
+                    b'd' => text.extend_from_slice(b"data:"),
+                    byte => text.push(byte),
+                }
+            }
+            seed = seed.wrapping_add(1);
+            assert_eq!(find_event_end(&text), event_end_by_bytes(&text), "{text:?}");
+            assert_eq!(
+                event_data(&text).map(|d| d.into_owned()),
+                data_by_split(&text),
+                "{text:?}"
+            );
+        }
     }
 }

@@ -225,8 +225,9 @@ impl<'a> Signature<'a> {
     }
 }
 
-/// Most rows [`RollupWriter`] remembers (about 3.6 KB each). A gateway sees a few dozen
-/// per hour; past this many the writer forgets them all and reads rows back again.
+/// Most rows [`RollupWriter`] remembers between batches (about 3.6 KB each). A gateway
+/// sees a few dozen per hour; past this many the writer forgets them all and reads
+/// rows back again.
 const MAX_REMEMBERED_ROWS: usize = 256;
 
 /// The writer's side of the rollups: which zone local days follow, the days it
@@ -368,6 +369,10 @@ impl RollupWriter {
                 }
             };
             write_agg(conn, sql, (dim, bucket, &row.key().3), row.get())?;
+        }
+        // A batch of more rows than that is not kept past its own transaction.
+        if self.written.len() > MAX_REMEMBERED_ROWS {
+            self.written.clear();
         }
         Ok(())
     }

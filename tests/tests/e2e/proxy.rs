@@ -65,6 +65,8 @@ async fn openai_request_passes_through_with_only_the_model_and_metadata_changed(
         sent.headers["authorization"],
         format!("Bearer {UPSTREAM_SECRET}").as_str()
     );
+    // Built once per provider by the gateway: the host with its port.
+    assert_eq!(sent.headers["host"], mock.addr.to_string().as_str());
     for (name, value) in &sent.headers {
         assert!(
             !name.as_str().starts_with("x-switchyard"),
@@ -228,6 +230,7 @@ async fn anthropic_request_passes_through_with_headers_query_and_cache_buckets()
     assert_eq!(sent.headers["x-api-key"], UPSTREAM_SECRET);
     assert_eq!(sent.headers["anthropic-version"], "2023-06-01");
     assert_eq!(sent.headers["anthropic-beta"], "prompt-caching-2024-07-31");
+    assert_eq!(sent.headers["host"], mock.addr.to_string().as_str());
     assert!(sent.headers.get("authorization").is_none());
     let sent_json = sent.json();
     assert_eq!(sent_json["model"], "claude-sonnet-4-5");

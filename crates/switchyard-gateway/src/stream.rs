@@ -411,6 +411,8 @@ pub struct ProxyStream {
     out: VecDeque<Bytes>,
     provider: String,
     ended: bool,
+    /// Polls in a row that took no chunk from the provider; see `poll_next`.
+    quiet_polls: u8,
 }
 
 impl ProxyStream {
@@ -430,7 +432,13 @@ impl ProxyStream {
             out: VecDeque::new(),
             provider,
             ended: false,
+            quiet_polls: 0,
         }
+    }
+
+    /// Bytes queued for the client.
+    fn queued(&self) -> usize {
+        self.out.iter().map(Bytes::len).sum()
     }
 
     /// Everything queued for the client, as one frame: a frame per event would cost a
@@ -454,6 +462,13 @@ impl ProxyStream {
         self.ended = true;
         if let Some(rest) = self.splitter.take_rest() {
             self.handler.event(rest, &mut self.out);
+        }
+        // The answer's first bytes may still be queued, to leave with its end in one
+        // frame: they leave now, before the record is finished.
+        if !self.out.is_empty() {
+            if let Some(recorder) = self.recorder.as_mut() {
+                recorder.mark_first_byte();
+            }
         }
         let cut = failure.or_else(|| {
             (!self.handler.completed())
@@ -487,6 +502,8 @@ impl ProxyStream {
 /// The most a frame gathers from chunks the provider has already delivered before it
 /// goes to the client.
 const MAX_GATHERED: usize = 64 * 1024;
+/// Polls without a new chunk after which a held frame leaves (see `poll_next`).
+const QUIET_POLLS_BEFORE_SENDING: u8 = 2;
 
 impl Stream for ProxyStream {
     type Item = Result<Bytes, std::io::Error>;
@@ -497,9 +514,11 @@ impl Stream for ProxyStream {
         // together leave in one frame: one write to the client, and one wake-up of it,
         // instead of one per chunk. Nothing waits: gathering stops at the first chunk
         // not there yet.
-        while !this.ended && this.out.iter().map(Bytes::len).sum::<usize>() < MAX_GATHERED {
+        let mut took_a_chunk = false;
+        while !this.ended && this.queued() < MAX_GATHERED {
             match Pin::new(&mut this.upstream).poll_next(cx) {
                 Poll::Ready(Some(Ok(chunk))) => {
+                    took_a_chunk = true;
                     if let Some(run) = this.splitter.push_run(chunk) {
                         this.handler.events(run, &mut this.out);
                     }
@@ -508,6 +527,27 @@ impl Stream for ProxyStream {
                 Poll::Ready(None) => this.end(None),
                 Poll::Pending => break,
             }
+        }
+        // An HTTP/1.1 provider connection is a task of its own that hands its body over
+        // one chunk at a time, and decodes the next only when it next runs: a stream it
+        // has already received whole still comes out here as a chunk per poll. So while
+        // chunks keep coming, hold the frame and wake this task behind that one, to
+        // take what it hands over next. The frame leaves after two polls in a row that
+        // bring nothing: the HTTP server polls a body that was not ready once more
+        // straight away, before the connection's task has had its turn, so the first
+        // proves nothing. When chunks come one by one, the cost is those two polls.
+        if took_a_chunk {
+            this.quiet_polls = 0;
+        } else {
+            this.quiet_polls = this.quiet_polls.saturating_add(1);
+        }
+        if !this.ended
+            && !this.out.is_empty()
+            && this.queued() < MAX_GATHERED
+            && this.quiet_polls < QUIET_POLLS_BEFORE_SENDING
+        {
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
         }
         if let Some(frame) = this.next_frame() {
             if let Some(r) = this.recorder.as_mut() {
@@ -566,6 +606,13 @@ mod tests {
     where
         S: futures_util::TryStream<Ok = Bytes, Error = std::io::Error> + Send + 'static,
     {
+        proxy_stream_over(UpstreamBody::from_stream(chunks))
+    }
+
+    /// A pass-through `ProxyStream` over `upstream`, recording into a throwaway store.
+    fn proxy_stream_over(
+        upstream: UpstreamBody,
+    ) -> (ProxyStream, tempfile::TempDir, switchyard_store::LogWriter) {
         let dir = tempfile::tempdir().unwrap();
         let store = switchyard_store::Store::open(dir.path()).unwrap();
         let writer = switchyard_store::LogWriter::start(&store, 16).unwrap();
@@ -578,7 +625,7 @@ mod tests {
             std::time::Instant::now(),
         );
         let stream = ProxyStream::new(
-            UpstreamBody::from_stream(chunks),
+            upstream,
             Box::new(PassThrough::new(StreamObserver::openai(true))),
             record,
             "mock".into(),
@@ -594,6 +641,59 @@ mod tests {
         let (stream, _dir, _writer) = proxy_stream(futures_util::stream::iter(chunks));
         let frames: Vec<Bytes> = stream.map(|f| f.unwrap()).collect().await;
         assert_eq!(frames, [[ROLE, TEXT, USAGE, DONE].concat()]);
+    }
+
+    /// Polls a body the way hyper's HTTP/1.1 server does: a body that was not ready
+    /// is polled once more straight away, in the same turn.
+    struct PolledLikeTheServer(ProxyStream);
+
+    impl Stream for PolledLikeTheServer {
+        type Item = <ProxyStream as Stream>::Item;
+
+        fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+            match Pin::new(&mut self.0).poll_next(cx) {
+                Poll::Pending => Pin::new(&mut self.0).poll_next(cx),
+                ready => ready,
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stream_the_provider_sent_at_once_leaves_in_one_frame() {
+        use futures_util::StreamExt;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let events = [ROLE, TEXT, USAGE, DONE];
+        let mut answer = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\
+            transfer-encoding: chunked\r\n\r\n"
+            .to_vec();
+        for event in events {
+            answer.extend_from_slice(format!("{:x}\r\n", event.len()).as_bytes());
+            answer.extend_from_slice(event);
+            answer.extend_from_slice(b"\r\n");
+        }
+        answer.extend_from_slice(b"0\r\n\r\n");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = vec![0u8; 64 * 1024];
+            let _ = socket.read(&mut request).await;
+            socket.write_all(&answer).await.unwrap();
+            tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+        });
+        // The real client: its connection task hands the body over a chunk per turn.
+        let client = crate::upstream::UpstreamClient::direct().unwrap();
+        let url = crate::upstream::parse_url(&format!("http://{addr}/v1/chat/completions"));
+        let request = axum::http::Request::post(url.unwrap())
+            .body(Bytes::from_static(b"{}"))
+            .unwrap();
+        let response = client.send(request).await.unwrap();
+        let (stream, _dir, _writer) = proxy_stream_over(response.into_body());
+        let frames: Vec<Bytes> = PolledLikeTheServer(stream)
+            .map(|f| f.unwrap())
+            .collect()
+            .await;
+        assert_eq!(frames, [events.concat()]);
     }
 
     #[tokio::test]

@@ -413,6 +413,9 @@ pub struct ProxyStream {
     ended: bool,
     /// Polls in a row that took no chunk from the provider; see `poll_next`.
     quiet_polls: u8,
+    /// Bytes the provider's chunks have queued since the last frame left (kept rather
+    /// than summed, since a frame held over many polls would sum `out` at each).
+    gathered: usize,
 }
 
 impl ProxyStream {
@@ -433,17 +436,14 @@ impl ProxyStream {
             provider,
             ended: false,
             quiet_polls: 0,
+            gathered: 0,
         }
-    }
-
-    /// Bytes queued for the client.
-    fn queued(&self) -> usize {
-        self.out.iter().map(Bytes::len).sum()
     }
 
     /// Everything queued for the client, as one frame: a frame per event would cost a
     /// chunk header and a pass through the HTTP stack each.
     fn next_frame(&mut self) -> Option<Bytes> {
+        self.gathered = 0;
         let first = self.out.pop_front()?;
         if self.out.is_empty() {
             return Some(first);
@@ -515,12 +515,14 @@ impl Stream for ProxyStream {
         // instead of one per chunk. Nothing waits: gathering stops at the first chunk
         // not there yet.
         let mut took_a_chunk = false;
-        while !this.ended && this.queued() < MAX_GATHERED {
+        while !this.ended && this.gathered < MAX_GATHERED {
             match Pin::new(&mut this.upstream).poll_next(cx) {
                 Poll::Ready(Some(Ok(chunk))) => {
                     took_a_chunk = true;
                     if let Some(run) = this.splitter.push_run(chunk) {
+                        let before = this.out.len();
                         this.handler.events(run, &mut this.out);
+                        this.gathered += this.out.range(before..).map(Bytes::len).sum::<usize>();
                     }
                 }
                 Poll::Ready(Some(Err(e))) => this.end(Some(e.to_string())),
@@ -543,7 +545,7 @@ impl Stream for ProxyStream {
         }
         if !this.ended
             && !this.out.is_empty()
-            && this.queued() < MAX_GATHERED
+            && this.gathered < MAX_GATHERED
             && this.quiet_polls < QUIET_POLLS_BEFORE_SENDING
         {
             cx.waker().wake_by_ref();

@@ -4,7 +4,7 @@
 //! *excludes* cache reads and writes. Getting this wrong is the classic gateway cost
 //! bug, so both conversions live here, next to their tests.
 
-use crate::json_body::JsonObject;
+use crate::json_body::last_field;
 use crate::providers::WireFormat;
 use crate::sse::Marker;
 use serde::de::DeserializeOwned;
@@ -164,13 +164,16 @@ impl ResponsesUsage {
 /// The token usage of a complete (non-streamed) answer in `format`; `None` when the
 /// answer reports none or is not a JSON object.
 ///
-/// Only the answer's top level is scanned and only its `usage` object parsed: parsing
-/// the whole answer to reach it cost twice as much, and an answer is often kilobytes
-/// of text the gateway never reads. Gemini answers are always translated, and their
-/// usage comes from the translation.
+/// Only the `usage` object is parsed, found by reading the answer from its end (see
+/// [`last_field`]): an answer is often kilobytes of text the gateway never reads, and
+/// its usage comes last. Gemini answers are always translated, and their usage comes
+/// from the translation.
 pub fn complete_answer_usage(format: WireFormat, body: &[u8]) -> Option<TokenCounts> {
     fn usage<T: DeserializeOwned>(body: &[u8]) -> Option<T> {
-        JsonObject::parse(body).ok()?.get::<T>("usage")?.ok()
+        match last_field(body, "usage")? {
+            b"null" => None,
+            raw => serde_json::from_slice(raw).ok(),
+        }
     }
     match format {
         WireFormat::OpenAiChat | WireFormat::OpenAiEmbeddings => {

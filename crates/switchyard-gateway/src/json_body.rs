@@ -726,7 +726,7 @@ mod tests {
             for i in 0..4 {
                 body.insert(format!("f{i}\\\""), random_value(&mut seed, 0));
             }
-            if seed % 2 == 0 {
+            if seed.is_multiple_of(2) {
                 serde_json::to_string_pretty(&body).unwrap()
             } else {
                 serde_json::to_string(&body).unwrap()

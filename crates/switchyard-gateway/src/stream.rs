@@ -3,6 +3,7 @@
 //! client goes away (dropping this stream also drops, and so cancels, the upstream).
 
 use crate::errors::{ApiError, Dialect, ErrorKind};
+use crate::json_body::last_field;
 use crate::providers::WireFormat;
 use crate::recorder::{PendingRecord, CLIENT_DISCONNECTED};
 use crate::sse::{event_data, event_ranges, Marker, SseSplitter};
@@ -11,7 +12,6 @@ use crate::usage::{AnthropicUsage, OpenAiUsage};
 use axum::http::StatusCode;
 use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
-use serde::de::IgnoredAny;
 use serde::Deserialize;
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -67,13 +67,6 @@ struct ResponsesBody {
 }
 
 #[derive(Deserialize)]
-struct OpenAiChunk {
-    #[serde(default)]
-    choices: Vec<IgnoredAny>,
-    usage: Option<OpenAiUsage>,
-}
-
-#[derive(Deserialize)]
 struct AnthropicEvent {
     #[serde(rename = "type")]
     kind: String,
@@ -90,6 +83,18 @@ struct AnthropicMessage {
 #[derive(Deserialize)]
 struct AnthropicError {
     message: Option<String>,
+}
+
+/// Whether an OpenAI chunk's `choices` holds anything; an absent or empty array does
+/// not. Anything but an array is not the gateway's usage-only chunk.
+fn chunk_has_choices(data: &[u8]) -> bool {
+    match last_field(data, "choices") {
+        None => false,
+        Some(raw) => match raw.strip_prefix(b"[").and_then(|r| r.strip_suffix(b"]")) {
+            Some(inside) => !inside.trim_ascii().is_empty(),
+            None => true,
+        },
+    }
 }
 
 impl StreamObserver {
@@ -143,17 +148,19 @@ impl StreamObserver {
                 if !USAGE.is_in(&data) {
                     return true;
                 }
-                match serde_json::from_slice::<OpenAiChunk>(&data) {
-                    Ok(OpenAiChunk {
-                        choices,
-                        usage: Some(u),
-                    }) => {
-                        *usage = Some(u.to_counts());
-                        // The usage-only chunk the gateway asked for on the client's behalf.
-                        *client_wants_usage || !choices.is_empty()
-                    }
-                    _ => true,
-                }
+                // Only the usage and the choices are read, from the chunk's end, where
+                // providers put them; the id, model and text before are skipped.
+                let reported = match last_field(&data, "usage") {
+                    Some(b"null") | None => None,
+                    Some(raw) => serde_json::from_slice::<OpenAiUsage>(raw).ok(),
+                };
+                let Some(reported) = reported else {
+                    return true;
+                };
+                *usage = Some(reported.to_counts());
+                let has_choices = chunk_has_choices(&data);
+                // The usage-only chunk the gateway asked for on the client's behalf.
+                *client_wants_usage || has_choices
             }
             StreamObserver::Anthropic { usage, done, error } => {
                 let Some(data) = event_data(event) else {
@@ -432,7 +439,8 @@ impl ProxyStream {
             splitter: SseSplitter::default(),
             handler,
             recorder: Some(recorder),
-            out: VecDeque::new(),
+            // Room for a burst of events without regrowing.
+            out: VecDeque::with_capacity(16),
             provider,
             ended: false,
             quiet_polls: 0,
@@ -591,6 +599,31 @@ mod tests {
     const USAGE: &[u8] =
         b"data: {\"choices\":[],\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":2}}\n\n";
     const DONE: &[u8] = b"data: [DONE]\n\n";
+
+    #[test]
+    fn only_a_usage_chunk_with_no_choices_is_cut_and_every_usage_is_read() {
+        let cases: [(&[u8], bool, Option<u64>); 6] = [
+            (USAGE, false, Some(7)),
+            (b"data: {\"choices\": [ ] ,\"usage\":{\"prompt_tokens\":3}}\n\n", false, Some(3)),
+            (b"data: {\"usage\":{\"prompt_tokens\":4},\"choices\":[]}\n\n", false, Some(4)),
+            (b"data: {\"usage\":{\"prompt_tokens\":5}}\n\n", false, Some(5)),
+            // A provider that sends usage with the last choice: nothing is cut.
+            (b"data: {\"choices\":[{\"delta\":{}}],\"usage\":{\"prompt_tokens\":6}}\n\n", true, Some(6)),
+            // Text that quotes a usage object is not one.
+            (b"data: {\"choices\":[{\"delta\":{\"content\":\"\\\"usage\\\":{\\\"prompt_tokens\\\":9}\"}}]}\n\n", true, None),
+        ];
+        for (event, forwarded, input) in cases {
+            let mut observer = StreamObserver::openai(false);
+            let text = String::from_utf8_lossy(event);
+            assert_eq!(observer.observe(event), forwarded, "{text}");
+            assert_eq!(observer.tokens().map(|t| t.input), input, "{text}");
+        }
+        let mut wanted = StreamObserver::openai(true);
+        assert!(
+            wanted.observe(USAGE),
+            "a client that asked for usage keeps it"
+        );
+    }
 
     fn run_of(events: &[&[u8]]) -> Bytes {
         Bytes::from(events.concat())

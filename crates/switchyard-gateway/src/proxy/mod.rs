@@ -302,7 +302,11 @@ fn request_include_usage(object: &mut JsonObject<'_>) -> Result<bool, ApiError> 
     let mut options = match object
         .get::<serde_json::Map<String, serde_json::Value>>("stream_options")
     {
-        None => serde_json::Map::new(),
+        // Most clients send no options: written as text, not built as a map.
+        None => {
+            object.set_raw("stream_options", r#"{"include_usage":true}"#.to_string());
+            return Ok(false);
+        }
         Some(Ok(map)) => map,
         Some(Err(_)) => return Err(ApiError::bad_request("`stream_options` must be an object.")),
     };

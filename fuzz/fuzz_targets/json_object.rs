@@ -1,15 +1,17 @@
 //! The request body's top-level reader never panics, and on every body a full JSON
 //! parser reads as an object it finds the same fields: what it writes back out, whole
 //! or as the pieces of a request body, reads as the same object. (It may accept bodies a full parser refuses, when the mistake is
-//! inside a value: those go to the provider as they came.)
+//! inside a value: those go to the provider as they came.) The reader that finds a
+//! field from the object's end never panics either, and finds what the first finds.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use switchyard_gateway::json_body::JsonObject;
+use switchyard_gateway::json_body::{last_field, JsonObject};
 
 fuzz_target!(|data: &[u8]| {
     let source = bytes::Bytes::copy_from_slice(data);
     let ours = JsonObject::parse(&source);
+    let from_end = last_field(data, "usage");
     let full = serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(data);
     if let Ok(full) = full {
         let ours = ours.expect("a body a full parser reads as an object is read");
@@ -19,7 +21,9 @@ fuzz_target!(|data: &[u8]| {
         let sent: serde_json::Map<String, serde_json::Value> =
             serde_json::from_slice(&ours.to_body(&source).joined()).expect("sent as JSON");
         assert_eq!(sent, full);
+        assert_eq!(from_end, ours.get_raw("usage"));
         for (key, value) in &full {
+            assert_eq!(last_field(data, key), ours.get_raw(key));
             let got = ours.get::<serde_json::Value>(key);
             match value {
                 serde_json::Value::Null => assert!(got.is_none()),

@@ -757,6 +757,10 @@ mod tests {
                     "{key} in {text}"
                 );
             }
+            // Cut anywhere, the text is read without a panic.
+            for cut in 0..text.len() {
+                last_field(&text.as_bytes()[..cut], "f3\\\"");
+            }
         }
     }
 

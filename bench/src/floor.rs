@@ -51,7 +51,8 @@ fn status(code: StatusCode) -> Response<ProxyBody> {
 
 /// Serves forever on `listen`, printing `listening on ADDR` first (the parent reads it).
 /// Like the gateway, it serves on one single-threaded runtime per core, each with its
-/// own client pool, so the two are compared on the same footing.
+/// own client pool, so the two are compared on the same footing. Unlike it, the threads
+/// race to accept, so one thread may take every connection of a level (see the README).
 pub fn run(listen: SocketAddr, upstream: SocketAddr) -> anyhow::Result<()> {
     crate::procs::exit_with_parent();
     let listener = std::net::TcpListener::bind(listen)?;

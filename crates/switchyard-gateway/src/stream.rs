@@ -20,6 +20,7 @@ use switchyard_store::TokenCounts;
 
 // What makes an event worth parsing, by the field or event type it must mention.
 static USAGE: Marker = Marker::new(b"\"usage\"");
+static DONE: Marker = Marker::new(b"[DONE]");
 static ERROR: Marker = Marker::new(b"\"error\"");
 static MESSAGE_START: Marker = Marker::new(b"\"message_start\"");
 static MESSAGE_DELTA: Marker = Marker::new(b"\"message_delta\"");
@@ -137,6 +138,11 @@ impl StreamObserver {
                 usage,
                 done,
             } => {
+                // Most chunks are neither: they are told apart by their raw bytes, which
+                // hold every data line's text, before their data lines are gathered.
+                if !USAGE.is_in(event) && !DONE.is_in(event) {
+                    return true;
+                }
                 let Some(data) = event_data(event) else {
                     return true;
                 };

@@ -530,7 +530,15 @@ impl Stream for ProxyStream {
         // not there yet.
         let mut took_a_chunk = false;
         while !this.ended && this.gathered < MAX_GATHERED {
-            match Pin::new(&mut this.upstream).poll_next(cx) {
+            // With events queued, this poll ends in a frame sent or a wake-up of its
+            // own, and the next poll comes soon: the idle limit is armed only by a poll
+            // that may leave the stream waiting on the provider.
+            let polled = if this.out.is_empty() {
+                Pin::new(&mut this.upstream).poll_next(cx)
+            } else {
+                this.upstream.poll_unwatched(cx)
+            };
+            match polled {
                 Poll::Ready(Some(Ok(chunk))) => {
                     took_a_chunk = true;
                     if let Some(run) = this.splitter.push_run(chunk) {
@@ -699,11 +707,15 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn a_stream_the_provider_sent_at_once_leaves_in_one_frame() {
-        use futures_util::StreamExt;
+    /// A provider that writes `events` as a chunked stream in one write, closing the
+    /// stream or not, then holds the connection open; read by the real upstream client
+    /// with `idle_limit` and passed through a `ProxyStream`.
+    async fn stream_from_a_provider_writing_at_once(
+        events: &[&[u8]],
+        close: bool,
+        idle_limit: std::time::Duration,
+    ) -> (ProxyStream, tempfile::TempDir, switchyard_store::LogWriter) {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let events = [ROLE, TEXT, USAGE, DONE];
         let mut answer = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\
             transfer-encoding: chunked\r\n\r\n"
             .to_vec();
@@ -712,7 +724,9 @@ mod tests {
             answer.extend_from_slice(event);
             answer.extend_from_slice(b"\r\n");
         }
-        answer.extend_from_slice(b"0\r\n\r\n");
+        if close {
+            answer.extend_from_slice(b"0\r\n\r\n");
+        }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
@@ -723,18 +737,48 @@ mod tests {
             tokio::time::sleep(std::time::Duration::from_secs(30)).await;
         });
         // The real client: its connection task hands the body over a chunk per turn.
-        let client = crate::upstream::UpstreamClient::direct().unwrap();
+        let client = crate::upstream::UpstreamClient::direct()
+            .unwrap()
+            .with_idle_limit(idle_limit);
         let url = crate::upstream::parse_url(&format!("http://{addr}/v1/chat/completions"));
         let request = axum::http::Request::post(url.unwrap())
             .body(Bytes::from_static(b"{}"))
             .unwrap();
         let response = client.send(request).await.unwrap();
-        let (stream, _dir, _writer) = proxy_stream_over(response.into_body());
+        proxy_stream_over(response.into_body())
+    }
+
+    #[tokio::test]
+    async fn a_stream_the_provider_sent_at_once_leaves_in_one_frame() {
+        use futures_util::StreamExt;
+        let events = [ROLE, TEXT, USAGE, DONE];
+        let (stream, _dir, _writer) =
+            stream_from_a_provider_writing_at_once(&events, true, crate::upstream::IDLE_LIMIT)
+                .await;
         let frames: Vec<Bytes> = PolledLikeTheServer(stream)
             .map(|f| f.unwrap())
             .collect()
             .await;
         assert_eq!(frames, [events.concat()]);
+    }
+
+    #[tokio::test]
+    async fn a_stream_that_goes_quiet_after_a_burst_still_ends_at_the_idle_limit() {
+        use futures_util::StreamExt;
+        // The burst is gathered without watching the idle limit; the wait after it is
+        // watched.
+        let idle_limit = std::time::Duration::from_millis(300);
+        let (stream, _dir, _writer) =
+            stream_from_a_provider_writing_at_once(&[ROLE, TEXT], false, idle_limit).await;
+        let collected = PolledLikeTheServer(stream).map(|f| f.unwrap()).collect();
+        let frames: Vec<Bytes> =
+            tokio::time::timeout(std::time::Duration::from_secs(10), collected)
+                .await
+                .expect("the stream ended at the idle limit");
+        assert_eq!(frames.len(), 2, "{frames:?}");
+        assert_eq!(frames[0], [ROLE, TEXT].concat());
+        let error = String::from_utf8_lossy(&frames[1]);
+        assert!(error.contains("sent nothing for"), "{error}");
     }
 
     #[tokio::test]

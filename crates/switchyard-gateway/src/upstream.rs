@@ -443,21 +443,31 @@ impl Stream for UpstreamBody {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
-        if let Some(chunk) = this.front.take() {
+        match this.poll_unwatched(cx) {
+            Poll::Pending => this.poll_idle(cx).map(|e| Some(Err(e))),
+            ready => ready,
+        }
+    }
+}
+
+impl UpstreamBody {
+    /// The next chunk, without arming the idle limit when there is none yet: for a
+    /// caller that polls again soon whatever happens (it holds data to send, or has
+    /// woken itself). A caller that waits on the result uses `poll_next`.
+    pub fn poll_unwatched(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, BodyError>>> {
+        if let Some(chunk) = self.front.take() {
             return Poll::Ready(Some(Ok(chunk)));
         }
-        match this.poll_source(cx) {
-            Poll::Pending => this.poll_idle(cx).map(|e| Some(Err(e))),
-            Poll::Ready(Some(Ok(data))) => {
-                // Only read when a timer exists: a body read without ever waiting
-                // (most complete answers) never looks at the clock.
-                if this.idle_timer.is_some() {
-                    this.last_data = Instant::now();
-                }
-                Poll::Ready(Some(Ok(data)))
-            }
-            done => done,
+        let polled = self.poll_source(cx);
+        // Only read when a timer exists: a body read without ever waiting (most
+        // complete answers, and streams that arrive in bursts) never looks at the clock.
+        if matches!(polled, Poll::Ready(Some(Ok(_)))) && self.idle_timer.is_some() {
+            self.last_data = Instant::now();
         }
+        polled
     }
 }
 

@@ -41,15 +41,26 @@ const ROLES: [(&str, &str); 2] = [
     ("request_workers", "proxy::proxy"),
 ];
 
-/// Counts the instructions of OpenAI pass-through requests (1 KB; `stream` says whether
-/// they ask for a stream, which `body` must say too) and returns the JSON figures and
-/// the report's text.
+/// The requests whose instructions are counted.
+pub struct Counted {
+    /// How the report names them, e.g. "OpenAI pass-through, non-streaming".
+    pub label: &'static str,
+    pub path: &'static str,
+    /// Headers besides the gateway key, which `key_header` carries.
+    pub headers: Vec<(&'static str, String)>,
+    pub key_header: &'static str,
+    /// The body (1 KB); it must ask for a stream when `stream` is set.
+    pub body: String,
+    pub stream: bool,
+}
+
+/// Counts the instructions of `counted`'s requests and returns the JSON figures and the
+/// report's text.
 pub fn measure(
     setup: &GatewaySetup,
     runtime: &Runtime,
     work: &Path,
-    body: String,
-    stream: bool,
+    counted: Counted,
 ) -> Result<(Value, String)> {
     check_valgrind()?;
     let out_dir = work.join("callgrind");
@@ -65,12 +76,19 @@ pub fn measure(
     let port = free_port()?;
     let (gateway, _) = setup.start_and_wait_with(port, START_TIMEOUT, &launcher)?;
     let pid = gateway.pid();
+    let key = if counted.key_header == "authorization" {
+        format!("Bearer {}", setup.key)
+    } else {
+        setup.key.clone()
+    };
+    let mut headers = counted.headers;
+    headers.push((counted.key_header, key));
     let target = Arc::new(Target::new(
         SocketAddr::from(([127, 0, 0, 1], port)),
-        "/v1/chat/completions",
-        &[("authorization", format!("Bearer {}", setup.key))],
-        body,
-        stream,
+        counted.path,
+        &headers,
+        counted.body,
+        counted.stream,
     )?);
     let warm = runtime.block_on(load::fixed_rate(
         target.clone(),
@@ -83,19 +101,19 @@ pub fn measure(
         bail!("{} of the warm-up requests failed", warm.errors);
     }
     callgrind_control("-z", pid)?;
-    let counted = runtime.block_on(load::fixed_rate(target, RATE, Duration::ZERO, MEASURE, 1))?;
+    let done = runtime.block_on(load::fixed_rate(target, RATE, Duration::ZERO, MEASURE, 1))?;
     std::thread::sleep(SETTLE);
     callgrind_control("-d", pid)?;
     gateway.stop(Duration::from_secs(30));
-    if counted.errors > 0 || counted.ok == 0 {
+    if done.errors > 0 || done.ok == 0 {
         bail!(
             "{} of {} counted requests failed",
-            counted.errors,
-            counted.ok + counted.errors
+            done.errors,
+            done.ok + done.errors
         );
     }
     let threads = read_dump(&out_dir, pid)?;
-    Ok(report(&threads, counted.ok, stream))
+    Ok(report(&threads, done.ok, counted.label))
 }
 
 fn check_valgrind() -> Result<()> {
@@ -175,7 +193,7 @@ fn read_thread(path: &Path) -> Result<ThreadCount> {
     Ok(ThreadCount { role, instructions })
 }
 
-fn report(threads: &[ThreadCount], requests: u64, stream: bool) -> (Value, String) {
+fn report(threads: &[ThreadCount], requests: u64, label: &str) -> (Value, String) {
     let per_request = |role: Option<&str>| {
         let sum: u64 = threads
             .iter()
@@ -186,8 +204,7 @@ fn report(threads: &[ThreadCount], requests: u64, stream: bool) -> (Value, Strin
     };
     let mut figures = serde_json::Map::new();
     let mut text = format!(
-        "\nInstructions per request (OpenAI pass-through, {}; {requests} requests at {RATE} rps on one connection):\n",
-        if stream { "streaming" } else { "non-streaming" }
+        "\nInstructions per request ({label}; {requests} requests at {RATE} rps on one connection):\n"
     );
     for role in ROLES.iter().map(|(role, _)| *role).chain(["other"]) {
         let n = per_request(Some(role));

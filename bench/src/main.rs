@@ -560,13 +560,50 @@ fn run_in(
     if args.names("instructions") {
         let mut counts = serde_json::Map::new();
         let mut texts = String::new();
-        for (name, stream) in [("non_streaming", false), ("streaming", true)] {
-            say(format!(
-                "instructions per request, {}, under valgrind",
-                name.replace('_', "-")
-            ));
-            let body = openai_body("mock/bench-model", stream);
-            let (value, text) = instructions::measure(&setup, &runtime, work, body, stream)?;
+        let version = || vec![("anthropic-version", "2023-06-01".to_string())];
+        let runs = [
+            (
+                "non_streaming",
+                "OpenAI pass-through, non-streaming",
+                false,
+                false,
+            ),
+            ("streaming", "OpenAI pass-through, streaming", false, true),
+            (
+                "translated_non_streaming",
+                "Anthropic to OpenAI, translated, non-streaming",
+                true,
+                false,
+            ),
+            (
+                "translated_streaming",
+                "Anthropic to OpenAI, translated, streaming",
+                true,
+                true,
+            ),
+        ];
+        for (name, label, translated, stream) in runs {
+            say(format!("instructions per request, {label}, under valgrind"));
+            let counted = if translated {
+                instructions::Counted {
+                    label,
+                    path: "/v1/messages",
+                    headers: version(),
+                    key_header: "x-api-key",
+                    body: anthropic_body("mock/bench-model", stream),
+                    stream,
+                }
+            } else {
+                instructions::Counted {
+                    label,
+                    path: "/v1/chat/completions",
+                    headers: Vec::new(),
+                    key_header: "authorization",
+                    body: openai_body("mock/bench-model", stream),
+                    stream,
+                }
+            };
+            let (value, text) = instructions::measure(&setup, &runtime, work, counted)?;
             counts.insert(name.into(), value);
             texts.push_str(&text);
         }

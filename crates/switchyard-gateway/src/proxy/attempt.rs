@@ -10,12 +10,10 @@ use crate::routing::Attempt;
 use crate::snapshot::{KeyStatus, Provider};
 use crate::state::AppState;
 use crate::upstream::{self, RequestBody, SendError, UpstreamBody};
-use crate::usage;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Request, StatusCode, Uri};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use std::time::Duration;
-use switchyard_store::TokenCounts;
 
 /// How much of an upstream error body is read to build the client's error message.
 const MAX_ERROR_BODY_BYTES: usize = 1024 * 1024;
@@ -38,7 +36,6 @@ pub enum Success {
         status: StatusCode,
         headers: HeaderMap,
         body: Bytes,
-        tokens: Option<TokenCounts>,
     },
     /// A stream whose first chunk has already arrived (and is at its front).
     Stream {
@@ -139,7 +136,7 @@ pub async fn send(
     // then its whole body, or a stream's first chunk.
     let deadline = tokio::time::Instant::now() + provider.timeout;
     let exchanged =
-        tokio::time::timeout_at(deadline, exchange(app, provider, format, inbound, request)).await;
+        tokio::time::timeout_at(deadline, exchange(app, provider, inbound, request)).await;
     match exchanged {
         Err(_) => Err(Failure::retryable(timeout_error(provider))),
         Ok(Err(failure)) => Err(failure),
@@ -180,7 +177,6 @@ enum Answer {
 async fn exchange(
     app: &AppState,
     provider: &Provider,
-    format: WireFormat,
     inbound: &Inbound<'_>,
     request: Request<RequestBody>,
 ) -> Result<Answer, Failure> {
@@ -240,12 +236,10 @@ async fn exchange(
         .bytes()
         .await
         .map_err(|e| Failure::retryable(lost_connection(provider, &e.to_string())))?;
-    let tokens = usage::complete_answer_usage(format, &body);
     Ok(Answer::Success(Success::Complete {
         status,
         headers,
         body,
-        tokens,
     }))
 }
 

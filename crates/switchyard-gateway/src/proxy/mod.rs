@@ -22,7 +22,7 @@ use crate::state::AppState;
 use crate::stream::{EventHandler, PassThrough, ProxyStream, StreamObserver};
 use crate::translate::{self, convert, Target, ToolNames, INVALID_JSON};
 use crate::upstream::RequestBody;
-use crate::usage::tool_call_names;
+use crate::usage::{complete_answer_usage, tool_call_names};
 use attempt::{Failure, Success};
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -522,9 +522,11 @@ fn respond(
     // The gateway's own time ends once the answer is ready to go back: after a complete
     // answer is translated, before a stream's first event.
     let (mut response, overhead_ms) = match (success, &outbound.names) {
-        (Success::Complete { body, tokens, .. }, None) => {
+        (Success::Complete { body, .. }, None) => {
             record.mark_upstream_done();
-            if let Some(tokens) = tokens {
+            // Read here, not with the answer: a translated answer's usage comes from
+            // its translation, which reads the whole answer anyway.
+            if let Some(tokens) = complete_answer_usage(provider_format, &body) {
                 record.set_tokens(tokens);
             }
             record.set_tool_calls(tool_call_names(provider_format, &body));

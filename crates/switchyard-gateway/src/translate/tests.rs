@@ -453,6 +453,14 @@ fn openai_answers_are_read_forgivingly_and_refused_when_misshapen() {
     assert!(answer.content.is_empty());
     assert_eq!(answer.stop, StopReason::EndTurn);
 
+    // A usage that cannot be read costs the usage, not the answer.
+    for usage in [json!("many"), json!({"prompt_tokens": -1}), json!(null)] {
+        let answer = read(json!({"choices": [{"message": {"content": "Hi"}}], "usage": usage}))
+            .expect("read without its usage");
+        assert_eq!(joined_text(&answer.content), "Hi");
+        assert_eq!(answer.usage, TokenCounts::default(), "{usage}");
+    }
+
     // A refusal is the answer's text and its stop reason.
     let answer = read(json!({"choices": [{"message": {"content": null, "refusal": "No."}, "finish_reason": "stop"}]})).unwrap();
     assert_eq!(answer.stop, StopReason::Refusal);

@@ -7,14 +7,18 @@ use super::super::*;
 use super::parse_stop;
 use serde::Deserialize;
 use serde_json::json;
+use serde_json::value::RawValue;
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
-struct WireAnswer {
+struct WireAnswer<'a> {
     id: Lenient<String>,
     model: Lenient<String>,
     choices: Option<Vec<WireChoice>>,
-    usage: Option<Value>,
+    /// Kept as text and read on its own, so that a malformed usage costs the usage,
+    /// not the answer; a `Value` tree of it cost more than the rest of the answer.
+    #[serde(borrow)]
+    usage: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize, Default)]
@@ -100,7 +104,7 @@ pub fn parse_response(body: &[u8], names: &ToolNames) -> Result<Response, ApiErr
     }
     let usage = answer
         .usage
-        .and_then(|u| crate::usage::OpenAiUsage::deserialize(u).ok())
+        .and_then(|u| serde_json::from_str::<crate::usage::OpenAiUsage>(u.get()).ok())
         .map(|u| u.to_counts())
         .unwrap_or_default();
     Ok(Response {

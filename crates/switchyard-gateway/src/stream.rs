@@ -8,7 +8,7 @@ use crate::providers::WireFormat;
 use crate::recorder::{PendingRecord, CLIENT_DISCONNECTED};
 use crate::sse::{event_data, event_ranges, Marker, SseSplitter};
 use crate::upstream::UpstreamBody;
-use crate::usage::{AnthropicUsage, OpenAiUsage};
+use crate::usage::{usage_field, AnthropicUsage, OpenAiUsage};
 use axum::http::StatusCode;
 use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
@@ -156,11 +156,7 @@ impl StreamObserver {
                 }
                 // Only the usage and the choices are read, from the chunk's end, where
                 // providers put them; the id, model and text before are skipped.
-                let reported = match last_field(&data, "usage") {
-                    Some(b"null") | None => None,
-                    Some(raw) => serde_json::from_slice::<OpenAiUsage>(raw).ok(),
-                };
-                let Some(reported) = reported else {
+                let Some(reported) = usage_field::<OpenAiUsage>(&data) else {
                     return true;
                 };
                 *usage = Some(reported.to_counts());

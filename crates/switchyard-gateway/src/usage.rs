@@ -161,6 +161,15 @@ impl ResponsesUsage {
     }
 }
 
+/// The top-level `usage` of a JSON object (an answer, or a stream chunk's data), read
+/// from the object's end (see [`last_field`]); `None` when absent, `null` or unreadable.
+pub fn usage_field<T: DeserializeOwned>(object: &[u8]) -> Option<T> {
+    match last_field(object, "usage")? {
+        b"null" => None,
+        raw => serde_json::from_slice(raw).ok(),
+    }
+}
+
 /// The token usage of a complete (non-streamed) answer in `format`; `None` when the
 /// answer reports none or is not a JSON object.
 ///
@@ -169,18 +178,12 @@ impl ResponsesUsage {
 /// its usage comes last. Gemini answers are always translated, and their usage comes
 /// from the translation.
 pub fn complete_answer_usage(format: WireFormat, body: &[u8]) -> Option<TokenCounts> {
-    fn usage<T: DeserializeOwned>(body: &[u8]) -> Option<T> {
-        match last_field(body, "usage")? {
-            b"null" => None,
-            raw => serde_json::from_slice(raw).ok(),
-        }
-    }
     match format {
         WireFormat::OpenAiChat | WireFormat::OpenAiEmbeddings => {
-            usage::<OpenAiUsage>(body).map(|u| u.to_counts())
+            usage_field::<OpenAiUsage>(body).map(|u| u.to_counts())
         }
-        WireFormat::AnthropicMessages => usage::<AnthropicUsage>(body).map(|u| u.to_counts()),
-        WireFormat::OpenAiResponses => usage::<ResponsesUsage>(body).map(|u| u.to_counts()),
+        WireFormat::AnthropicMessages => usage_field::<AnthropicUsage>(body).map(|u| u.to_counts()),
+        WireFormat::OpenAiResponses => usage_field::<ResponsesUsage>(body).map(|u| u.to_counts()),
         WireFormat::Gemini => None,
     }
 }

@@ -649,24 +649,20 @@ fn milliseconds_value(ms: f64) -> HeaderValue {
     if !(0.0..1e15).contains(&micros) {
         return header_value(&format!("{ms:.3}"));
     }
-    let micros = micros as u64;
+    // Whole microseconds, written from the last digit: at least four digits, so that
+    // a point goes before the last three.
+    let mut micros = micros as u64;
     let mut digits = [0u8; 24];
     let mut at = digits.len();
-    let mut push = |digit: u64| {
+    for written in 0.. {
+        if written == 3 {
+            at -= 1;
+            digits[at] = b'.';
+        }
         at -= 1;
-        digits[at] = b'0' + (digit % 10) as u8;
-    };
-    let (mut whole, fraction) = (micros / 1000, micros % 1000);
-    push(fraction);
-    push(fraction / 10);
-    push(fraction / 100);
-    at -= 1;
-    digits[at] = b'.';
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (whole % 10) as u8;
-        whole /= 10;
-        if whole == 0 {
+        digits[at] = b'0' + (micros % 10) as u8;
+        micros /= 10;
+        if micros == 0 && written >= 3 {
             break;
         }
     }

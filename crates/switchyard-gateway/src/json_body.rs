@@ -453,6 +453,28 @@ impl<'a> Scanner<'a> {
         Err(self.error_at(self.pos, "unclosed array or object"))
     }
 
+    /// A JSON integer of plain digits that fits a `u64` (`0`, `212`; not `-1`, `012`,
+    /// `1.0` or `1e3`); `None` for anything else, which is left where it was.
+    fn plain_integer(&mut self) -> Option<u64> {
+        let digits = self.bytes[self.pos..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        let text = &self.bytes[self.pos..self.pos + digits];
+        if digits == 0 || (digits > 1 && text[0] == b'0') {
+            return None;
+        }
+        // A fraction or an exponent makes it another kind of number.
+        if matches!(self.bytes.get(self.pos + digits), Some(b'.' | b'e' | b'E')) {
+            return None;
+        }
+        let value = text.iter().try_fold(0u64, |n, &d| {
+            n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+        })?;
+        self.pos += digits;
+        Some(value)
+    }
+
     /// An error at byte `offset`, with the line and column a person can find it by.
     fn error_at(&self, offset: usize, problem: &'static str) -> ObjectError {
         let before = &self.bytes[..offset.min(self.bytes.len())];
@@ -598,6 +620,114 @@ impl TailScanner<'_> {
                 _ => return None,
             }
             self.end -= 1;
+        }
+    }
+}
+
+/// An integer a reader of counts wants from a JSON object: a top-level field, or a field
+/// of an object in a top-level field (`("prompt_tokens_details", Some("cached_tokens"))`).
+pub type CountPath = (&'static str, Option<&'static str>);
+
+/// The integers at `paths` in the JSON object `raw` (`None` for those absent), read by
+/// walking its bytes, or `None` when the object is not plainly one of counts: a wanted
+/// field that is not a non-negative integer (or, for nested paths, an object holding
+/// at least one of the counts wanted from it), a wanted key repeated or written with
+/// escapes, anything malformed.
+///
+/// A usage object is a handful of integers, and deserializing it cost the gateway
+/// about 4% of its instructions per proxied request. Where this reader declines, the
+/// caller hands the object to serde, whose verdict stands. Where it answers, serde
+/// reading valid JSON answers the same; the fields it does not want are only checked
+/// as [`JsonObject::parse`] checks values, so an object malformed inside one of them
+/// (an invalid string, say) still gives its counts.
+pub fn plain_counts<const N: usize>(
+    raw: &[u8],
+    paths: &[CountPath; N],
+) -> Option<[Option<u64>; N]> {
+    let mut counts = [None; N];
+    let mut scan = Scanner::new(raw);
+    // The wanted top-level keys met so far, by the index of their first path.
+    let mut seen = 0u64;
+    debug_assert!(N <= 64);
+    walk_object(&mut scan, |scan, key| {
+        let Some(first) = paths.iter().position(|(name, _)| name.as_bytes() == key) else {
+            return skip_unwanted(scan);
+        };
+        if seen & (1 << first) != 0 {
+            return None;
+        }
+        seen |= 1 << first;
+        if paths[first].1.is_none() {
+            counts[first] = Some(scan.plain_integer()?);
+            return Some(());
+        }
+        // An object of counts: each child path of this key reads from it once.
+        let mut inner_seen = 0u64;
+        walk_object(scan, |scan, inner| {
+            let wanted = (first..N).find(|&i| {
+                paths[i].0.as_bytes() == key && paths[i].1.is_some_and(|c| c.as_bytes() == inner)
+            });
+            let Some(i) = wanted else {
+                return skip_unwanted(scan);
+            };
+            if inner_seen & (1 << i) != 0 {
+                return None;
+            }
+            inner_seen |= 1 << i;
+            counts[i] = Some(scan.plain_integer()?);
+            Some(())
+        })?;
+        // So that a count is present exactly when its object is (`{}` is not plain).
+        (inner_seen != 0).then_some(())
+    })?;
+    scan.skip_whitespace();
+    (scan.pos == raw.len()).then_some(counts)
+}
+
+/// Steps over a value [`plain_counts`] does not want; most are counts too
+/// (`total_tokens`), stepped over without a JSON parser's check.
+fn skip_unwanted(scan: &mut Scanner<'_>) -> Option<()> {
+    if scan.plain_integer().is_some() {
+        return Some(());
+    }
+    scan.skip_value().ok()
+}
+
+/// Walks one JSON object from `scan`'s position (whitespace first), handing `field` each
+/// key (its bytes between the quotes) with the cursor at its value, which `field` must
+/// step over. `None` when the object is malformed, a key holds an escape, or `field`
+/// gives `None`.
+fn walk_object<'a>(
+    scan: &mut Scanner<'a>,
+    mut field: impl FnMut(&mut Scanner<'a>, &'a [u8]) -> Option<()>,
+) -> Option<()> {
+    scan.skip_whitespace();
+    scan.expect(b'{', "").ok()?;
+    scan.skip_whitespace();
+    if scan.peek() == Some(b'}') {
+        scan.pos += 1;
+        return Some(());
+    }
+    loop {
+        scan.skip_whitespace();
+        scan.expect(b'"', "").ok()?;
+        // One search stops at the closing quote or at an escape, which is declined.
+        let rest = &scan.bytes[scan.pos..];
+        let len = memchr::memchr2(b'"', b'\\', rest)?;
+        if rest[len] != b'"' {
+            return None;
+        }
+        let key = &rest[..len];
+        scan.pos += len + 1;
+        scan.skip_whitespace();
+        scan.expect(b':', "").ok()?;
+        scan.skip_whitespace();
+        field(scan, key)?;
+        scan.skip_whitespace();
+        match scan.next()? {
+            b',' => continue,
+            b'}' => return Some(()),
+            _ => return None,
         }
     }
 }
@@ -1014,6 +1144,56 @@ mod tests {
                 obj.set_raw("added", "[1]".into());
             }
             assert_body_matches(&obj, &source);
+        }
+    }
+
+    const COUNT_PATHS: [CountPath; 3] = [("n", None), ("d", Some("a")), ("d", Some("b"))];
+
+    #[test]
+    fn plain_counts_read_integers_and_objects_of_them() {
+        let raw = br#" { "x" : [1, {"n": 2}], "n" : 7 , "d":{"b":0,"z":"}"}, "y":null } "#;
+        assert_eq!(
+            plain_counts(raw, &COUNT_PATHS),
+            Some([Some(7), None, Some(0)])
+        );
+        assert_eq!(plain_counts(b"{}", &COUNT_PATHS), Some([None, None, None]));
+        let max = format!(r#"{{"n":{}}}"#, u64::MAX);
+        assert_eq!(
+            plain_counts(max.as_bytes(), &COUNT_PATHS),
+            Some([Some(u64::MAX), None, None])
+        );
+    }
+
+    #[test]
+    fn plain_counts_decline_what_is_not_plainly_counts() {
+        for raw in [
+            &br#"{"n":1.5}"#[..],
+            br#"{"n":1e2}"#,
+            br#"{"n":-1}"#,
+            br#"{"n":01}"#,
+            br#"{"n":"1"}"#,
+            br#"{"n":null}"#,
+            br#"{"n":18446744073709551616}"#,
+            br#"{"n":1,"n":1}"#,
+            br#"{"d":{"a":1,"a":1}}"#,
+            br#"{"d":{"a":1},"d":{"b":1}}"#,
+            br#"{"d":{}}"#,
+            br#"{"d":null}"#,
+            br#"{"d":[1]}"#,
+            br#"{"\u006e":1}"#,
+            br#"{"n":1,}"#,
+            br#"{"n":1} x"#,
+            br#"{"n":1"#,
+            br#"{"x":[1}"#,
+            br#"[1]"#,
+            b"",
+        ] {
+            assert_eq!(
+                plain_counts(raw, &COUNT_PATHS),
+                None,
+                "{}",
+                String::from_utf8_lossy(raw)
+            );
         }
     }
 

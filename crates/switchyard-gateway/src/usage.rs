@@ -4,7 +4,7 @@
 //! *excludes* cache reads and writes. Getting this wrong is the classic gateway cost
 //! bug, so both conversions live here, next to their tests.
 
-use crate::json_body::last_field;
+use crate::json_body::{last_field, plain_counts};
 use crate::providers::WireFormat;
 use crate::sse::Marker;
 use serde::de::DeserializeOwned;
@@ -31,6 +31,24 @@ struct PromptDetails {
 #[derive(Debug, Default, Deserialize)]
 struct CompletionDetails {
     reasoning_tokens: Option<u64>,
+}
+
+impl PromptDetails {
+    /// The details object a plain count was read from, if it was there.
+    fn holding(cached: Option<u64>) -> Option<PromptDetails> {
+        cached.map(|c| PromptDetails {
+            cached_tokens: Some(c),
+        })
+    }
+}
+
+impl CompletionDetails {
+    /// The details object a plain count was read from, if it was there.
+    fn holding(reasoning: Option<u64>) -> Option<CompletionDetails> {
+        reasoning.map(|r| CompletionDetails {
+            reasoning_tokens: Some(r),
+        })
+    }
 }
 
 impl OpenAiUsage {
@@ -161,12 +179,95 @@ impl ResponsesUsage {
     }
 }
 
+/// A provider's usage object, read from its JSON text.
+pub trait UsageReport: DeserializeOwned {
+    /// The report from an object of plain counts (see [`plain_counts`]); `None` when
+    /// the object is anything else, for serde to read.
+    fn from_plain_counts(raw: &[u8]) -> Option<Self>;
+}
+
+/// A usage object's JSON text read as `T`: by walking its counts when it is plainly
+/// made of them, as providers send it, and by serde otherwise.
+pub fn read_usage<T: UsageReport>(raw: &[u8]) -> Option<T> {
+    T::from_plain_counts(raw).or_else(|| serde_json::from_slice(raw).ok())
+}
+
 /// The top-level `usage` of a JSON object (an answer, or a stream chunk's data), read
 /// from the object's end (see [`last_field`]); `None` when absent, `null` or unreadable.
-pub fn usage_field<T: DeserializeOwned>(object: &[u8]) -> Option<T> {
+pub fn usage_field<T: UsageReport>(object: &[u8]) -> Option<T> {
     match last_field(object, "usage")? {
         b"null" => None,
-        raw => serde_json::from_slice(raw).ok(),
+        raw => read_usage(raw),
+    }
+}
+
+impl UsageReport for OpenAiUsage {
+    fn from_plain_counts(raw: &[u8]) -> Option<OpenAiUsage> {
+        let [prompt, completion, cached, reasoning, cache_hits] = plain_counts(
+            raw,
+            &[
+                ("prompt_tokens", None),
+                ("completion_tokens", None),
+                ("prompt_tokens_details", Some("cached_tokens")),
+                ("completion_tokens_details", Some("reasoning_tokens")),
+                ("prompt_cache_hit_tokens", None),
+            ],
+        )?;
+        // A details object is there exactly when its count is (see `plain_counts`).
+        Some(OpenAiUsage {
+            prompt_tokens: prompt.unwrap_or(0),
+            completion_tokens: completion.unwrap_or(0),
+            prompt_tokens_details: PromptDetails::holding(cached),
+            completion_tokens_details: CompletionDetails::holding(reasoning),
+            prompt_cache_hit_tokens: cache_hits,
+        })
+    }
+}
+
+impl UsageReport for AnthropicUsage {
+    fn from_plain_counts(raw: &[u8]) -> Option<AnthropicUsage> {
+        let [input, output, cache_read, cache_creation, write_5m, write_1h] = plain_counts(
+            raw,
+            &[
+                ("input_tokens", None),
+                ("output_tokens", None),
+                ("cache_read_input_tokens", None),
+                ("cache_creation_input_tokens", None),
+                ("cache_creation", Some("ephemeral_5m_input_tokens")),
+                ("cache_creation", Some("ephemeral_1h_input_tokens")),
+            ],
+        )?;
+        let breakdown = write_5m.is_some() || write_1h.is_some();
+        Some(AnthropicUsage {
+            input_tokens: input,
+            output_tokens: output,
+            cache_read_input_tokens: cache_read,
+            cache_creation_input_tokens: cache_creation,
+            cache_creation: breakdown.then_some(CacheCreation {
+                ephemeral_5m_input_tokens: write_5m,
+                ephemeral_1h_input_tokens: write_1h,
+            }),
+        })
+    }
+}
+
+impl UsageReport for ResponsesUsage {
+    fn from_plain_counts(raw: &[u8]) -> Option<ResponsesUsage> {
+        let [input, output, cached, reasoning] = plain_counts(
+            raw,
+            &[
+                ("input_tokens", None),
+                ("output_tokens", None),
+                ("input_tokens_details", Some("cached_tokens")),
+                ("output_tokens_details", Some("reasoning_tokens")),
+            ],
+        )?;
+        Some(ResponsesUsage {
+            input_tokens: input.unwrap_or(0),
+            output_tokens: output.unwrap_or(0),
+            input_tokens_details: PromptDetails::holding(cached),
+            output_tokens_details: CompletionDetails::holding(reasoning),
+        })
     }
 }
 
@@ -300,6 +401,83 @@ mod tests {
         let body = br#"{"usage":{"prompt_tokens":1},"usage":{"prompt_tokens":9}}"#;
         let c = complete_answer_usage(WireFormat::OpenAiChat, body).unwrap();
         assert_eq!(c.input, 9);
+    }
+
+    /// Usage objects as providers send them, and odd ones: the walk over plain counts
+    /// and serde must agree on all of them, whichever of the two reads them.
+    const USAGE_OBJECTS: [&str; 16] = [
+        r#"{"prompt_tokens":212,"completion_tokens":12,"total_tokens":224,"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":5,"audio_tokens":0,"accepted_prediction_tokens":0}}"#,
+        r#" { "prompt_tokens" : 100 , "completion_tokens":5,"prompt_cache_hit_tokens":60,"prompt_cache_miss_tokens":40 } "#,
+        r#"{"prompt_tokens":10,"completion_tokens":2,"cost":0.0012,"is_byok":false,"cost_details":{"upstream_inference_cost":null},"note":"x \" y"}"#,
+        r#"{"input_tokens":12,"cache_creation_input_tokens":300,"cache_read_input_tokens":4000,"cache_creation":{"ephemeral_5m_input_tokens":100,"ephemeral_1h_input_tokens":200},"output_tokens":1,"service_tier":"standard"}"#,
+        r#"{"input_tokens":30,"input_tokens_details":{"cached_tokens":10},"output_tokens":4,"output_tokens_details":{"reasoning_tokens":2},"total_tokens":34}"#,
+        r#"{}"#,
+        r#"{"prompt_tokens_details":null,"prompt_tokens":5}"#,
+        r#"{"prompt_tokens_details":{},"prompt_tokens":5,"cache_creation":{}}"#,
+        r#"{"prompt_tokens":5,"prompt_tokens":6}"#,
+        r#"{"prompt_tokens":1.0}"#,
+        r#"{"prompt_tokens":1e3,"input_tokens":7}"#,
+        r#"{"prompt_tokens":012}"#,
+        r#"{"prompt_tokens":-1}"#,
+        r#"{"prompt_tokens":18446744073709551616,"output_tokens":18446744073709551615}"#,
+        r#"{"prompt\u005ftokens":9,"completion_tokens":3}"#,
+        r#"{"prompt_tokens":4,"completion_tokens_details":{"reasoning_tokens":1,"reasoning_tokens":2}}"#,
+    ];
+
+    fn agree<T: UsageReport>(counts: impl Fn(&T) -> TokenCounts) {
+        for raw in USAGE_OBJECTS {
+            let by_serde = serde_json::from_str::<T>(raw).ok().map(|u| counts(&u));
+            if let Some(plain) = T::from_plain_counts(raw.as_bytes()) {
+                assert_eq!(Some(counts(&plain)), by_serde, "{raw}");
+            }
+            let read = read_usage::<T>(raw.as_bytes()).map(|u| counts(&u));
+            assert_eq!(read, by_serde, "{raw}");
+        }
+    }
+
+    #[test]
+    fn plain_counts_read_as_serde_reads_them() {
+        agree::<OpenAiUsage>(OpenAiUsage::to_counts);
+        agree::<AnthropicUsage>(AnthropicUsage::to_counts);
+        agree::<ResponsesUsage>(ResponsesUsage::to_counts);
+        // Streams fold later reports into earlier ones: what each carries must match too.
+        for raw in USAGE_OBJECTS {
+            let by_serde = serde_json::from_str::<AnthropicUsage>(raw).ok();
+            if let Some(plain) = AnthropicUsage::from_plain_counts(raw.as_bytes()) {
+                let mut merged_plain =
+                    AnthropicUsage::from_plain_counts(USAGE_OBJECTS[3].as_bytes()).unwrap();
+                let mut merged_serde = merged_plain.clone();
+                merged_plain.update(plain);
+                merged_serde.update(by_serde.expect("serde reads what the walk reads"));
+                assert_eq!(merged_plain.to_counts(), merged_serde.to_counts(), "{raw}");
+            }
+        }
+    }
+
+    #[test]
+    fn usage_as_providers_send_it_is_read_without_serde() {
+        for raw in &USAGE_OBJECTS[..5] {
+            assert!(
+                OpenAiUsage::from_plain_counts(raw.as_bytes()).is_some(),
+                "{raw}"
+            );
+        }
+        let c = read_usage::<OpenAiUsage>(USAGE_OBJECTS[0].as_bytes())
+            .unwrap()
+            .to_counts();
+        assert_eq!(
+            (c.input, c.cache_read, c.output, c.reasoning),
+            (212, 0, 12, 5)
+        );
+        // Declined, and then read by serde: a null details object.
+        assert!(OpenAiUsage::from_plain_counts(USAGE_OBJECTS[6].as_bytes()).is_none());
+        assert_eq!(
+            read_usage::<OpenAiUsage>(USAGE_OBJECTS[6].as_bytes())
+                .unwrap()
+                .to_counts()
+                .input,
+            5
+        );
     }
 
     #[test]

@@ -104,7 +104,7 @@ pub fn parse_response(body: &[u8], names: &ToolNames) -> Result<Response, ApiErr
     }
     let usage = answer
         .usage
-        .and_then(|u| serde_json::from_str::<crate::usage::OpenAiUsage>(u.get()).ok())
+        .and_then(|u| crate::usage::read_usage::<crate::usage::OpenAiUsage>(u.get().as_bytes()))
         .map(|u| u.to_counts())
         .unwrap_or_default();
     Ok(Response {

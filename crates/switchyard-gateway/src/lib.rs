@@ -11,6 +11,7 @@ pub mod analytics_api;
 pub mod auth;
 pub mod config;
 pub mod count_tokens;
+pub mod dispatch;
 pub mod errors;
 pub mod json_body;
 pub mod manage;

@@ -2,6 +2,7 @@
 //! shutdown write every queued request record before returning.
 
 use crate::auth::load_or_create_admin_token;
+use crate::dispatch::GatewayService;
 use crate::secrets::SecretStore;
 use crate::snapshot::Snapshot;
 use crate::spend::SpendTracker;
@@ -9,6 +10,7 @@ use crate::state::{AppState, Parts, RELOAD_POLL};
 use crate::upstream::{ClientBuildError, UpstreamClient};
 use crate::workers::{self, ServeThreads};
 use crate::{admin, alerts, count_tokens, models, proxy, ui};
+use axum::extract::{Request, State};
 use axum::routing::{get, post};
 use axum::Router;
 use std::net::SocketAddr;
@@ -132,7 +134,7 @@ pub async fn launch(options: GatewayOptions) -> Result<RunningGateway, LaunchErr
     let (stop, stop_rx) = watch::channel(false);
     let server = workers::serve(
         listener,
-        router(state.clone()),
+        GatewayService::new(state.clone(), router(state.clone())),
         stop_rx.clone(),
         options.threads,
     )
@@ -149,11 +151,16 @@ pub async fn launch(options: GatewayOptions) -> Result<RunningGateway, LaunchErr
 
 /// Every route of the gateway.
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
-        .route("/v1/chat/completions", post(proxy::openai_chat))
-        .route("/v1/messages", post(proxy::anthropic_messages))
-        .route("/v1/responses", post(proxy::openai_responses))
-        .route("/v1/embeddings", post(proxy::openai_embeddings))
+    let mut router = Router::new();
+    for (path, api) in proxy::MODEL_ROUTES {
+        router = router.route(
+            path,
+            post(move |State(app): State<Arc<AppState>>, request: Request| {
+                proxy::proxy(app, api, request)
+            }),
+        );
+    }
+    router
         .route(
             "/v1/messages/count_tokens",
             post(count_tokens::count_tokens),

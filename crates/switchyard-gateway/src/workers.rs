@@ -12,11 +12,14 @@
 //! Each new connection goes to the worker serving the fewest, so a burst of
 //! connections, or a few long streams, do not pile up on one thread.
 
-use axum::Router;
+use axum::response::Response;
+use http::Request;
+use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use std::cell::Cell;
+use std::convert::Infallible;
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -24,6 +27,7 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinSet;
+use tower_service::Service;
 
 /// More threads than this only open more connections to each provider (every worker
 /// keeps its own pool): a gateway on a laptop serves one person's agents.
@@ -61,6 +65,24 @@ pub enum ServeThreads {
     Caller,
 }
 
+/// What answers a connection's requests, cloned for each connection: the gateway's
+/// [`crate::dispatch::GatewayService`], or a bare router in tests.
+pub trait ConnectionService:
+    Service<Request<Incoming>, Response = Response, Error = Infallible, Future: Send + 'static>
+    + Clone
+    + Send
+    + 'static
+{
+}
+
+impl<S> ConnectionService for S where
+    S: Service<Request<Incoming>, Response = Response, Error = Infallible, Future: Send + 'static>
+        + Clone
+        + Send
+        + 'static
+{
+}
+
 /// Serving in progress: resolves [`Server::finished`] once every connection is closed.
 pub struct Server {
     finished: watch::Receiver<bool>,
@@ -88,7 +110,7 @@ impl Server {
 /// new connections and lets open ones finish their requests (see [`Server`]).
 pub fn serve(
     listener: TcpListener,
-    app: Router,
+    app: impl ConnectionService,
     stop: watch::Receiver<bool>,
     threads: ServeThreads,
 ) -> io::Result<Server> {
@@ -101,7 +123,7 @@ pub fn serve(
 /// An acceptor on the current runtime hands connections to `count` worker threads.
 fn serve_on_workers(
     listener: TcpListener,
-    app: Router,
+    app: impl ConnectionService,
     stop: watch::Receiver<bool>,
     count: usize,
 ) -> io::Result<Server> {
@@ -126,7 +148,11 @@ fn serve_on_workers(
     })
 }
 
-fn serve_on_caller(listener: TcpListener, app: Router, stop: watch::Receiver<bool>) -> Server {
+fn serve_on_caller(
+    listener: TcpListener,
+    app: impl ConnectionService,
+    stop: watch::Receiver<bool>,
+) -> Server {
     let (force, force_rx) = watch::channel(false);
     let (finished_tx, finished) = watch::channel(false);
     tokio::spawn(async move {
@@ -156,8 +182,8 @@ struct Worker {
     done: oneshot::Receiver<()>,
 }
 
-fn start_workers(
-    app: Router,
+fn start_workers<S: ConnectionService>(
+    app: S,
     stop: &watch::Receiver<bool>,
     force: &watch::Receiver<bool>,
     count: usize,
@@ -190,10 +216,10 @@ fn start_workers(
     Ok(workers)
 }
 
-async fn run_worker(
+async fn run_worker<S: ConnectionService>(
     mut handed: mpsc::UnboundedReceiver<std::net::TcpStream>,
     load: Arc<AtomicUsize>,
-    mut connections: Connections,
+    mut connections: Connections<S>,
     mut stop: watch::Receiver<bool>,
     force: watch::Receiver<bool>,
 ) {
@@ -281,14 +307,14 @@ fn is_connection_error(e: &io::Error) -> bool {
 }
 
 /// The connections one runtime serves, each as a task it can close at once.
-struct Connections {
+struct Connections<S> {
     tasks: JoinSet<()>,
-    app: Router,
+    app: S,
     stop: watch::Receiver<bool>,
 }
 
-impl Connections {
-    fn new(app: Router, stop: watch::Receiver<bool>) -> Connections {
+impl<S: ConnectionService> Connections<S> {
+    fn new(app: S, stop: watch::Receiver<bool>) -> Connections<S> {
         Connections {
             tasks: JoinSet::new(),
             app,
@@ -351,6 +377,7 @@ impl Drop for LoadGuard {
 mod tests {
     use super::*;
     use axum::routing::get;
+    use axum::Router;
     use bytes::Bytes;
     use http_body_util::{BodyExt, Empty};
     use hyper::client::conn::http1::SendRequest;

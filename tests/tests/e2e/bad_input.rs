@@ -308,3 +308,52 @@ async fn a_provider_whose_key_cannot_be_found_says_how_to_fix_it() {
     );
     assert!(mock.captured().is_empty());
 }
+
+#[tokio::test]
+async fn requests_beside_the_model_endpoints_get_the_routers_answers() {
+    let mock = MockUpstream::start().await.unwrap();
+    let gw = TestGateway::start(&mock).await;
+    // A query string does not change the endpoint: it still asks for a key.
+    let response = send(
+        &gw,
+        "/v1/chat/completions?trace=1",
+        KeyChoice::Missing,
+        Some("application/json"),
+        br#"{"model":"oai/gpt-4.1","messages":[]}"#.to_vec(),
+    )
+    .await;
+    assert_eq!(response.status(), 401);
+    let body: Value = response.json().await.unwrap();
+    assert!(error_message("/v1/chat/completions", &body).contains("Missing gateway key"));
+
+    for path in [
+        "/v1/chat/completions/",
+        "/v1/chat/completion",
+        "/V1/messages",
+    ] {
+        let response = send(
+            &gw,
+            path,
+            KeyChoice::Valid,
+            Some("application/json"),
+            b"{}".to_vec(),
+        )
+        .await;
+        assert_eq!(response.status(), 404, "{path}");
+        let body: Value = response.json().await.unwrap();
+        assert!(
+            error_message(path, &body).contains("no endpoint at"),
+            "{path}: {body}"
+        );
+    }
+
+    let response = gw
+        .http
+        .get(gw.url("/v1/messages"))
+        .header("x-api-key", &gw.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 405);
+    assert_eq!(response.headers()["allow"], "POST");
+}

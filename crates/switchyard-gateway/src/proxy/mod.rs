@@ -25,7 +25,7 @@ use crate::upstream::RequestBody;
 use crate::usage::{complete_answer_usage, tool_call_names};
 use attempt::{Failure, Success};
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
 use bytes::Bytes;
@@ -56,21 +56,14 @@ static ATTEMPTS_HEADER: HeaderName = HeaderName::from_static("x-switchyard-attem
 static REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-switchyard-request-id");
 static OVERHEAD_HEADER: HeaderName = HeaderName::from_static("x-switchyard-overhead-ms");
 
-pub async fn openai_chat(State(app): State<Arc<AppState>>, request: Request) -> Response {
-    proxy(app, WireFormat::OpenAiChat, request).await
-}
-
-pub async fn anthropic_messages(State(app): State<Arc<AppState>>, request: Request) -> Response {
-    proxy(app, WireFormat::AnthropicMessages, request).await
-}
-
-pub async fn openai_responses(State(app): State<Arc<AppState>>, request: Request) -> Response {
-    proxy(app, WireFormat::OpenAiResponses, request).await
-}
-
-pub async fn openai_embeddings(State(app): State<Arc<AppState>>, request: Request) -> Response {
-    proxy(app, WireFormat::OpenAiEmbeddings, request).await
-}
+/// The model endpoints and the wire format each speaks. The router serves them, and
+/// [`crate::dispatch`] hands them to [`proxy`] without it.
+pub const MODEL_ROUTES: [(&str, WireFormat); 4] = [
+    ("/v1/chat/completions", WireFormat::OpenAiChat),
+    ("/v1/messages", WireFormat::AnthropicMessages),
+    ("/v1/responses", WireFormat::OpenAiResponses),
+    ("/v1/embeddings", WireFormat::OpenAiEmbeddings),
+];
 
 pub fn dialect_of(api: WireFormat) -> Dialect {
     match api {
@@ -104,7 +97,7 @@ fn fail(record: PendingRecord, error: ApiError, dialect: Dialect) -> Response {
     response
 }
 
-async fn proxy(app: Arc<AppState>, api: WireFormat, request: Request) -> Response {
+pub async fn proxy(app: Arc<AppState>, api: WireFormat, request: Request) -> Response {
     let started = Instant::now();
     let dialect = dialect_of(api);
     let mut record = PendingRecord::new(app.log.clone(), app.spend.clone(), api, started);

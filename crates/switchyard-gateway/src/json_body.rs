@@ -370,6 +370,11 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    /// Steps over `byte` if it is next; for readers that give up rather than explain.
+    fn take(&mut self, byte: u8) -> Option<()> {
+        (self.peek()? == byte).then(|| self.pos += 1)
+    }
+
     fn expect(&mut self, byte: u8, problem: &'static str) -> Result<(), ObjectError> {
         if self.peek() == Some(byte) {
             self.pos += 1;
@@ -648,7 +653,7 @@ pub fn plain_counts<const N: usize>(
     let mut scan = Scanner::new(raw);
     // The wanted top-level keys met so far, by the index of their first path.
     let mut seen = 0u64;
-    debug_assert!(N <= 64);
+    const { assert!(N <= 64, "one bit per path in `seen`") };
     walk_object(&mut scan, |scan, key| {
         let Some(first) = paths.iter().position(|(name, _)| name.as_bytes() == key) else {
             return skip_unwanted(scan);
@@ -702,7 +707,7 @@ fn walk_object<'a>(
     mut field: impl FnMut(&mut Scanner<'a>, &'a [u8]) -> Option<()>,
 ) -> Option<()> {
     scan.skip_whitespace();
-    scan.expect(b'{', "").ok()?;
+    scan.take(b'{')?;
     scan.skip_whitespace();
     if scan.peek() == Some(b'}') {
         scan.pos += 1;
@@ -710,7 +715,7 @@ fn walk_object<'a>(
     }
     loop {
         scan.skip_whitespace();
-        scan.expect(b'"', "").ok()?;
+        scan.take(b'"')?;
         // One search stops at the closing quote or at an escape, which is declined.
         let rest = &scan.bytes[scan.pos..];
         let len = memchr::memchr2(b'"', b'\\', rest)?;
@@ -720,7 +725,7 @@ fn walk_object<'a>(
         let key = &rest[..len];
         scan.pos += len + 1;
         scan.skip_whitespace();
-        scan.expect(b':', "").ok()?;
+        scan.take(b':')?;
         scan.skip_whitespace();
         field(scan, key)?;
         scan.skip_whitespace();

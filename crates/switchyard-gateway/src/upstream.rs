@@ -1,10 +1,11 @@
 //! The HTTP client the gateway forwards requests to providers with.
 //!
-//! Requests go through hyper's pooled client directly: keep-alive, TLS by rustls with
-//! the webpki roots, HTTP/2 where the provider offers it by ALPN. reqwest, used before,
-//! wraps that same client in layers the gateway never needs on this path (a redirect
-//! policy, the answer's URL re-parsed, the client and its connector cloned, two timers
-//! per request): about a fifth of the gateway's CPU per proxied request.
+//! Requests go over hyper's client connections, pooled by the gateway itself (see
+//! [`pool`]): keep-alive, TLS by rustls with the webpki roots, HTTP/2 where the
+//! provider offers it by ALPN. reqwest, used before, wraps hyper's general-purpose
+//! client in layers the gateway never needs on this path (a redirect policy, the
+//! answer's URL re-parsed, the client and its connector cloned, two timers per
+//! request): about a fifth of the gateway's CPU per proxied request.
 //!
 //! Credentials written into a provider URL and redirects are handled by one loop for
 //! both paths (see [`redirect`]).
@@ -21,10 +22,7 @@ use futures_util::Stream;
 use http::header::{HeaderValue, ACCEPT, USER_AGENT};
 use http::{Request, Response, Uri};
 use http_body::{Body, Frame};
-use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use std::error::Error as StdError;
 use std::fmt;
 use std::future::Future;
@@ -53,14 +51,13 @@ fn user_agent() -> HeaderValue {
 }
 
 mod connect;
+mod pool;
 mod redirect;
 mod request_body;
 
 pub use request_body::RequestBody;
 
 type BoxError = Box<dyn StdError + Send + Sync>;
-type DirectClient =
-    Client<connect::Bounded<HttpsConnector<HttpConnector>>, request_body::PieceFrames>;
 
 /// Why the client could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -78,9 +75,9 @@ pub struct UpstreamClient {
 }
 
 enum Inner {
-    /// One pooled client per worker thread (see [`crate::workers`]), so a provider
+    /// Connections pooled per worker thread (see [`crate::workers`]), so a provider
     /// connection is driven by the thread whose requests use it.
-    Direct(Box<[DirectClient]>),
+    Direct(Arc<pool::Connections>),
     Proxied(reqwest::Client),
 }
 
@@ -104,6 +101,14 @@ impl UpstreamClient {
 
     /// [`UpstreamClient::direct`] with connections (TCP and TLS) limited to `connect_limit`.
     pub fn direct_with(connect_limit: Duration) -> Result<UpstreamClient, ClientBuildError> {
+        Self::direct_with_limits(connect_limit, POOL_IDLE_TIMEOUT)
+    }
+
+    /// [`UpstreamClient::direct_with`], closing connections idle for `idle_timeout`.
+    fn direct_with_limits(
+        connect_limit: Duration,
+        idle_timeout: Duration,
+    ) -> Result<UpstreamClient, ClientBuildError> {
         let roots = rustls::RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
         };
@@ -125,17 +130,9 @@ impl UpstreamClient {
             .enable_http2()
             .wrap_connector(tcp);
         let connector = connect::Bounded::new(connector, connect_limit);
-        let clients = (0..crate::workers::count())
-            .map(|_| {
-                Client::builder(TokioExecutor::new())
-                    .pool_timer(TokioTimer::new())
-                    .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-                    .timer(TokioTimer::new())
-                    .build(connector.clone())
-            })
-            .collect();
+        let connections = pool::Connections::new(connector, idle_timeout, crate::workers::count());
         Ok(UpstreamClient {
-            inner: Inner::Direct(clients),
+            inner: Inner::Direct(Arc::new(connections)),
             idle_limit: IDLE_LIMIT,
         })
     }
@@ -184,22 +181,20 @@ impl UpstreamClient {
     ) -> Result<Response<UpstreamBody>, SendError> {
         let mut request = request.map(Into::into);
         match &self.inner {
-            Inner::Direct(clients) => {
-                let client = &clients[crate::workers::current().unwrap_or(0) % clients.len()];
+            Inner::Direct(connections) => {
                 let headers = request.headers_mut();
                 headers.entry(USER_AGENT).or_insert_with(user_agent);
                 // reqwest's default, which some providers' edge rules expect.
                 headers
                     .entry(ACCEPT)
                     .or_insert(HeaderValue::from_static("*/*"));
-                let response = redirect::follow(request, |hop| async move {
-                    client
-                        .request(hop.map(|body: RequestBody| body.frames()))
-                        .await
-                        .map_err(SendError::new)
+                let response = redirect::follow(request, |hop| {
+                    connections.send(hop.map(|body: RequestBody| body.frames()))
                 })
                 .await?;
-                Ok(response.map(|body| UpstreamBody::new(Source::Direct(body), self.idle_limit)))
+                Ok(response.map(|(body, reuse)| {
+                    UpstreamBody::new(Source::Direct(body, reuse), self.idle_limit)
+                }))
             }
             Inner::Proxied(client) => {
                 let response = redirect::follow(request, |hop| async move {
@@ -283,7 +278,8 @@ impl BodyError {
 }
 
 enum Source {
-    Direct(hyper::body::Incoming),
+    /// With the connection to give back to the pool once the body has ended.
+    Direct(hyper::body::Incoming, Option<pool::Reuse>),
     Proxied(reqwest::Body),
 }
 
@@ -314,7 +310,7 @@ pub struct UpstreamBody {
 impl fmt::Debug for UpstreamBody {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let source = match self.source {
-            Source::Direct(_) => "direct",
+            Source::Direct(..) => "direct",
             Source::Proxied(_) => "proxied",
         };
         f.debug_struct("UpstreamBody")
@@ -390,13 +386,20 @@ impl UpstreamBody {
     fn poll_source(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, BodyError>>> {
         loop {
             let frame = match &mut self.source {
-                Source::Direct(body) => poll_frame(Pin::new(body), cx),
+                Source::Direct(body, _) => poll_frame(Pin::new(body), cx),
                 Source::Proxied(body) => poll_frame(Pin::new(body), cx),
             };
             let frame = match std::task::ready!(frame) {
                 Some(Ok(frame)) => frame,
                 Some(Err(e)) => return Poll::Ready(Some(Err(e))),
-                None => return Poll::Ready(None),
+                None => {
+                    if let Source::Direct(_, reuse) = &mut self.source {
+                        if let Some(reuse) = reuse.take() {
+                            reuse.give_back();
+                        }
+                    }
+                    return Poll::Ready(None);
+                }
             };
             if let Ok(data) = frame.into_data() {
                 if !data.is_empty() {

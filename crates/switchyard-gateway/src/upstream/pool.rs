@@ -1,0 +1,581 @@
+//! The forwarding client's connections to providers, pooled per request worker.
+//!
+//! Each worker thread (see [`crate::workers`]) keeps its own idle connections, so a
+//! connection is used by the thread whose runtime drives it, and taking one is a look
+//! through a short list of origins under a lock nobody else holds: no hashing of the
+//! origin, no task spawned per request to wait for the connection to come free. That
+//! general-purpose machinery cost about a tenth of the gateway's instructions per
+//! proxied request.
+//!
+//! - An HTTP/1.1 connection serves one exchange at a time. It leaves the pool with a
+//!   request and comes back once the answer's body has been read to its end (see
+//!   [`Reuse`]); an answer dropped before its end takes its connection with it, since
+//!   what is left of it cannot be skipped safely.
+//! - An HTTP/2 connection (when the provider offers it by ALPN) stays in the pool and
+//!   carries every request to its origin at once.
+//! - A provider may close an idle connection at any time. A request that hyper could
+//!   not start on a reused connection is sent again on another one; a request that
+//!   was started is never sent twice.
+//! - Connections idle for longer than the idle timeout are dropped: those of an origin
+//!   whenever it is used, all of a worker's now and then when any is.
+
+use super::connect::Bounded;
+use super::request_body::PieceFrames;
+use super::{BoxError, SendError};
+use http::header::{HeaderValue, HOST};
+use http::uri::{Authority, Scheme};
+use http::{Request, Response, Uri};
+use hyper::body::Incoming;
+use hyper::client::conn::{http1, http2};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::{Connection, HttpConnector};
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+use tower_service::Service;
+
+/// Makes TCP (and TLS) connections, each within the connect limit.
+pub(super) type Connector = Bounded<HttpsConnector<HttpConnector>>;
+
+/// Most idle HTTP/1.1 connections a worker keeps to one origin; more are closed
+/// when they come back. Far above what a laptop's agents keep busy at once.
+const MAX_IDLE_PER_ORIGIN: usize = 256;
+/// How often a worker's whole pool is swept for connections idle too long.
+const SWEEP_EVERY: Duration = Duration::from_secs(30);
+
+/// The connections of every worker, and how to make new ones.
+pub(super) struct Connections {
+    connector: Connector,
+    http2: http2::Builder<TokioExecutor>,
+    idle_timeout: Duration,
+    workers: Box<[Mutex<WorkerPool>]>,
+}
+
+/// A scheme and authority: what a connection can be reused for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Origin {
+    scheme: Scheme,
+    authority: Authority,
+}
+
+impl Origin {
+    fn of(uri: &Uri) -> Result<Origin, SendError> {
+        match (uri.scheme(), uri.authority()) {
+            (Some(scheme), Some(authority)) => Ok(Origin {
+                scheme: scheme.clone(),
+                authority: authority.clone(),
+            }),
+            _ => Err(SendError::new(format!(
+                "the provider URL {uri} needs a scheme and a host"
+            ))),
+        }
+    }
+
+    /// The URI the connector dials.
+    fn uri(&self) -> Result<Uri, SendError> {
+        Uri::builder()
+            .scheme(self.scheme.clone())
+            .authority(self.authority.clone())
+            .path_and_query("/")
+            .build()
+            .map_err(SendError::new)
+    }
+
+    /// The `Host` header of an HTTP/1.1 request: the host, and the port unless it is
+    /// the scheme's default.
+    fn host_header(&self) -> Result<HeaderValue, SendError> {
+        let default_port = if self.scheme == Scheme::HTTPS {
+            443
+        } else {
+            80
+        };
+        let value = match self.authority.port_u16() {
+            Some(port) if port != default_port => {
+                HeaderValue::try_from(format!("{}:{port}", self.authority.host()))
+            }
+            _ => HeaderValue::try_from(self.authority.host()),
+        };
+        value.map_err(SendError::new)
+    }
+}
+
+#[derive(Default)]
+struct WorkerPool {
+    /// Few entries (the providers in use), so a scan beats hashing. Never shrinks:
+    /// a [`Reuse`] names its origin by position.
+    origins: Vec<OriginPool>,
+    last_sweep: Option<Instant>,
+}
+
+struct OriginPool {
+    origin: Origin,
+    /// Oldest first: taken from the back (the warmest), expired from the front.
+    http1: VecDeque<IdleHttp1>,
+    http2: Option<SharedHttp2>,
+}
+
+struct IdleHttp1 {
+    sender: http1::SendRequest<PieceFrames>,
+    since: Instant,
+}
+
+struct SharedHttp2 {
+    sender: http2::SendRequest<PieceFrames>,
+    last_used: Instant,
+}
+
+/// What the pool hands out for one request.
+enum Checkout {
+    Http1(http1::SendRequest<PieceFrames>),
+    Http2(http2::SendRequest<PieceFrames>),
+}
+
+impl OriginPool {
+    fn drop_expired(&mut self, now: Instant, idle_timeout: Duration) {
+        while self.http1.front().is_some_and(|idle| {
+            now.duration_since(idle.since) > idle_timeout || idle.sender.is_closed()
+        }) {
+            self.http1.pop_front();
+        }
+        if self.http2.as_ref().is_some_and(|shared| {
+            now.duration_since(shared.last_used) > idle_timeout || shared.sender.is_closed()
+        }) {
+            self.http2 = None;
+        }
+    }
+
+    fn take(&mut self, now: Instant) -> Option<Checkout> {
+        if let Some(shared) = &mut self.http2 {
+            if shared.sender.is_closed() {
+                self.http2 = None;
+            } else {
+                shared.last_used = now;
+                return Some(Checkout::Http2(shared.sender.clone()));
+            }
+        }
+        while let Some(idle) = self.http1.pop_back() {
+            if !idle.sender.is_closed() {
+                return Some(Checkout::Http1(idle.sender));
+            }
+        }
+        None
+    }
+}
+
+impl WorkerPool {
+    fn slot(&mut self, origin: &Origin) -> usize {
+        if let Some(slot) = self.origins.iter().position(|pool| pool.origin == *origin) {
+            return slot;
+        }
+        self.origins.push(OriginPool {
+            origin: origin.clone(),
+            http1: VecDeque::new(),
+            http2: None,
+        });
+        self.origins.len() - 1
+    }
+
+    fn sweep_if_due(&mut self, now: Instant, idle_timeout: Duration) {
+        if self
+            .last_sweep
+            .is_some_and(|last| now.duration_since(last) < SWEEP_EVERY)
+        {
+            return;
+        }
+        self.last_sweep = Some(now);
+        for pool in &mut self.origins {
+            pool.drop_expired(now, idle_timeout);
+        }
+    }
+}
+
+/// An HTTP/1.1 connection lent out for one exchange, given back by the answer's body
+/// once it has been read to its end.
+pub(super) struct Reuse {
+    connections: Arc<Connections>,
+    worker: usize,
+    slot: usize,
+    sender: http1::SendRequest<PieceFrames>,
+}
+
+impl Reuse {
+    /// The answer was read whole: the connection can carry the next request.
+    pub(super) fn give_back(self) {
+        let Reuse {
+            connections,
+            worker,
+            slot,
+            sender,
+        } = self;
+        if sender.is_closed() {
+            return;
+        }
+        let mut pool = connections.lock(worker);
+        if let Some(origin) = pool.origins.get_mut(slot) {
+            if origin.http1.len() < MAX_IDLE_PER_ORIGIN {
+                origin.http1.push_back(IdleHttp1 {
+                    sender,
+                    since: Instant::now(),
+                });
+            }
+        }
+    }
+}
+
+/// The answer to one request, its body with the connection to give back when it ends.
+pub(super) type Exchange = Response<(Incoming, Option<Reuse>)>;
+
+impl Connections {
+    pub(super) fn new(connector: Connector, idle_timeout: Duration, workers: usize) -> Connections {
+        let mut http2 = http2::Builder::new(TokioExecutor::new());
+        http2.timer(TokioTimer::new());
+        Connections {
+            connector,
+            http2,
+            idle_timeout,
+            workers: (0..workers.max(1))
+                .map(|_| Mutex::new(WorkerPool::default()))
+                .collect(),
+        }
+    }
+
+    fn lock(&self, worker: usize) -> MutexGuard<'_, WorkerPool> {
+        // Never held across an await, and nothing in it can be left half-changed.
+        self.workers[worker]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Sends `request` (absolute URI) on a pooled connection to its origin, or on a
+    /// new one.
+    pub(super) async fn send(
+        self: &Arc<Self>,
+        mut request: Request<PieceFrames>,
+    ) -> Result<Exchange, SendError> {
+        let origin = Origin::of(request.uri())?;
+        // An HTTP/1.1 try rewrites the URI to a path; a request sent again gets it back.
+        let absolute = request.uri().clone();
+        let worker = crate::workers::current().unwrap_or(0) % self.workers.len();
+        let slot = self.lock(worker).slot(&origin);
+        loop {
+            let checkout = {
+                let now = Instant::now();
+                let mut pool = self.lock(worker);
+                pool.sweep_if_due(now, self.idle_timeout);
+                let origin_pool = &mut pool.origins[slot];
+                origin_pool.drop_expired(now, self.idle_timeout);
+                origin_pool.take(now)
+            };
+            let Some(checkout) = checkout else {
+                // Boxed: connecting (TLS, HTTP/2 handshakes) takes far more state than
+                // an exchange on a pooled connection, and every request's future would
+                // otherwise carry, and copy, room for it.
+                return Box::pin(self.send_on_new(request, &origin, worker, slot)).await;
+            };
+            match checkout {
+                Checkout::Http2(mut sender) => {
+                    match sender.try_send_request(request).await {
+                        Ok(response) => return Ok(response.map(|body| (body, None))),
+                        Err(mut failed) => match failed.take_message() {
+                            // The connection closed before the request could start.
+                            Some(unsent) => request = unsent,
+                            None => return Err(SendError::new(failed.into_error())),
+                        },
+                    }
+                }
+                Checkout::Http1(mut sender) => {
+                    // Closed while it sat idle: try the next one.
+                    if sender.ready().await.is_err() {
+                        continue;
+                    }
+                    prepare_http1(&mut request, &origin)?;
+                    match sender.try_send_request(request).await {
+                        Ok(response) => {
+                            let reuse = self.reuse(worker, slot, sender);
+                            return Ok(response.map(|body| (body, Some(reuse))));
+                        }
+                        Err(mut failed) => match failed.take_message() {
+                            Some(mut unsent) => {
+                                *unsent.uri_mut() = absolute.clone();
+                                request = unsent;
+                            }
+                            None => return Err(SendError::new(failed.into_error())),
+                        },
+                    }
+                }
+            }
+        }
+    }
+
+    fn reuse(
+        self: &Arc<Self>,
+        worker: usize,
+        slot: usize,
+        sender: http1::SendRequest<PieceFrames>,
+    ) -> Reuse {
+        Reuse {
+            connections: Arc::clone(self),
+            worker,
+            slot,
+            sender,
+        }
+    }
+
+    /// Connects to `origin` and sends `request` there. An HTTP/2 connection joins the
+    /// pool at once, to carry the origin's other requests too.
+    async fn send_on_new(
+        self: &Arc<Self>,
+        mut request: Request<PieceFrames>,
+        origin: &Origin,
+        worker: usize,
+        slot: usize,
+    ) -> Result<Exchange, SendError> {
+        let mut connector = self.connector.clone();
+        std::future::poll_fn(|cx| connector.poll_ready(cx))
+            .await
+            .map_err(SendError::new)?;
+        let io = connector
+            .call(origin.uri()?)
+            .await
+            .map_err(SendError::new)?;
+        if io.connected().is_negotiated_h2() {
+            let (mut sender, connection) =
+                self.http2.handshake(io).await.map_err(SendError::new)?;
+            tokio::spawn(async move {
+                if let Err(e) = connection.await {
+                    tracing::debug!(error = %e, "provider connection (HTTP/2) ended");
+                }
+            });
+            sender.ready().await.map_err(SendError::new)?;
+            {
+                let mut pool = self.lock(worker);
+                pool.origins[slot].http2 = Some(SharedHttp2 {
+                    sender: sender.clone(),
+                    last_used: Instant::now(),
+                });
+            }
+            let response = sender.send_request(request).await.map_err(SendError::new)?;
+            return Ok(response.map(|body| (body, None)));
+        }
+        let (mut sender, connection) = http1::handshake(io).await.map_err(SendError::new)?;
+        let (ended_tx, ended_rx) = tokio::sync::oneshot::channel::<hyper::Error>();
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "provider connection ended");
+                let _ = ended_tx.send(e);
+            }
+        });
+        if let Err(not_ready) = sender.ready().await {
+            // The connection's own error says what happened; the sender's only that
+            // the connection is gone.
+            let cause: BoxError = match ended_rx.await {
+                Ok(e) => e.into(),
+                Err(_) => not_ready.into(),
+            };
+            return Err(SendError::new(cause));
+        }
+        prepare_http1(&mut request, origin)?;
+        let response = sender.send_request(request).await.map_err(SendError::new)?;
+        let reuse = self.reuse(worker, slot, sender);
+        Ok(response.map(|body| (body, Some(reuse))))
+    }
+}
+
+/// An HTTP/1.1 request names its target by path, and its host in a `Host` header.
+fn prepare_http1(request: &mut Request<PieceFrames>, origin: &Origin) -> Result<(), SendError> {
+    if !request.headers().contains_key(HOST) {
+        request.headers_mut().insert(HOST, origin.host_header()?);
+    }
+    let target = match request.uri().path_and_query() {
+        Some(target) => Uri::from(target.clone()),
+        None => Uri::from_static("/"),
+    };
+    *request.uri_mut() = target;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{UpstreamClient, CONNECT_TIMEOUT};
+    use bytes::Bytes;
+    use http::Request;
+    use http_body_util::Full;
+    use hyper::service::service_fn;
+    use hyper_util::rt::TokioIo;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+    use tokio::net::TcpListener;
+
+    /// A provider on 127.0.0.1 that answers every request with the number of the
+    /// connection it came on, after `delay`, and counts connections opened and closed.
+    struct Provider {
+        url: String,
+        authority: String,
+        opened: Arc<AtomicUsize>,
+        closed: Arc<AtomicUsize>,
+        /// Request target and `Host` header of each request.
+        seen: Arc<Mutex<Vec<(String, String)>>>,
+    }
+
+    impl Provider {
+        async fn start(delay: Duration, close_idle_after: Option<Duration>) -> Provider {
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let addr = listener.local_addr().expect("addr");
+            let provider = Provider {
+                url: format!("http://{addr}/v1/chat/completions"),
+                authority: addr.to_string(),
+                opened: Arc::default(),
+                closed: Arc::default(),
+                seen: Arc::default(),
+            };
+            let (opened, closed, seen) = (
+                provider.opened.clone(),
+                provider.closed.clone(),
+                provider.seen.clone(),
+            );
+            tokio::spawn(async move {
+                while let Ok((socket, _)) = listener.accept().await {
+                    let number = opened.fetch_add(1, Ordering::SeqCst) + 1;
+                    let (closed, seen) = (closed.clone(), seen.clone());
+                    tokio::spawn(async move {
+                        let service = service_fn(move |request: Request<hyper::body::Incoming>| {
+                            let host = request
+                                .headers()
+                                .get(http::header::HOST)
+                                .and_then(|h| h.to_str().ok())
+                                .unwrap_or("")
+                                .to_string();
+                            seen.lock()
+                                .expect("lock")
+                                .push((request.uri().to_string(), host));
+                            async move {
+                                tokio::time::sleep(delay).await;
+                                let body = format!("{{\"connection\":{number}}}");
+                                Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(
+                                    Bytes::from(body),
+                                )))
+                            }
+                        });
+                        let serving = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(TokioIo::new(socket), service);
+                        match close_idle_after {
+                            // Closes the socket without a word, as a provider whose
+                            // keep-alive timeout passed does.
+                            Some(after) => {
+                                let _ = tokio::time::timeout(after, serving).await;
+                            }
+                            None => {
+                                let _ = serving.await;
+                            }
+                        }
+                        closed.fetch_add(1, Ordering::SeqCst);
+                    });
+                }
+            });
+            provider
+        }
+
+        fn opened(&self) -> usize {
+            self.opened.load(Ordering::SeqCst)
+        }
+    }
+
+    fn post(url: &str) -> Request<Bytes> {
+        Request::post(super::super::parse_url(url).expect("url"))
+            .header("content-type", "application/json")
+            .body(Bytes::from_static(b"{\"model\":\"m\"}"))
+            .expect("request")
+    }
+
+    /// Sends one request and reads its answer to the end.
+    async fn exchange(client: &UpstreamClient, url: &str) -> String {
+        let response = client.send(post(url)).await.expect("sent");
+        assert_eq!(response.status(), 200);
+        let body = response.into_body().bytes().await.expect("body");
+        String::from_utf8(body.to_vec()).expect("utf-8")
+    }
+
+    #[tokio::test]
+    async fn answers_read_to_their_end_leave_their_connection_for_the_next_request() {
+        let provider = Provider::start(Duration::ZERO, None).await;
+        let client = UpstreamClient::direct().expect("client");
+        for _ in 0..5 {
+            assert_eq!(exchange(&client, &provider.url).await, "{\"connection\":1}");
+        }
+        assert_eq!(provider.opened(), 1);
+        // HTTP/1.1 names the target by path and the host in a header.
+        let seen = provider.seen.lock().expect("lock").clone();
+        assert_eq!(seen.len(), 5);
+        for (target, host) in seen {
+            assert_eq!(target, "/v1/chat/completions");
+            assert_eq!(host, provider.authority);
+        }
+    }
+
+    #[tokio::test]
+    async fn an_answer_dropped_before_its_end_does_not_leave_its_connection_behind() {
+        let provider = Provider::start(Duration::ZERO, None).await;
+        let client = UpstreamClient::direct().expect("client");
+        let unread = client.send(post(&provider.url)).await.expect("sent");
+        drop(unread);
+        assert_eq!(exchange(&client, &provider.url).await, "{\"connection\":2}");
+        assert_eq!(exchange(&client, &provider.url).await, "{\"connection\":2}");
+        assert_eq!(provider.opened(), 2);
+    }
+
+    #[tokio::test]
+    async fn requests_at_once_each_get_a_connection_and_later_ones_reuse_them() {
+        // Slow enough answers that the four requests overlap.
+        let provider = Provider::start(Duration::from_millis(100), None).await;
+        let client = UpstreamClient::direct().expect("client");
+        for _ in 0..3 {
+            let answers =
+                futures_util::future::join_all((0..4).map(|_| exchange(&client, &provider.url)))
+                    .await;
+            assert_eq!(answers.len(), 4);
+        }
+        assert_eq!(provider.opened(), 4);
+    }
+
+    #[tokio::test]
+    async fn a_connection_the_provider_closed_while_idle_is_not_used_again() {
+        let provider = Provider::start(Duration::ZERO, Some(Duration::from_millis(50))).await;
+        let client = UpstreamClient::direct().expect("client");
+        assert_eq!(exchange(&client, &provider.url).await, "{\"connection\":1}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(provider.closed.load(Ordering::SeqCst), 1);
+        assert_eq!(exchange(&client, &provider.url).await, "{\"connection\":2}");
+    }
+
+    #[tokio::test]
+    async fn connections_idle_past_the_timeout_are_closed_rather_than_reused() {
+        let provider = Provider::start(Duration::ZERO, None).await;
+        let client =
+            UpstreamClient::direct_with_limits(CONNECT_TIMEOUT, Duration::from_millis(100))
+                .expect("client");
+        assert_eq!(exchange(&client, &provider.url).await, "{\"connection\":1}");
+        assert_eq!(exchange(&client, &provider.url).await, "{\"connection\":1}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        assert_eq!(exchange(&client, &provider.url).await, "{\"connection\":2}");
+        // The expired connection was let go, so the provider saw it close.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while provider.closed.load(Ordering::SeqCst) < 1 {
+            assert!(tokio::time::Instant::now() < deadline, "never closed");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn each_provider_has_connections_of_its_own() {
+        let first = Provider::start(Duration::ZERO, None).await;
+        let second = Provider::start(Duration::ZERO, None).await;
+        let client = UpstreamClient::direct().expect("client");
+        for _ in 0..3 {
+            assert_eq!(exchange(&client, &first.url).await, "{\"connection\":1}");
+            assert_eq!(exchange(&client, &second.url).await, "{\"connection\":1}");
+        }
+        assert_eq!((first.opened(), second.opened()), (1, 1));
+    }
+}

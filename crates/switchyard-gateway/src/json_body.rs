@@ -122,7 +122,7 @@ impl<'a> JsonObject<'a> {
         if raw == b"null" {
             return None;
         }
-        Some(serde_json::from_slice(raw))
+        Some(parse_json(raw))
     }
 
     /// Removes every occurrence of `key`, returning the last value's text.
@@ -309,6 +309,18 @@ impl<'s> Pieces<'s> {
     fn finish(mut self) -> RequestBody {
         self.flush();
         RequestBody::from_pieces(self.pieces)
+    }
+}
+
+/// Reads `T` from JSON bytes, checking UTF-8 once for the whole text: `from_slice`
+/// checks every string on its own, keys included, which for the small objects of a
+/// stream (a few dozen keys and short values each) cost more than the parsing. Bytes
+/// that are not UTF-8 throughout get `from_slice`'s verdict, which skips (and so
+/// accepts) stray bytes in a value that `T` does not read.
+pub fn parse_json<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8]) -> serde_json::Result<T> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => serde_json::from_str(text),
+        Err(_) => serde_json::from_slice(bytes),
     }
 }
 
@@ -740,6 +752,39 @@ fn walk_object<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_is_read_as_from_slice_reads_it_whatever_its_bytes() {
+        #[derive(Debug, PartialEq, serde::Deserialize)]
+        struct Chunk<'a> {
+            #[serde(borrow)]
+            id: Cow<'a, str>,
+            n: Option<u64>,
+        }
+        let cases: [&[u8]; 9] = [
+            br#"{"id":"chatcmpl-1","n":3,"extra":{"deep":["\u00e9",1.5]}}"#,
+            br#"{"id":"caf\u00e9 \ud83d\ude00","n":null}"#,
+            "{\"id\":\"caf\u{e9} \u{1f600}\"}".as_bytes(),
+            // Stray bytes in a value the struct skips: from_slice accepts them.
+            b"{\"id\":\"a\",\"skipped\":\"\xff\xfe\"}",
+            // Stray bytes in a value it reads: refused.
+            b"{\"id\":\"\xff\"}",
+            br#"{"id":"\ud800"}"#,
+            br#"{"id":1}"#,
+            br#"{"id":"a""#,
+            b"",
+        ];
+        for bytes in cases {
+            let ours = parse_json::<Chunk>(bytes).map_err(|e| e.to_string());
+            let theirs = serde_json::from_slice::<Chunk>(bytes).map_err(|e| e.to_string());
+            assert_eq!(ours, theirs, "{}", String::from_utf8_lossy(bytes));
+            let ours = parse_json::<serde_json::Value>(bytes).map_err(|e| e.to_string());
+            let theirs =
+                serde_json::from_slice::<serde_json::Value>(bytes).map_err(|e| e.to_string());
+            assert_eq!(ours, theirs, "{}", String::from_utf8_lossy(bytes));
+        }
+        assert!(parse_json::<Chunk>(b"{\"id\":\"a\",\"skipped\":\"\xff\"}").is_ok());
+    }
 
     #[test]
     fn edits_only_what_it_is_asked_to_and_keeps_unknown_fields_verbatim() {

@@ -189,7 +189,7 @@ pub trait UsageReport: DeserializeOwned {
 /// A usage object's JSON text read as `T`: by walking its counts when it is plainly
 /// made of them, as providers send it, and by serde otherwise.
 pub fn read_usage<T: UsageReport>(raw: &[u8]) -> Option<T> {
-    T::from_plain_counts(raw).or_else(|| serde_json::from_slice(raw).ok())
+    T::from_plain_counts(raw).or_else(|| crate::json_body::parse_json(raw).ok())
 }
 
 /// The top-level `usage` of a JSON object (an answer, or a stream chunk's data), read
@@ -307,7 +307,7 @@ pub fn tool_call_names(format: WireFormat, body: &[u8]) -> Vec<String> {
     if !marker.is_in(body) {
         return Vec::new();
     }
-    let Ok(v) = serde_json::from_slice::<Value>(body) else {
+    let Ok(v) = crate::json_body::parse_json::<Value>(body) else {
         return Vec::new();
     };
     let names = |items: Option<&Vec<Value>>,

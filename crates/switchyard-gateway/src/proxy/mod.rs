@@ -277,7 +277,7 @@ fn take_body_metadata(
 ) -> Result<(), ApiError> {
     for field in BODY_METADATA_FIELDS {
         if let Some(raw) = object.remove(field) {
-            let parsed: BodyMetadata = serde_json::from_slice(&raw).map_err(|e| {
+            let parsed: BodyMetadata = crate::json_body::parse_json(&raw).map_err(|e| {
                 ApiError::bad_request(format!(
                     "`{field}` must be an object with tags, user_id, trace_id, session_id and extra: {e}"
                 ))

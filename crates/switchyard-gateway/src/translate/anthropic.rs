@@ -91,7 +91,7 @@ fn parse_block(b: WireBlock) -> Result<Block, ApiError> {
 
 /// An Anthropic messages request body as the pivot, read straight from its bytes.
 pub fn parse_request_body(body: &[u8]) -> Result<Request, ApiError> {
-    let wire: WireRequest = serde_json::from_slice(body).map_err(unreadable_request)?;
+    let wire: WireRequest = crate::json_body::parse_json(body).map_err(unreadable_request)?;
     from_wire(wire)
 }
 

@@ -14,7 +14,7 @@ fn not_yet(what: &str, format: WireFormat) -> ApiError {
 
 /// Parses a client's request body in its format.
 pub fn parse_request(format: WireFormat, body: &[u8]) -> Result<Request, ApiError> {
-    let value = || serde_json::from_slice::<Value>(body).map_err(|e| not_json(&e));
+    let value = || crate::json_body::parse_json::<Value>(body).map_err(|e| not_json(&e));
     match format {
         WireFormat::AnthropicMessages => anthropic::parse_request_body(body),
         WireFormat::OpenAiChat => openai::parse_request(&value()?),
@@ -71,7 +71,7 @@ pub fn response(
     client_model: &str,
 ) -> Result<TranslatedAnswer, ApiError> {
     let value = || {
-        serde_json::from_slice::<Value>(body)
+        crate::json_body::parse_json::<Value>(body)
             .map_err(|e| invalid(format!("the provider's answer is not valid JSON: {e}")))
     };
     let response = match from {

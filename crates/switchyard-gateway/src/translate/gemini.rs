@@ -843,7 +843,7 @@ impl GeminiParser {
 
 impl Parser for GeminiParser {
     fn parse(&mut self, data: &[u8], out: &mut Vec<Event>) {
-        let Ok(chunk) = serde_json::from_slice::<Value>(data) else {
+        let Ok(chunk) = crate::json_body::parse_json::<Value>(data) else {
             return;
         };
         if let Some(error) = chunk.get("error") {

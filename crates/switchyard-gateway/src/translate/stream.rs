@@ -97,7 +97,7 @@ impl Parser for OpenAiParser {
         }
         // Only objects: derived structs would also read a JSON array, field by field.
         let object = data.trim_ascii_start().first() == Some(&b'{');
-        match serde_json::from_slice::<Chunk>(data) {
+        match crate::json_body::parse_json::<Chunk>(data) {
             Ok(chunk) if object && !chunk.error.0 => self.chunk_events(chunk, out),
             _ => self.parse_general(data, out),
         }
@@ -107,7 +107,7 @@ impl Parser for OpenAiParser {
 impl OpenAiParser {
     /// Any chunk, through a `Value` tree: errors and shapes the typed reading refuses.
     fn parse_general(&mut self, data: &[u8], out: &mut Vec<Event>) {
-        let Ok(value) = serde_json::from_slice::<Value>(data) else {
+        let Ok(value) = crate::json_body::parse_json::<Value>(data) else {
             return;
         };
         if let Some(error) = value.get("error") {
@@ -177,7 +177,7 @@ pub struct AnthropicParser {
 
 impl Parser for AnthropicParser {
     fn parse(&mut self, data: &[u8], out: &mut Vec<Event>) {
-        let Ok(e) = serde_json::from_slice::<Value>(data) else {
+        let Ok(e) = crate::json_body::parse_json::<Value>(data) else {
             return;
         };
         let index = e.get("index").and_then(Value::as_u64).unwrap_or(0);

@@ -56,7 +56,7 @@ struct WireFunction {
 
 /// An OpenAI chat answer as the pivot; tool names are mapped back to the client's.
 pub fn parse_response(body: &[u8], names: &ToolNames) -> Result<Response, ApiError> {
-    let answer: WireAnswer = serde_json::from_slice(body).map_err(|e| {
+    let answer: WireAnswer = crate::json_body::parse_json(body).map_err(|e| {
         invalid(format!(
             "the provider's answer is not a chat completion: {e}"
         ))

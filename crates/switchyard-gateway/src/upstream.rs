@@ -101,17 +101,16 @@ impl UpstreamClient {
 
     /// [`UpstreamClient::direct`] with connections (TCP and TLS) limited to `connect_limit`.
     pub fn direct_with(connect_limit: Duration) -> Result<UpstreamClient, ClientBuildError> {
-        Self::direct_with_limits(connect_limit, POOL_IDLE_TIMEOUT)
+        Self::direct_with_limits(connect_limit, POOL_IDLE_TIMEOUT, webpki_roots())
     }
 
-    /// [`UpstreamClient::direct_with`], closing connections idle for `idle_timeout`.
+    /// [`UpstreamClient::direct_with`], closing connections idle for `idle_timeout` and
+    /// trusting the certificates `roots` lead to.
     fn direct_with_limits(
         connect_limit: Duration,
         idle_timeout: Duration,
+        roots: rustls::RootCertStore,
     ) -> Result<UpstreamClient, ClientBuildError> {
-        let roots = rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
         // The provider is named rather than taken from the process default, which
         // would depend on which crypto features other crates happen to enable.
         let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
@@ -206,6 +205,13 @@ impl UpstreamClient {
                 Ok(response.map(|body| UpstreamBody::new(Source::Proxied(body), self.idle_limit)))
             }
         }
+    }
+}
+
+/// The Mozilla root certificates, as webpki-roots ships them.
+fn webpki_roots() -> rustls::RootCertStore {
+    rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     }
 }
 

@@ -552,9 +552,12 @@ mod tests {
     #[tokio::test]
     async fn connections_idle_past_the_timeout_are_closed_rather_than_reused() {
         let provider = Provider::start(Duration::ZERO, None).await;
-        let client =
-            UpstreamClient::direct_with_limits(CONNECT_TIMEOUT, Duration::from_millis(100))
-                .expect("client");
+        let client = UpstreamClient::direct_with_limits(
+            CONNECT_TIMEOUT,
+            Duration::from_millis(100),
+            super::super::webpki_roots(),
+        )
+        .expect("client");
         assert_eq!(exchange(&client, &provider.url).await, "{\"connection\":1}");
         assert_eq!(exchange(&client, &provider.url).await, "{\"connection\":1}");
         tokio::time::sleep(Duration::from_millis(250)).await;
@@ -577,5 +580,86 @@ mod tests {
             assert_eq!(exchange(&client, &second.url).await, "{\"connection\":1}");
         }
         assert_eq!((first.opened(), second.opened()), (1, 1));
+    }
+
+    /// A provider over TLS on 127.0.0.1 offering `alpn` (HTTP/2 and HTTP/1.1 served
+    /// alike), answering with the HTTP version and the number of the connection each
+    /// request came on; and a client that trusts its certificate.
+    async fn tls_provider(alpn: &[&[u8]]) -> (String, Arc<AtomicUsize>, UpstreamClient) {
+        use tokio_rustls::rustls;
+        let rcgen::CertifiedKey { cert, key_pair } =
+            rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).expect("cert");
+        let cert_der = cert.der().clone();
+        let key_der = rustls::pki_types::PrivateKeyDer::Pkcs8(key_pair.serialize_der().into());
+        let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(vec![cert_der.clone()], key_der)
+        .expect("server config");
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let opened = Arc::new(AtomicUsize::new(0));
+        let counter = opened.clone();
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                let number = counter.fetch_add(1, Ordering::SeqCst) + 1;
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(socket).await else {
+                        return;
+                    };
+                    let service = service_fn(move |request: Request<hyper::body::Incoming>| {
+                        let body = format!("{:?} {number}", request.version());
+                        async move {
+                            Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(
+                                Bytes::from(body),
+                            )))
+                        }
+                    });
+                    let _ = hyper_util::server::conn::auto::Builder::new(
+                        hyper_util::rt::TokioExecutor::new(),
+                    )
+                    .serve_connection(TokioIo::new(tls), service)
+                    .await;
+                });
+            }
+        });
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(cert_der).expect("root");
+        let client =
+            UpstreamClient::direct_with_limits(CONNECT_TIMEOUT, Duration::from_secs(90), roots)
+                .expect("client");
+        (
+            format!("https://{addr}/v1/chat/completions"),
+            opened,
+            client,
+        )
+    }
+
+    #[tokio::test]
+    async fn over_http2_every_request_shares_one_connection() {
+        let (url, opened, client) = tls_provider(&[b"h2", b"http/1.1"]).await;
+        assert_eq!(exchange(&client, &url).await, "HTTP/2.0 1");
+        let at_once = futures_util::future::join_all((0..8).map(|_| exchange(&client, &url))).await;
+        assert!(
+            at_once.iter().all(|answer| answer == "HTTP/2.0 1"),
+            "{at_once:?}"
+        );
+        assert_eq!(exchange(&client, &url).await, "HTTP/2.0 1");
+        assert_eq!(opened.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn over_tls_without_http2_connections_are_reused_one_request_at_a_time() {
+        let (url, opened, client) = tls_provider(&[b"http/1.1"]).await;
+        for _ in 0..3 {
+            assert_eq!(exchange(&client, &url).await, "HTTP/1.1 1");
+        }
+        assert_eq!(opened.load(Ordering::SeqCst), 1);
     }
 }

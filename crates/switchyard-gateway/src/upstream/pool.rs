@@ -349,11 +349,20 @@ impl Connections {
             });
             sender.ready().await.map_err(SendError::new)?;
             {
+                // Requests that found no connection at once each made one; the first
+                // to be shared stays so, and the others close once their request ends.
                 let mut pool = self.lock(worker);
-                pool.origins[slot].http2 = Some(SharedHttp2 {
-                    sender: sender.clone(),
-                    last_used: Instant::now(),
-                });
+                let shared = &mut pool.origins[slot].http2;
+                let open = match shared {
+                    Some(existing) => !existing.sender.is_closed(),
+                    None => false,
+                };
+                if !open {
+                    *shared = Some(SharedHttp2 {
+                        sender: sender.clone(),
+                        last_used: Instant::now(),
+                    });
+                }
             }
             let response = sender.send_request(request).await.map_err(SendError::new)?;
             return Ok(response.map(|body| (body, None)));
@@ -661,5 +670,22 @@ mod tests {
             assert_eq!(exchange(&client, &url).await, "HTTP/1.1 1");
         }
         assert_eq!(opened.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn requests_at_once_to_a_new_http2_provider_then_share_one_connection() {
+        let (url, _, client) = tls_provider(&[b"h2"]).await;
+        // No connection yet: each of these may open one.
+        let first = futures_util::future::join_all((0..4).map(|_| exchange(&client, &url))).await;
+        assert!(
+            first.iter().all(|answer| answer.starts_with("HTTP/2.0 ")),
+            "{first:?}"
+        );
+        let mut later = Vec::new();
+        for _ in 0..5 {
+            later.push(exchange(&client, &url).await);
+        }
+        assert!(later.iter().all(|answer| *answer == later[0]), "{later:?}");
+        assert!(first.contains(&later[0]), "{first:?} then {later:?}");
     }
 }

@@ -278,8 +278,15 @@ impl Connections {
                     match sender.try_send_request(request).await {
                         Ok(response) => return Ok(response.map(|body| (body, None))),
                         Err(mut failed) => match failed.take_message() {
-                            // The connection closed before the request could start.
-                            Some(unsent) => request = unsent,
+                            // The connection is going away (closed, or told to by the
+                            // provider) before the request could start. It leaves the
+                            // pool now, even if it does not look closed yet, so the try
+                            // after this one makes a new connection instead of coming
+                            // back to it.
+                            Some(unsent) => {
+                                self.lock(worker).origins[slot].http2 = None;
+                                request = unsent;
+                            }
                             None => return Err(SendError::new(failed.into_error())),
                         },
                     }
@@ -594,7 +601,10 @@ mod tests {
     /// A provider over TLS on 127.0.0.1 offering `alpn` (HTTP/2 and HTTP/1.1 served
     /// alike), answering with the HTTP version and the number of the connection each
     /// request came on; and a client that trusts its certificate.
-    async fn tls_provider(alpn: &[&[u8]]) -> (String, Arc<AtomicUsize>, UpstreamClient) {
+    async fn tls_provider(
+        alpn: &[&[u8]],
+        one_request_per_connection: bool,
+    ) -> (String, Arc<AtomicUsize>, UpstreamClient) {
         use tokio_rustls::rustls;
         let rcgen::CertifiedKey { cert, key_pair } =
             rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).expect("cert");
@@ -622,19 +632,31 @@ mod tests {
                     let Ok(tls) = acceptor.accept(socket).await else {
                         return;
                     };
+                    let answered = Arc::new(tokio::sync::Notify::new());
+                    let signal = answered.clone();
                     let service = service_fn(move |request: Request<hyper::body::Incoming>| {
                         let body = format!("{:?} {number}", request.version());
+                        signal.notify_one();
                         async move {
                             Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(
                                 Bytes::from(body),
                             )))
                         }
                     });
-                    let _ = hyper_util::server::conn::auto::Builder::new(
+                    let builder = hyper_util::server::conn::auto::Builder::new(
                         hyper_util::rt::TokioExecutor::new(),
-                    )
-                    .serve_connection(TokioIo::new(tls), service)
-                    .await;
+                    );
+                    let connection = builder.serve_connection(TokioIo::new(tls), service);
+                    let mut connection = std::pin::pin!(connection);
+                    if one_request_per_connection {
+                        tokio::select! {
+                            _ = connection.as_mut() => return,
+                            _ = answered.notified() => {}
+                        }
+                        // HTTP/2: a GOAWAY once the request in progress is answered.
+                        connection.as_mut().graceful_shutdown();
+                    }
+                    let _ = connection.await;
                 });
             }
         });
@@ -652,7 +674,7 @@ mod tests {
 
     #[tokio::test]
     async fn over_http2_every_request_shares_one_connection() {
-        let (url, opened, client) = tls_provider(&[b"h2", b"http/1.1"]).await;
+        let (url, opened, client) = tls_provider(&[b"h2", b"http/1.1"], false).await;
         assert_eq!(exchange(&client, &url).await, "HTTP/2.0 1");
         let at_once = futures_util::future::join_all((0..8).map(|_| exchange(&client, &url))).await;
         assert!(
@@ -665,7 +687,7 @@ mod tests {
 
     #[tokio::test]
     async fn over_tls_without_http2_connections_are_reused_one_request_at_a_time() {
-        let (url, opened, client) = tls_provider(&[b"http/1.1"]).await;
+        let (url, opened, client) = tls_provider(&[b"http/1.1"], false).await;
         for _ in 0..3 {
             assert_eq!(exchange(&client, &url).await, "HTTP/1.1 1");
         }
@@ -674,7 +696,7 @@ mod tests {
 
     #[tokio::test]
     async fn requests_at_once_to_a_new_http2_provider_then_share_one_connection() {
-        let (url, _, client) = tls_provider(&[b"h2"]).await;
+        let (url, _, client) = tls_provider(&[b"h2"], false).await;
         // No connection yet: each of these may open one.
         let first = futures_util::future::join_all((0..4).map(|_| exchange(&client, &url))).await;
         assert!(
@@ -687,5 +709,20 @@ mod tests {
         }
         assert!(later.iter().all(|answer| *answer == later[0]), "{later:?}");
         assert!(first.contains(&later[0]), "{first:?} then {later:?}");
+    }
+
+    #[tokio::test]
+    async fn an_http2_connection_the_provider_sends_away_is_replaced_without_an_error() {
+        // Every connection answers one request, then says GOAWAY.
+        let (url, opened, client) = tls_provider(&[b"h2"], true).await;
+        for n in 1..=4 {
+            let answer = exchange(&client, &url).await;
+            assert!(answer.starts_with("HTTP/2.0 "), "{answer}");
+            assert_eq!(opened.load(Ordering::SeqCst), n, "request {n}: {answer}");
+            // Lets the GOAWAY arrive, or not: both must end in an answer.
+            if n % 2 == 0 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
     }
 }

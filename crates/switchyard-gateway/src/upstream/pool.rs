@@ -2,10 +2,10 @@
 //!
 //! Each worker thread (see [`crate::workers`]) keeps its own idle connections, so a
 //! connection is used by the thread whose runtime drives it, and taking one is a look
-//! through a short list of origins under a lock nobody else holds: no hashing of the
-//! origin, no task spawned per request to wait for the connection to come free. That
-//! general-purpose machinery cost about a tenth of the gateway's instructions per
-//! proxied request.
+//! through a short list of origins under a lock no other worker takes (threads that
+//! are not workers share the first worker's): no hashing of the origin, no task
+//! spawned per request to wait for the connection to come free. That general-purpose
+//! machinery cost about a tenth of the gateway's instructions per proxied request.
 //!
 //! - An HTTP/1.1 connection serves one exchange at a time. It leaves the pool with a
 //!   request and comes back once the answer's body has been read to its end (see

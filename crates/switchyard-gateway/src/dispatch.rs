@@ -4,8 +4,9 @@
 //! The router matches the path, finds the method's handler, and boxes and maps its
 //! future: skipping it saves about 2,300 instructions of the 78,500 a proxied
 //! request cost the request workers (counted with `scripts/bench --only
-//! instructions`). Model requests are nearly all of a gateway's traffic. The router still serves the same paths (and answers other methods
-//! on them with 405), so the two cannot disagree on what a model endpoint is.
+//! instructions`). Model requests are nearly all of a gateway's traffic. The router
+//! still serves the same paths (and answers other methods on them with 405), so the
+//! two cannot disagree on what a model endpoint is.
 
 use crate::providers::WireFormat;
 use crate::proxy;

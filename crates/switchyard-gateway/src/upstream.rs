@@ -495,10 +495,14 @@ pub fn plain_http_host_header(uri: &Uri) -> Option<HeaderValue> {
     if uri.scheme_str() != Some("http") {
         return None;
     }
-    let host = uri.host()?;
-    let value = match uri.port_u16() {
-        None | Some(80) => host.to_string(),
-        Some(port) => format!("{host}:{port}"),
+    host_header(uri.host()?, uri.port_u16(), 80)
+}
+
+/// A `Host` header value: `host`, with `port` unless it is the scheme's `default_port`.
+fn host_header(host: &str, port: Option<u16>, default_port: u16) -> Option<HeaderValue> {
+    let value = match port {
+        Some(port) if port != default_port => format!("{host}:{port}"),
+        _ => host.to_string(),
     };
     HeaderValue::try_from(value).ok()
 }

@@ -90,13 +90,9 @@ impl Origin {
         } else {
             80
         };
-        let value = match self.authority.port_u16() {
-            Some(port) if port != default_port => {
-                HeaderValue::try_from(format!("{}:{port}", self.authority.host()))
-            }
-            _ => HeaderValue::try_from(self.authority.host()),
-        };
-        value.map_err(SendError::new)
+        let (host, port) = (self.authority.host(), self.authority.port_u16());
+        super::host_header(host, port, default_port)
+            .ok_or_else(|| SendError::new(format!("{host} cannot be sent as a Host header")))
     }
 }
 
@@ -145,14 +141,12 @@ impl OriginPool {
         }
     }
 
+    /// A connection for one request, after [`OriginPool::drop_expired`] (which leaves
+    /// no closed HTTP/2 connection behind; idle HTTP/1.1 ones may close at any time).
     fn take(&mut self, now: Instant) -> Option<Checkout> {
         if let Some(shared) = &mut self.http2 {
-            if shared.sender.is_closed() {
-                self.http2 = None;
-            } else {
-                shared.last_used = now;
-                return Some(Checkout::Http2(shared.sender.clone()));
-            }
+            shared.last_used = now;
+            return Some(Checkout::Http2(shared.sender.clone()));
         }
         while let Some(idle) = self.http1.pop_back() {
             if !idle.sender.is_closed() {

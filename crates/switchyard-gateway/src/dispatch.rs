@@ -66,6 +66,7 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Answer {
+        crate::workers::request_started();
         match model_endpoint(&request) {
             Some(api) => {
                 let state = self.state.clone();

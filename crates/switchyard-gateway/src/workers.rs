@@ -12,6 +12,10 @@
 //! Each new connection goes to the worker serving the fewest, so a burst of
 //! connections, or a few long streams, do not pile up on one thread.
 
+mod anchor;
+
+pub(crate) use anchor::request_started;
+
 use axum::response::Response;
 use http::Request;
 use hyper::body::Incoming;
@@ -223,6 +227,8 @@ async fn run_worker<S: ConnectionService>(
     mut stop: watch::Receiver<bool>,
     force: watch::Receiver<bool>,
 ) {
+    // Ends with the runtime, when this function has returned.
+    tokio::spawn(anchor::keep_armed());
     loop {
         let stream = tokio::select! {
             stream = handed.recv() => stream,

@@ -425,6 +425,9 @@ pub struct ProxyStream {
     /// Bytes the provider's chunks have queued since the last frame left (kept rather
     /// than summed, since a frame held over many polls would sum `out` at each).
     gathered: usize,
+    /// What the next poll returns, taken before the answer's head went out (see
+    /// [`ProxyStream::gather_first_frame`]).
+    primed: Option<Option<Result<Bytes, std::io::Error>>>,
 }
 
 impl ProxyStream {
@@ -447,7 +450,28 @@ impl ProxyStream {
             ended: false,
             quiet_polls: 0,
             gathered: 0,
+            primed: None,
         }
+    }
+
+    /// Gathers the stream's first frame (or its end) from what the provider has
+    /// already sent, so that the answer's head leaves in the same write as it. The
+    /// HTTP server writes the head, polls the body, and sends the head alone when the
+    /// body is not ready, which costs a write, a packet and a wake-up of the client.
+    /// Returns as soon as the stream would wait on the provider with nothing to send:
+    /// the head never waits for the provider.
+    pub async fn gather_first_frame(&mut self) {
+        std::future::poll_fn(|cx| match Pin::new(&mut *self).poll_next(cx) {
+            Poll::Ready(item) => {
+                self.primed = Some(item);
+                Poll::Ready(())
+            }
+            // Waiting on the provider: the first chunk brought no event to send.
+            Poll::Pending if self.out.is_empty() => Poll::Ready(()),
+            // Holding a frame while the provider's chunks keep coming.
+            Poll::Pending => Poll::Pending,
+        })
+        .await
     }
 
     /// Everything queued for the client, as one frame: a frame per event would cost a
@@ -520,6 +544,9 @@ impl Stream for ProxyStream {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
+        if let Some(item) = this.primed.take() {
+            return Poll::Ready(item);
+        }
         // Take every chunk the provider has already delivered, so events that arrived
         // together leave in one frame: one write to the client, and one wake-up of it,
         // instead of one per chunk. Nothing waits: gathering stops at the first chunk
@@ -756,6 +783,53 @@ mod tests {
             .collect()
             .await;
         assert_eq!(frames, [events.concat()]);
+    }
+
+    #[tokio::test]
+    async fn a_stream_sent_at_once_is_ready_whole_before_its_head_leaves() {
+        use futures_util::{FutureExt, StreamExt};
+        let events = [ROLE, TEXT, USAGE, DONE];
+        let (mut stream, _dir, _writer) =
+            stream_from_a_provider_writing_at_once(&events, true, crate::upstream::IDLE_LIMIT)
+                .await;
+        stream.gather_first_frame().await;
+        // What the HTTP server finds when it polls the body right after the head:
+        // everything, then the end, so head and body leave in one write.
+        let first = stream.next().now_or_never().expect("ready with the head");
+        assert_eq!(first.unwrap().unwrap(), events.concat());
+        assert!(matches!(stream.next().now_or_never(), Some(None)));
+    }
+
+    #[tokio::test]
+    async fn the_head_waits_for_the_first_frame_but_never_for_the_provider() {
+        use futures_util::{FutureExt, StreamExt};
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
+        let chunks = futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|chunk| (Ok(chunk), rx))
+        });
+        let (mut stream, _dir, _writer) = proxy_stream(chunks);
+        assert!(
+            stream.gather_first_frame().now_or_never().is_some(),
+            "nothing has arrived: the head goes without waiting"
+        );
+        tx.send(Bytes::from_static(ROLE)).unwrap();
+        let gathered = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            stream.gather_first_frame(),
+        );
+        gathered
+            .await
+            .expect("gathering stops when the provider pauses");
+        let first = stream.next().now_or_never().expect("ready with the head");
+        assert_eq!(first.unwrap().unwrap(), ROLE);
+        assert!(
+            stream.next().now_or_never().is_none(),
+            "the rest is to come"
+        );
+        tx.send(Bytes::from_static(DONE)).unwrap();
+        drop(tx);
+        assert_eq!(stream.next().await.unwrap().unwrap(), DONE);
+        assert!(stream.next().await.is_none());
     }
 
     #[tokio::test]

@@ -365,7 +365,8 @@ async fn execute(
                     ));
                     return respond(
                         success, attempt, &outbound, tries, answered, record, inbound, dialect,
-                    );
+                    )
+                    .await;
                 }
                 Err(Failure {
                     error,
@@ -477,9 +478,11 @@ fn attempt_record(
     }
 }
 
-/// The successful attempt's answer, passed back with Switchyard's own headers.
+/// The successful attempt's answer, passed back with Switchyard's own headers. A
+/// stream's head waits for the events the provider already sent with its first, so
+/// that they leave together (see [`ProxyStream::gather_first_frame`]).
 #[allow(clippy::too_many_arguments)]
-fn respond(
+async fn respond(
     success: Success,
     attempt: &Attempt,
     outbound: &Outbound,
@@ -583,13 +586,14 @@ fn respond(
             };
             headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
             let overhead_ms = record.mark_handed_back(answered);
-            let stream = ProxyStream::new(
+            let mut stream = ProxyStream::new(
                 stream,
                 handler,
                 record,
                 attempt.provider.name.clone(),
                 status.as_u16(),
             );
+            stream.gather_first_frame().await;
             (Response::new(Body::from_stream(stream)), overhead_ms)
         }
     };

@@ -706,6 +706,22 @@ mod tests {
         (stream, dir, writer)
     }
 
+    /// A pass-through `ProxyStream` whose provider chunks are the ones sent on `tx`;
+    /// dropping `tx` ends the provider's answer.
+    fn stream_fed_by_hand() -> (
+        tokio::sync::mpsc::UnboundedSender<Bytes>,
+        ProxyStream,
+        tempfile::TempDir,
+        switchyard_store::LogWriter,
+    ) {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
+        let chunks = futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|chunk| (Ok(chunk), rx))
+        });
+        let (stream, dir, writer) = proxy_stream(chunks);
+        (tx, stream, dir, writer)
+    }
+
     #[tokio::test]
     async fn chunks_already_delivered_leave_as_one_frame() {
         use futures_util::StreamExt;
@@ -803,11 +819,7 @@ mod tests {
     #[tokio::test]
     async fn the_head_waits_for_the_first_frame_but_never_for_the_provider() {
         use futures_util::{FutureExt, StreamExt};
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
-        let chunks = futures_util::stream::unfold(rx, |mut rx| async move {
-            rx.recv().await.map(|chunk| (Ok(chunk), rx))
-        });
-        let (mut stream, _dir, _writer) = proxy_stream(chunks);
+        let (tx, mut stream, _dir, _writer) = stream_fed_by_hand();
         assert!(
             stream.gather_first_frame().now_or_never().is_some(),
             "nothing has arrived: the head goes without waiting"
@@ -854,11 +866,7 @@ mod tests {
     #[tokio::test]
     async fn a_frame_goes_out_without_waiting_for_chunks_still_to_come() {
         use futures_util::{FutureExt, StreamExt};
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
-        let chunks = futures_util::stream::unfold(rx, |mut rx| async move {
-            rx.recv().await.map(|chunk| (Ok(chunk), rx))
-        });
-        let (mut stream, _dir, _writer) = proxy_stream(chunks);
+        let (tx, mut stream, _dir, _writer) = stream_fed_by_hand();
         tx.send(Bytes::from_static(ROLE)).unwrap();
         tx.send(Bytes::from_static(TEXT)).unwrap();
         assert_eq!(stream.next().await.unwrap().unwrap(), [ROLE, TEXT].concat());

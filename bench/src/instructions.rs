@@ -1,5 +1,6 @@
 //! Instructions per proxied request, counted by callgrind (valgrind's tool) in the
-//! gateway's threads: the request workers, the log writer and the rest.
+//! gateway's threads: the request workers, the log writer and the rest. Also the
+//! allocations each makes per request: the calls into the allocator callgrind saw.
 //!
 //! Time on a shared machine moves by more than a few percent between runs, so a change
 //! that saves a few percent of the gateway's work cannot be told from noise by timing
@@ -39,6 +40,16 @@ const START_TIMEOUT: Duration = Duration::from_secs(120);
 const ROLES: [(&str, &str); 2] = [
     ("log_writer", "write_loop"),
     ("request_workers", "proxy::proxy"),
+];
+
+/// The allocator's entry points that make a new block: jemalloc's (as the gateway
+/// links it, with its prefix) and the C library's, which SQLite calls.
+const ALLOCATORS: [&str; 5] = [
+    "_rjem_malloc",
+    "_rjem_mallocx",
+    "_rjem_calloc",
+    "malloc",
+    "calloc",
 ];
 
 /// The requests whose instructions are counted.
@@ -151,6 +162,7 @@ fn callgrind_control(command: &str, pid: u32) -> Result<()> {
 struct ThreadCount {
     role: &'static str,
     instructions: u64,
+    allocations: u64,
 }
 
 /// The first dump's files, one per thread (`callgrind.out.PID.1-TID`). The dump is
@@ -190,34 +202,127 @@ fn read_thread(path: &Path) -> Result<ThreadCount> {
         .iter()
         .find(|(_, function)| text.contains(function))
         .map_or("other", |(role, _)| role);
-    Ok(ThreadCount { role, instructions })
+    Ok(ThreadCount {
+        role,
+        instructions,
+        allocations: allocator_calls(&text),
+    })
+}
+
+/// Calls into [`ALLOCATORS`] in a callgrind profile. A call is written as a `cfn=`
+/// line naming the function called, then a `calls=COUNT ...` line. Names are
+/// compressed: the first mention is `(id) name`, later ones `(id)` alone, shared
+/// by `fn=` and `cfn=` lines.
+fn allocator_calls(profile: &str) -> u64 {
+    let mut names: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
+    let mut called: Option<&str> = None;
+    let mut total = 0;
+    for line in profile.lines() {
+        let (is_call, spec) = if let Some(spec) = line.strip_prefix("cfn=") {
+            (true, spec)
+        } else if let Some(spec) = line.strip_prefix("fn=") {
+            (false, spec)
+        } else {
+            if let (Some(counts), Some(function)) = (line.strip_prefix("calls="), called) {
+                if ALLOCATORS.contains(&function) {
+                    let count = counts.split_whitespace().next().unwrap_or("0");
+                    total += count.parse::<u64>().unwrap_or(0);
+                }
+            }
+            continue;
+        };
+        let name = match spec.strip_prefix('(').and_then(|s| s.split_once(')')) {
+            Some((id, "")) => names.get(id).copied(),
+            Some((id, name)) => {
+                let name = name.trim_start();
+                names.insert(id, name);
+                Some(name)
+            }
+            None => Some(spec),
+        };
+        // A `fn=` line starts another function's costs and calls.
+        called = if is_call { name } else { None };
+    }
+    total
 }
 
 fn report(threads: &[ThreadCount], requests: u64, label: &str) -> (Value, String) {
-    let per_request = |role: Option<&str>| {
+    let per_request = |role: Option<&str>, count: fn(&ThreadCount) -> u64| {
         let sum: u64 = threads
             .iter()
             .filter(|t| role.is_none_or(|r| t.role == r))
-            .map(|t| t.instructions)
+            .map(count)
             .sum();
         sum as f64 / requests as f64
     };
+    let instructions = |t: &ThreadCount| t.instructions;
+    let allocations = |t: &ThreadCount| t.allocations;
     let mut figures = serde_json::Map::new();
+    let mut allocation_figures = serde_json::Map::new();
     let mut text = format!(
         "\nInstructions per request ({label}; {requests} requests at {RATE} rps on one connection):\n"
     );
-    for role in ROLES.iter().map(|(role, _)| *role).chain(["other"]) {
-        let n = per_request(Some(role));
-        figures.insert(role.into(), json!(n.round()));
-        text.push_str(&format!("  {:<16} {:>9.0}\n", role.replace('_', " "), n));
+    text.push_str(&format!(
+        "  {:<16} {:>12} {:>12}\n",
+        "", "instructions", "allocations"
+    ));
+    let roles = ROLES
+        .iter()
+        .map(|(role, _)| Some(*role))
+        .chain([Some("other"), None]);
+    for role in roles {
+        let name = role.unwrap_or("total");
+        let (n, a) = (
+            per_request(role, instructions),
+            per_request(role, allocations),
+        );
+        figures.insert(name.into(), json!(n.round()));
+        allocation_figures.insert(name.into(), json!((a * 10.0).round() / 10.0));
+        text.push_str(&format!(
+            "  {:<16} {:>12.0} {:>12.1}\n",
+            name.replace('_', " "),
+            n,
+            a
+        ));
     }
-    let total = per_request(None);
-    figures.insert("total".into(), json!(total.round()));
-    text.push_str(&format!("  {:<16} {:>9.0}\n", "total", total));
     let value = json!({
         "requests": requests,
         "rate_rps": RATE,
         "per_request": Value::Object(figures),
+        "allocations_per_request": Value::Object(allocation_figures),
     });
     (value, text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allocator_calls_are_summed_through_compressed_names() {
+        let profile = "\
+fn=(1) switchyard::proxy::proxy
+cfn=(2) _rjem_malloc
+calls=3 0
+12 40
+cfn=(3) helper
+calls=5 0
+13 90
+fn=(3)
+cfn=(2)
+calls=2 0
+20 10
+cfn=(4) malloc
+calls=7 0
+21 30
+fn=(5) unrelated
+calls=100 0
+30 1
+cfn=(6) _rjem_sdallocx
+calls=9 0
+31 5
+";
+        // 3 and 2 into jemalloc, 7 into the C library; frees and other calls not.
+        assert_eq!(allocator_calls(profile), 12);
+    }
 }

@@ -32,6 +32,13 @@ const BATCH_WINDOW: Duration = Duration::from_millis(100);
 /// Senders never wake the writer: the request path pays for no wake-up per record.
 const GATHER_POLL: Duration = Duration::from_millis(20);
 
+/// Records inserted between offers of the core to other threads. The writer sleeps
+/// most of the time, so the scheduler lets it run its whole batch once it wakes: at
+/// 5,000 requests a second, 500 records, about 2 ms, during which a request waiting
+/// for that core waits too. That was the gateway's p99 at that rate (1.1-1.3 ms of
+/// overhead; 0.3-0.55 ms with these yields, the same throughput).
+const YIELD_EVERY: usize = 64;
+
 enum Message {
     Record(Box<RequestRecord>),
     /// Answered once everything queued before it is on disk.
@@ -360,7 +367,10 @@ fn write_batch(
             "INSERT INTO request_attempts (request_row, attempt, provider, model, status,
                 error_kind, error_message, latency_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?;
-        for r in batch {
+        for (i, r) in batch.iter().enumerate() {
+            if i > 0 && i % YIELD_EVERY == 0 {
+                std::thread::yield_now();
+            }
             let json_list = |list: &[String]| {
                 if list.is_empty() {
                     None

@@ -18,10 +18,11 @@ use std::future::poll_fn;
 use std::task::{Poll, Waker};
 use std::time::Duration;
 
-/// How far ahead the anchor's timer is, at most. Shorter than any deadline a
+/// How far ahead the anchor's timer is, at most. Shorter than the deadlines a
 /// request sets (provider timeouts and stream silences are seconds to minutes); a
-/// retry's back-off may be shorter, and then wakes the driver as before.
-pub(crate) const TICK: Duration = Duration::from_secs(1);
+/// shorter one (a retry's back-off, a provider timeout under a second) wakes the
+/// driver as before.
+const TICK: Duration = Duration::from_secs(1);
 
 struct Anchor {
     /// A request started on this thread since the anchor's last tick.

@@ -49,7 +49,7 @@ async fn count(app: &AppState, request: Request) -> Result<Response, ApiError> {
         &PlanInput {
             snapshot: &snapshot,
             health: &app.health,
-            key: &key,
+            key,
             sticky_id: &model,
         },
         &model,

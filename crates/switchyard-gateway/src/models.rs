@@ -1,7 +1,7 @@
 //! `GET /v1/models` (what the calling key may use, in OpenAI's list format: aliases,
 //! policies, then each provider's models) and `GET /health`.
 
-use crate::auth::{hash_key, presented_key};
+use crate::auth::{find_key, presented_key};
 use crate::config::governance::approved_by;
 use crate::errors::{ApiError, Dialect};
 use crate::pricing::PriceCatalog;
@@ -21,7 +21,7 @@ pub async fn list_models(State(app): State<Arc<AppState>>, headers: HeaderMap) -
         Dialect::OpenAi
     };
     let snapshot = app.snapshot();
-    let Some(key) = presented_key(&headers).and_then(|k| snapshot.keys.get(&hash_key(k))) else {
+    let Some(key) = presented_key(&headers).and_then(|k| find_key(&snapshot.keys, k)) else {
         return ApiError::unauthorized(
             "Missing, invalid or revoked gateway key: send it as `Authorization: Bearer sy-...` or `x-api-key`.",
         )

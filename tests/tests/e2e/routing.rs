@@ -355,11 +355,15 @@ async fn an_expired_key_is_refused_with_its_date() {
         "[[keys]]\nname = \"test\"\nexpires = \"2020-01-31\"\n",
     )
     .await;
-    let response = ask(&gw, "oai/gpt-4.1", false).await;
-    assert_eq!(response.status(), 401);
-    let body: Value = response.json().await.unwrap();
-    assert!(body["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("expired on 2020-01-31"));
+    let models = gw.http.get(gw.url("/v1/models")).bearer_auth(&gw.key);
+    // Refused a model, and the list of models too.
+    for response in [
+        ask(&gw, "oai/gpt-4.1", false).await,
+        models.send().await.unwrap(),
+    ] {
+        assert_eq!(response.status(), 401);
+        let body: Value = response.json().await.unwrap();
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("expired on 2020-01-31"), "{message}");
+    }
 }

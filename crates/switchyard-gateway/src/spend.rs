@@ -100,7 +100,8 @@ struct MonthClock {
 
 impl MonthClock {
     fn now(&self) -> Month {
-        let now_secs = OffsetDateTime::now_utc().unix_timestamp();
+        // The plain clock: a calendar date is only worked out when the month is.
+        let now_secs = switchyard_store::now_ms().div_euclid(1000);
         let packed = self.packed.load(Ordering::Relaxed);
         let valid_until = (packed >> 24) as i64;
         // Kept only while its window is ahead of now and no longer than a recheck: a

@@ -2,11 +2,17 @@
 //! store's writer exactly once: when the request finishes, fails, or is abandoned
 //! (a client that disconnects still leaves a record of what was used).
 
+mod after_reply;
+
+pub(crate) use after_reply::hold_records;
+
 use crate::errors::ApiError;
 use crate::metadata::RequestMeta;
 use crate::pricing::{cache_savings_usd, cost_usd, ModelPrice};
 use crate::providers::WireFormat;
 use crate::spend::SpendTracker;
+use crate::usage::{complete_answer_usage, tool_call_names};
+use bytes::Bytes;
 use std::sync::Arc;
 use std::time::Instant;
 use switchyard_store::{AttemptRecord, LogSender, RequestRecord, TokenCounts};
@@ -41,6 +47,9 @@ struct RecordState {
     meta: RequestMeta,
     sink: LogSender,
     sent: bool,
+    /// A complete answer whose usage and tool calls are read when the record is sent
+    /// (see [`PendingRecord::read_answer_later`]).
+    answer: Option<(WireFormat, Bytes)>,
 }
 
 thread_local! {
@@ -126,6 +135,7 @@ impl PendingRecord {
                 meta: RequestMeta::default(),
                 sink,
                 sent: false,
+                answer: None,
             }),
         }
     }
@@ -224,15 +234,24 @@ impl PendingRecord {
         self.state.record.error_message = Some(truncate(message.into(), 500));
     }
 
-    /// Records the request as answered with `status`.
-    pub fn finish(mut self, status: u16) {
-        self.send(status);
+    /// Reads the tokens and tool calls from `answer`, a complete answer in `format`,
+    /// when the record is sent rather than now: after the answer has gone back, when
+    /// the record is finished inside [`hold_records`].
+    pub fn read_answer_later(&mut self, format: WireFormat, answer: Bytes) {
+        self.state.answer = Some((format, answer));
     }
 
-    /// Records a failed request.
+    /// Records the request as answered with `status` (sent after the reply, see
+    /// [`hold_records`]).
+    pub fn finish(self, status: u16) {
+        after_reply::send_after_reply(self, status);
+    }
+
+    /// Records a failed request (sent after the reply, see [`hold_records`]).
     pub fn fail(mut self, error: &ApiError) {
         self.set_error(error.kind.log_name(), error.message.clone());
-        self.send(error.status.as_u16());
+        let status = error.status.as_u16();
+        after_reply::send_after_reply(self, status);
     }
 
     fn send(&mut self, status: u16) {
@@ -241,6 +260,12 @@ impl PendingRecord {
         }
         self.state.sent = true;
         let now = Instant::now();
+        if let Some((format, answer)) = self.state.answer.take() {
+            if let Some(tokens) = complete_answer_usage(format, &answer) {
+                self.state.record.tokens = tokens;
+            }
+            self.state.record.tool_calls = tool_call_names(format, &answer);
+        }
         let meta = std::mem::take(&mut self.state.meta);
         let r = &mut self.state.record;
         r.user_id = meta.user_id;

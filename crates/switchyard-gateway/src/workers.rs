@@ -16,6 +16,7 @@ mod anchor;
 
 pub(crate) use anchor::request_started;
 
+use crate::recorder::hold_records;
 use axum::response::Response;
 use http::Request;
 use hyper::body::Incoming;
@@ -335,7 +336,7 @@ impl<S: ConnectionService> Connections<S> {
         while self.tasks.try_join_next().is_some() {}
         let service = TowerToHyperService::new(self.app.clone());
         let mut stop = self.stop.clone();
-        self.tasks.spawn(async move {
+        let serving = async move {
             // Held for the task's life, however it ends.
             let _load = load;
             let builder = auto::Builder::new(TokioExecutor::new());
@@ -353,6 +354,16 @@ impl<S: ConnectionService> Connections<S> {
             // Finishes the request in progress, then closes.
             connection.as_mut().graceful_shutdown();
             let _ = connection.await;
+        };
+        self.tasks.spawn(async move {
+            let mut serving = std::pin::pin!(serving);
+            // The server writes an answer within the poll that completes it; the
+            // answer's log record is sent after (see `hold_records`).
+            std::future::poll_fn(|cx| {
+                let _held = hold_records();
+                std::future::Future::poll(serving.as_mut(), cx)
+            })
+            .await
         });
     }
 

@@ -22,7 +22,6 @@ use crate::state::AppState;
 use crate::stream::{EventHandler, PassThrough, ProxyStream, StreamObserver};
 use crate::translate::{self, convert, Target, ToolNames, INVALID_JSON};
 use crate::upstream::RequestBody;
-use crate::usage::{complete_answer_usage, tool_call_names};
 use attempt::{Failure, Success};
 use axum::body::Body;
 use axum::extract::Request;
@@ -519,11 +518,9 @@ async fn respond(
         (Success::Complete { body, .. }, None) => {
             record.mark_upstream_done();
             // Read here, not with the answer: a translated answer's usage comes from
-            // its translation, which reads the whole answer anyway.
-            if let Some(tokens) = complete_answer_usage(provider_format, &body) {
-                record.set_tokens(tokens);
-            }
-            record.set_tool_calls(tool_call_names(provider_format, &body));
+            // its translation, which reads the whole answer anyway. Read once the
+            // answer has gone back: the client waits for none of it.
+            record.read_answer_later(provider_format, body.clone());
             let overhead_ms = record.mark_handed_back(answered);
             record.mark_first_byte();
             record.finish(status.as_u16());

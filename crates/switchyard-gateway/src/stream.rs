@@ -575,14 +575,16 @@ impl Stream for ProxyStream {
                 Poll::Pending => break,
             }
         }
-        // An HTTP/1.1 provider connection is a task of its own that hands its body over
-        // one chunk at a time, and decodes the next only when it next runs: a stream it
-        // has already received whole still comes out here as a chunk per poll. So while
-        // chunks keep coming, hold the frame and wake this task behind that one, to
-        // take what it hands over next. The frame leaves after two polls in a row that
-        // bring nothing: the HTTP server polls a body that was not ready once more
-        // straight away, before the connection's task has had its turn, so the first
-        // proves nothing. When chunks come one by one, the cost is those two polls.
+        // A provider connection that is a task of its own (behind a proxy) hands its
+        // body over one chunk at a time, and decodes the next only when it next runs:
+        // a stream it has already received whole still comes out here as a chunk per
+        // poll. So while chunks keep coming, hold the frame and wake this task behind
+        // that one, to take what it hands over next. The frame leaves after two polls
+        // in a row that bring nothing: the HTTP server polls a body that was not ready
+        // once more straight away, before the connection's task has had its turn, so
+        // the first proves nothing. When chunks come one by one, the cost is those two
+        // polls. A direct connection is read here (see `upstream::http1`), so nothing
+        // from it means nothing has arrived.
         if took_a_chunk {
             this.quiet_polls = 0;
         } else {
@@ -591,6 +593,7 @@ impl Stream for ProxyStream {
         if !this.ended
             && !this.out.is_empty()
             && this.gathered < MAX_GATHERED
+            && this.upstream.arrives_a_chunk_per_turn()
             && this.quiet_polls < QUIET_POLLS_BEFORE_SENDING
         {
             cx.waker().wake_by_ref();

@@ -51,6 +51,7 @@ fn user_agent() -> HeaderValue {
 }
 
 mod connect;
+mod http1;
 mod pool;
 mod redirect;
 mod request_body;
@@ -356,6 +357,15 @@ impl UpstreamBody {
         )
     }
 
+    /// Whether the body comes from a connection that is a task of its own and hands
+    /// the body over one chunk per turn of that task (reqwest's, behind a proxy): a
+    /// reader gathering the chunks that arrived together has to give it turns. Direct
+    /// HTTP/1.1 connections are driven by their body (see [`http1`]), and HTTP/2 ones
+    /// queue every frame they have read, so a chunk not there is a chunk not come.
+    pub fn arrives_a_chunk_per_turn(&self) -> bool {
+        matches!(self.source, Source::Proxied(_))
+    }
+
     /// Returns `chunk` ahead of everything else (a chunk read to look at it first).
     pub fn put_back(&mut self, chunk: Bytes) {
         debug_assert!(self.front.is_none(), "one chunk put back at a time");
@@ -399,7 +409,11 @@ impl UpstreamBody {
     fn poll_source(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, BodyError>>> {
         loop {
             let frame = match &mut self.source {
-                Source::Direct(body, _) => poll_frame(Pin::new(body), cx),
+                // An HTTP/1.1 body is read by driving its connection (see `http1`).
+                Source::Direct(body, Some(reuse)) => {
+                    reuse.poll_driven(cx, |quiet| poll_frame(Pin::new(&mut *body), quiet))
+                }
+                Source::Direct(body, None) => poll_frame(Pin::new(body), cx),
                 Source::Proxied(body) => poll_frame(Pin::new(body), cx),
             };
             let frame = match std::task::ready!(frame) {

@@ -8,9 +8,9 @@
 //! machinery cost about a tenth of the gateway's instructions per proxied request.
 //!
 //! - An HTTP/1.1 connection serves one exchange at a time. It leaves the pool with a
-//!   request and comes back once the answer's body has been read to its end (see
-//!   [`Reuse`]); an answer dropped before its end takes its connection with it, since
-//!   what is left of it cannot be skipped safely.
+//!   request, is driven by it (see [`super::http1`]), and comes back once the answer's
+//!   body has been read to its end (see [`Reuse`]); an answer dropped before its end
+//!   takes its connection with it, since what is left of it cannot be skipped safely.
 //! - An HTTP/2 connection (when the provider offers it by ALPN) stays in the pool and
 //!   carries every request to its origin at once.
 //! - A provider may close an idle connection at any time. A request that hyper could
@@ -20,13 +20,14 @@
 //!   whenever it is used, all of a worker's now and then when any is.
 
 use super::connect::Bounded;
+use super::http1::Http1Connection;
 use super::request_body::PieceFrames;
-use super::{BoxError, SendError};
+use super::SendError;
 use http::header::{HeaderValue, HOST};
 use http::uri::{Authority, Scheme};
 use http::{Request, Response, Uri};
 use hyper::body::Incoming;
-use hyper::client::conn::{http1, http2};
+use hyper::client::conn::http2;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::{Connection, HttpConnector};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
@@ -112,7 +113,7 @@ struct OriginPool {
 }
 
 struct IdleHttp1 {
-    sender: http1::SendRequest<PieceFrames>,
+    connection: Http1Connection,
     since: Instant,
 }
 
@@ -123,14 +124,14 @@ struct SharedHttp2 {
 
 /// What the pool hands out for one request.
 enum Checkout {
-    Http1(http1::SendRequest<PieceFrames>),
+    Http1(Http1Connection),
     Http2(http2::SendRequest<PieceFrames>),
 }
 
 impl OriginPool {
     fn drop_expired(&mut self, now: Instant, idle_timeout: Duration) {
         while self.http1.front().is_some_and(|idle| {
-            now.duration_since(idle.since) > idle_timeout || idle.sender.is_closed()
+            now.duration_since(idle.since) > idle_timeout || idle.connection.is_closed()
         }) {
             self.http1.pop_front();
         }
@@ -149,8 +150,8 @@ impl OriginPool {
             return Some(Checkout::Http2(shared.sender.clone()));
         }
         while let Some(idle) = self.http1.pop_back() {
-            if !idle.sender.is_closed() {
-                return Some(Checkout::Http1(idle.sender));
+            if !idle.connection.is_closed() {
+                return Some(Checkout::Http1(idle.connection));
             }
         }
         None
@@ -184,32 +185,42 @@ impl WorkerPool {
     }
 }
 
-/// An HTTP/1.1 connection lent out for one exchange, given back by the answer's body
-/// once it has been read to its end.
+/// An HTTP/1.1 connection lent out for one exchange, driven by the answer's body while
+/// it is read and given back once it has been read to its end.
 pub(super) struct Reuse {
     connections: Arc<Connections>,
     worker: usize,
     slot: usize,
-    sender: http1::SendRequest<PieceFrames>,
+    connection: Http1Connection,
 }
 
 impl Reuse {
+    /// Polls the answer's body, driving the connection (see
+    /// [`Http1Connection::poll_driven`]).
+    pub(super) fn poll_driven<T>(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        outcome: impl FnMut(&mut std::task::Context<'_>) -> std::task::Poll<T>,
+    ) -> std::task::Poll<T> {
+        self.connection.poll_driven(cx, outcome)
+    }
+
     /// The answer was read whole: the connection can carry the next request.
     pub(super) fn give_back(self) {
         let Reuse {
             connections,
             worker,
             slot,
-            sender,
+            connection,
         } = self;
-        if sender.is_closed() {
+        if connection.is_closed() {
             return;
         }
         let mut pool = connections.lock(worker);
         if let Some(origin) = pool.origins.get_mut(slot) {
             if origin.http1.len() < MAX_IDLE_PER_ORIGIN {
                 origin.http1.push_back(IdleHttp1 {
-                    sender,
+                    connection,
                     since: Instant::now(),
                 });
             }
@@ -285,15 +296,17 @@ impl Connections {
                         },
                     }
                 }
-                Checkout::Http1(mut sender) => {
-                    // Closed while it sat idle: try the next one.
-                    if sender.ready().await.is_err() {
+                Checkout::Http1(mut connection) => {
+                    // Closed while it sat idle: try the next one. A close not read yet
+                    // is read by the turn that would write the request, which then
+                    // hands the request back, unsent, to go on another connection.
+                    if !connection.is_ready() && connection.ready().await.is_err() {
                         continue;
                     }
                     prepare_http1(&mut request, &origin)?;
-                    match sender.try_send_request(request).await {
+                    match connection.try_send(request).await {
                         Ok(response) => {
-                            let reuse = self.reuse(worker, slot, sender);
+                            let reuse = self.reuse(worker, slot, connection);
                             return Ok(response.map(|body| (body, Some(reuse))));
                         }
                         Err(mut failed) => match failed.take_message() {
@@ -309,17 +322,12 @@ impl Connections {
         }
     }
 
-    fn reuse(
-        self: &Arc<Self>,
-        worker: usize,
-        slot: usize,
-        sender: http1::SendRequest<PieceFrames>,
-    ) -> Reuse {
+    fn reuse(self: &Arc<Self>, worker: usize, slot: usize, connection: Http1Connection) -> Reuse {
         Reuse {
             connections: Arc::clone(self),
             worker,
             slot,
-            sender,
+            connection,
         }
     }
 
@@ -368,26 +376,11 @@ impl Connections {
             let response = sender.send_request(request).await.map_err(SendError::new)?;
             return Ok(response.map(|body| (body, None)));
         }
-        let (mut sender, connection) = http1::handshake(io).await.map_err(SendError::new)?;
-        let (ended_tx, ended_rx) = tokio::sync::oneshot::channel::<hyper::Error>();
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(error = %e, "provider connection ended");
-                let _ = ended_tx.send(e);
-            }
-        });
-        if let Err(not_ready) = sender.ready().await {
-            // The connection's own error says what happened; the sender's only that
-            // the connection is gone.
-            let cause: BoxError = match ended_rx.await {
-                Ok(e) => e.into(),
-                Err(_) => not_ready.into(),
-            };
-            return Err(SendError::new(cause));
-        }
+        let mut connection = Http1Connection::handshake(io).await?;
+        connection.ready().await?;
         prepare_http1(&mut request, origin)?;
-        let response = sender.send_request(request).await.map_err(SendError::new)?;
-        let reuse = self.reuse(worker, slot, sender);
+        let response = connection.send(request).await?;
+        let reuse = self.reuse(worker, slot, connection);
         Ok(response.map(|body| (body, Some(reuse))))
     }
 }
@@ -718,5 +711,105 @@ mod tests {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }
+    }
+
+    /// Reads one request (head and `content-length` body) from `socket`; `None` once
+    /// the client has closed it.
+    async fn read_request(socket: &mut tokio::net::TcpStream) -> Option<Vec<u8>> {
+        use tokio::io::AsyncReadExt;
+        let mut request = Vec::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            if let Some(end) = request.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&request[..end]).to_ascii_lowercase();
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .map_or(0, |v| v.trim().parse().expect("length"));
+                if request.len() >= end + 4 + length {
+                    return Some(request);
+                }
+            }
+            let n = socket.read(&mut buf).await.ok()?;
+            if n == 0 {
+                return None;
+            }
+            request.extend_from_slice(&buf[..n]);
+        }
+    }
+
+    #[tokio::test]
+    async fn an_answer_that_comes_in_pieces_is_read_whole_and_its_connection_reused() {
+        use tokio::io::AsyncWriteExt;
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!(
+            "http://{}/v1/chat/completions",
+            listener.local_addr().expect("addr")
+        );
+        let opened = Arc::new(AtomicUsize::new(0));
+        let counter = opened.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    // The head, then each piece after a pause: the client waits on the
+                    // socket for every one of them.
+                    while read_request(&mut socket).await.is_some() {
+                        let head = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n";
+                        socket.write_all(head).await.expect("head");
+                        for piece in ["one ", "two ", "three"] {
+                            tokio::time::sleep(Duration::from_millis(30)).await;
+                            let chunk = format!("{:x}\r\n{piece}\r\n", piece.len());
+                            socket.write_all(chunk.as_bytes()).await.expect("piece");
+                        }
+                        tokio::time::sleep(Duration::from_millis(30)).await;
+                        socket.write_all(b"0\r\n\r\n").await.expect("end");
+                    }
+                });
+            }
+        });
+        let client = UpstreamClient::direct().expect("client");
+        for _ in 0..2 {
+            let answer = tokio::time::timeout(Duration::from_secs(10), exchange(&client, &url))
+                .await
+                .expect("the answer stalled");
+            assert_eq!(answer, "one two three");
+        }
+        assert_eq!(opened.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_request_body_larger_than_the_socket_takes_is_sent_whole() {
+        use tokio::io::AsyncWriteExt;
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!(
+            "http://{}/v1/chat/completions",
+            listener.local_addr().expect("addr")
+        );
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.expect("accept");
+            // A provider slow to read: the client has to wait for room to write.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let request = read_request(&mut socket).await.expect("request");
+            let body = format!("{{\"received\":{}}}", request.len());
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            socket.write_all(answer.as_bytes()).await.expect("answer");
+            let _ = read_request(&mut socket).await;
+        });
+        let client = UpstreamClient::direct().expect("client");
+        let body = Bytes::from(vec![b'x'; 8 * 1024 * 1024]);
+        let request = Request::post(super::super::parse_url(&url).expect("url"))
+            .body(body)
+            .expect("request");
+        let response = tokio::time::timeout(Duration::from_secs(10), client.send(request))
+            .await
+            .expect("the request stalled")
+            .expect("sent");
+        let answer = response.into_body().bytes().await.expect("body");
+        let answer: serde_json::Value = serde_json::from_slice(&answer).expect("json");
+        assert!(answer["received"].as_u64().expect("count") > 8 * 1024 * 1024);
     }
 }

@@ -738,14 +738,17 @@ mod tests {
         }
     }
 
+    /// A listener for a provider a test writes by hand, and its chat URL.
+    async fn raw_provider() -> (TcpListener, String) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        (listener, format!("http://{addr}/v1/chat/completions"))
+    }
+
     #[tokio::test]
     async fn an_answer_that_comes_in_pieces_is_read_whole_and_its_connection_reused() {
         use tokio::io::AsyncWriteExt;
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let url = format!(
-            "http://{}/v1/chat/completions",
-            listener.local_addr().expect("addr")
-        );
+        let (listener, url) = raw_provider().await;
         let opened = Arc::new(AtomicUsize::new(0));
         let counter = opened.clone();
         tokio::spawn(async move {
@@ -781,11 +784,7 @@ mod tests {
     #[tokio::test]
     async fn a_request_body_larger_than_the_socket_takes_is_sent_whole() {
         use tokio::io::AsyncWriteExt;
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let url = format!(
-            "http://{}/v1/chat/completions",
-            listener.local_addr().expect("addr")
-        );
+        let (listener, url) = raw_provider().await;
         tokio::spawn(async move {
             let (mut socket, _) = listener.accept().await.expect("accept");
             // A provider slow to read: the client has to wait for room to write.

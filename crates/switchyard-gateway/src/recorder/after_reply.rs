@@ -58,10 +58,11 @@ impl Drop for HeldRecords {
         for (mut record, status) in records.drain(..) {
             record.send(status);
         }
-        // The emptied vector goes back, so holding a record allocates nothing.
+        // The emptied vector goes back, so holding a record allocates nothing. (Nothing
+        // is held while the guard is closed, so the one in the cell is empty.)
         HELD.with(|held| {
             let mut held = held.borrow_mut();
-            if held.records.capacity() < records.capacity() {
+            if held.records.is_empty() {
                 held.records = records;
             }
         });

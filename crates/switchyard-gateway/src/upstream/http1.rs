@@ -122,10 +122,7 @@ impl Http1Connection {
             self.sender.poll_ready(cx)
         })
         .await;
-        ready.map_err(|closed| match self.failure.take() {
-            Some(cause) => SendError::new(cause),
-            None => SendError::new(closed),
-        })
+        ready.map_err(|closed| self.why_it_failed(closed))
     }
 
     /// Sends `request` and drives the connection until the answer's head is in. A
@@ -159,10 +156,16 @@ impl Http1Connection {
     ) -> Result<Response<Incoming>, SendError> {
         match self.try_send(request).await {
             Ok(response) => Ok(response),
-            Err(failed) => Err(match self.failure.take() {
-                Some(cause) => SendError::new(cause),
-                None => SendError::new(failed.into_error()),
-            }),
+            Err(failed) => Err(self.why_it_failed(failed.into_error())),
+        }
+    }
+
+    /// The connection's own error when it ended with one: `reported` (from the sender)
+    /// only says that it is gone.
+    fn why_it_failed(&mut self, reported: hyper::Error) -> SendError {
+        match self.failure.take() {
+            Some(cause) => SendError::new(cause),
+            None => SendError::new(reported),
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod count_tokens;
 pub mod dispatch;
 pub mod errors;
 pub mod json_body;
+pub mod json_text;
 pub mod manage;
 pub mod metadata;
 pub mod models;

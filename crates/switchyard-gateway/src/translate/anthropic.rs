@@ -1,6 +1,7 @@
 //! Anthropic messages ⟷ the pivot: requests, responses and usage.
 
 use super::*;
+use crate::json_text::write_field;
 use serde_json::{json, Map};
 
 /// `max_tokens` sent when the client gave none and the model's limit is unknown.
@@ -475,6 +476,32 @@ pub struct Usage {
     cache_creation_input_tokens: u64,
     cache_read_input_tokens: u64,
     output_tokens: u64,
+}
+
+/// Appends the opening of a message object, `{"id":…,"type":…,"role":…,"model":…`, as
+/// serializing a complete answer or a stream's `message_start` writes it.
+pub fn write_message_head(out: &mut Vec<u8>, id: &str, kind: &str, role: &str, model: &str) {
+    write_field(out, b"{\"id\":", id);
+    write_field(out, b",\"type\":", kind);
+    write_field(out, b",\"role\":", role);
+    write_field(out, b",\"model\":", model);
+}
+
+impl Usage {
+    /// Appends the usage object as serializing it writes it: streams write one in
+    /// their first and last events.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        let mut number = itoa::Buffer::new();
+        out.extend_from_slice(b"{\"input_tokens\":");
+        out.extend_from_slice(number.format(self.input_tokens).as_bytes());
+        out.extend_from_slice(b",\"cache_creation_input_tokens\":");
+        out.extend_from_slice(number.format(self.cache_creation_input_tokens).as_bytes());
+        out.extend_from_slice(b",\"cache_read_input_tokens\":");
+        out.extend_from_slice(number.format(self.cache_read_input_tokens).as_bytes());
+        out.extend_from_slice(b",\"output_tokens\":");
+        out.extend_from_slice(number.format(self.output_tokens).as_bytes());
+        out.push(b'}');
+    }
 }
 
 impl From<&TokenCounts> for Usage {

@@ -89,7 +89,7 @@ pub fn response(
             unix_now(),
         )),
         WireFormat::AnthropicMessages => {
-            serde_json::to_vec(&anthropic::render_response(&response, client_model))
+            anthropic::render_response(&response, client_model).to_json()
         }
         WireFormat::OpenAiResponses => serde_json::to_vec(&responses::render_response(
             &response,

@@ -2,7 +2,8 @@
 //! text instead of copying it into a `Value` tree first.
 
 use super::super::*;
-use super::{stop_name, Usage};
+use super::{stop_name, write_message_head, Usage};
+use crate::json_text::{write_field, write_optional_field};
 use serde::Serialize;
 
 /// One content block as Anthropic takes it.
@@ -147,6 +148,24 @@ pub struct Answer<'a> {
     usage: Usage,
 }
 
+impl Answer<'_> {
+    /// The answer as JSON, byte for byte what serializing it writes (a test holds them
+    /// together), with the envelope's keys written as they are: a serializer escapes
+    /// each key at run time, which cost more than the rest of writing a short answer.
+    pub fn to_json(&self) -> serde_json::Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(512);
+        write_message_head(&mut out, self.id, self.kind, self.role, self.model);
+        out.extend_from_slice(b",\"content\":");
+        serde_json::to_writer(&mut out, &self.content)?;
+        write_field(&mut out, b",\"stop_reason\":", self.stop_reason);
+        write_optional_field(&mut out, b",\"stop_sequence\":", self.stop_sequence);
+        out.extend_from_slice(b",\"usage\":");
+        self.usage.write_json(&mut out);
+        out.push(b'}');
+        Ok(out)
+    }
+}
+
 /// The pivot as an Anthropic response for the client that asked for `model`.
 pub fn render_response<'a>(response: &'a Response, model: &'a str) -> Answer<'a> {
     let target = Target::default();
@@ -178,5 +197,70 @@ pub fn render_response<'a>(response: &'a Response, model: &'a str) -> Answer<'a>
             _ => None,
         },
         usage: Usage::from(&response.usage),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_are_written_exactly_as_serializing_them_writes_them() {
+        let strange = "quote \" backslash \\ newline \n nul \u{0} caf\u{e9} \u{1f600}";
+        let stops = [
+            StopReason::EndTurn,
+            StopReason::MaxTokens,
+            StopReason::StopSequence(None),
+            StopReason::StopSequence(Some(strange.into())),
+            StopReason::Refusal,
+        ];
+        let contents = [
+            vec![],
+            vec![Block::Text {
+                text: strange.into(),
+                cache: None,
+            }],
+            vec![
+                Block::Thinking {
+                    text: "hmm".into(),
+                    signature: None,
+                },
+                Block::Text {
+                    text: "Let me check.".into(),
+                    cache: None,
+                },
+                Block::ToolUse {
+                    id: "call_1".into(),
+                    name: "get_weather".into(),
+                    input: serde_json::json!({"city": strange}),
+                    cache: None,
+                },
+            ],
+        ];
+        for stop in stops {
+            for content in &contents {
+                let response = Response {
+                    id: strange.into(),
+                    model: "gpt-4.1".into(),
+                    content: content.clone(),
+                    stop: stop.clone(),
+                    usage: TokenCounts {
+                        input: 40,
+                        cache_read: 60,
+                        cache_write_5m: 5,
+                        cache_write_1h: 1,
+                        output: 20,
+                        reasoning: 3,
+                    },
+                };
+                for model in ["claude", strange] {
+                    let answer = render_response(&response, model);
+                    assert_eq!(
+                        String::from_utf8(answer.to_json().unwrap()).unwrap(),
+                        serde_json::to_string(&answer).unwrap()
+                    );
+                }
+            }
+        }
     }
 }

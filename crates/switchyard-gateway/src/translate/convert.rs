@@ -36,9 +36,7 @@ pub fn render_request(
     names: &ToolNames,
 ) -> Result<Vec<u8>, ApiError> {
     let written = match format {
-        WireFormat::OpenAiChat => {
-            serde_json::to_vec(&openai::render_request(request, model, target, names))
-        }
+        WireFormat::OpenAiChat => openai::render_request(request, model, target, names).to_json(),
         WireFormat::AnthropicMessages => {
             serde_json::to_vec(&anthropic::render_request(request, model, target))
         }

@@ -3,14 +3,23 @@
 use super::*;
 use serde_json::json;
 
-/// The OpenAI chat request as the JSON that would be sent.
+/// The OpenAI chat request as the JSON that would be sent; checks on the way that the
+/// body written by hand is byte for byte what serializing the request writes.
 pub(crate) fn openai_value(
     request: &Request,
     model: &str,
     target: &Target,
     names: &ToolNames,
 ) -> Value {
-    serde_json::to_value(openai::render_request(request, model, target, names)).expect("serializes")
+    let chat = openai::render_request(request, model, target, names);
+    let written = chat.to_json().expect("writes");
+    assert_eq!(
+        String::from_utf8_lossy(&written),
+        serde_json::to_string(&chat).expect("serializes")
+    );
+    // Read from the request itself rather than from its text, whose floats would come
+    // back a unit in the last place off (the parser's default float reading).
+    serde_json::to_value(&chat).expect("serializes")
 }
 
 fn openai_target() -> Target {

@@ -5,6 +5,7 @@
 //! into a `Value` tree first and then serialized from it.
 
 use super::super::*;
+use crate::json_text::{write_field, write_string};
 use serde::{Serialize, Serializer};
 use std::borrow::Cow;
 use std::sync::LazyLock;
@@ -20,6 +21,13 @@ static TOOL_IMAGES_NOTE: LazyLock<Block> = LazyLock::new(|| Block::Text {
 pub struct ChatRequest<'a> {
     model: &'a str,
     messages: Vec<ChatMessage<'a>>,
+    #[serde(flatten)]
+    options: ChatOptions<'a>,
+}
+
+/// Everything of a chat request but its model and messages.
+#[derive(Serialize)]
+struct ChatOptions<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     max_completion_tokens: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -46,6 +54,102 @@ pub struct ChatRequest<'a> {
     response_format: Option<&'a Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     user: Option<&'a str>,
+}
+
+impl ChatRequest<'_> {
+    /// The request as JSON, byte for byte what serializing it writes (a test holds them
+    /// together). The messages, which carry the whole conversation as text, are written
+    /// here: a serializer looks up each byte of a string in an escape table, and that
+    /// was the largest single cost of translating a request; [`write_string`] checks
+    /// eight bytes at a time. The options go through the serializer.
+    pub fn to_json(&self) -> serde_json::Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(1024);
+        write_field(&mut out, b"{\"model\":", self.model);
+        out.extend_from_slice(b",\"messages\":[");
+        for (i, message) in self.messages.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            message.write_json(&mut out)?;
+        }
+        out.push(b']');
+        // The options are an object of their own: its fields join the request's, and
+        // its closing brace closes the request.
+        let options_start = out.len();
+        serde_json::to_writer(&mut out, &self.options)?;
+        if out.len() - options_start == 2 {
+            out.truncate(options_start);
+            out.push(b'}');
+        } else {
+            out[options_start] = b',';
+        }
+        Ok(out)
+    }
+}
+
+impl ChatMessage<'_> {
+    fn write_json(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        write_field(out, b"{\"role\":", self.role);
+        if let Some(id) = self.tool_call_id {
+            write_field(out, b",\"tool_call_id\":", id);
+        }
+        out.extend_from_slice(b",\"content\":");
+        match &self.content {
+            Content::Text(text) => write_string(out, text),
+            Content::Parts(parts) => {
+                out.push(b'[');
+                for (i, part) in parts.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    part.write_json(out)?;
+                }
+                out.push(b']');
+            }
+            Content::Null => out.extend_from_slice(b"null"),
+        }
+        if !self.tool_calls.is_empty() {
+            out.extend_from_slice(b",\"tool_calls\":[");
+            for (i, call) in self.tool_calls.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_field(out, b"{\"id\":", call.id);
+                write_field(out, b",\"type\":", call.kind);
+                write_field(out, b",\"function\":{\"name\":", call.function.name);
+                write_field(out, b",\"arguments\":", &call.function.arguments);
+                out.extend_from_slice(b"}}");
+            }
+            out.push(b']');
+        }
+        if let Some(reasoning) = &self.reasoning_content {
+            write_field(out, b",\"reasoning_content\":", reasoning);
+        }
+        out.push(b'}');
+        Ok(())
+    }
+}
+
+impl Part<'_> {
+    /// Text parts by hand (a system prompt with cache markers is one); images and
+    /// files, whose data URLs are written by [`Url`], through the serializer.
+    fn write_json(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        match self {
+            Part::Text {
+                text,
+                cache_control,
+            } => {
+                write_field(out, b"{\"type\":\"text\",\"text\":", text);
+                if let Some(cache_control) = cache_control {
+                    out.extend_from_slice(b",\"cache_control\":");
+                    serde_json::to_writer(&mut *out, cache_control)?;
+                }
+                out.push(b'}');
+                Ok(())
+            }
+            other => serde_json::to_writer(out, other),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -355,9 +459,7 @@ pub fn render_request<'a>(
         .collect();
     // A tool choice without tools is refused by OpenAI; so is `parallel_tool_calls`.
     let has_tools = !tools.is_empty();
-    ChatRequest {
-        model,
-        messages,
+    let options = ChatOptions {
         max_completion_tokens,
         max_tokens,
         temperature: request.temperature,
@@ -377,5 +479,10 @@ pub fn render_request<'a>(
         parallel_tool_calls: request.parallel_tool_calls.filter(|_| has_tools),
         response_format: request.response_format.as_ref(),
         user: request.user.as_deref(),
+    };
+    ChatRequest {
+        model,
+        messages,
+        options,
     }
 }

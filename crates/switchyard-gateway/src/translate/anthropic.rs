@@ -470,6 +470,9 @@ pub fn parse_response(mut body: Value) -> Result<Response, ApiError> {
 }
 
 /// Anthropic's usage object, as its streams and answers carry it.
+///
+/// Written by hand as well (`Usage::write_json`): a field added here goes there too; the
+/// tests that compare the two catch one that is missed only if they set it.
 #[derive(serde::Serialize)]
 pub struct Usage {
     input_tokens: u64,

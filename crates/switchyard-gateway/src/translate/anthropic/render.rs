@@ -135,6 +135,9 @@ pub fn block<'a>(b: &'a Block, target: &Target) -> Option<BlockOut<'a>> {
 }
 
 /// A complete answer as Claude would have given it.
+///
+/// Written by hand as well (`Answer::to_json`): a field added here goes there too; the
+/// tests that compare the two catch one that is missed only if they set it.
 #[derive(Serialize)]
 pub struct Answer<'a> {
     id: &'a str,

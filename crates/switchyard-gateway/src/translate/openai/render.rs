@@ -157,6 +157,9 @@ struct StreamOptions {
     include_usage: bool,
 }
 
+/// A message of a chat request. Written by hand as well (`ChatMessage::write_json`,
+/// with `Part::write_json` and the tool calls): a field added here or there goes in
+/// both; the tests that compare the two catch one that is missed only if they set it.
 #[derive(Serialize)]
 struct ChatMessage<'a> {
     role: &'static str,

@@ -7,6 +7,11 @@ use crate::translate::anthropic::{write_message_head, Usage};
 use bytes::Bytes;
 use serde::Serialize;
 
+/// An event of an Anthropic message stream.
+///
+/// Written by hand as well (`StreamEvent::encode`): a field or variant added here or in
+/// the types below goes there too; the tests that compare the two catch one that is
+/// missed only if they set it.
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum StreamEvent<'a> {

@@ -561,36 +561,60 @@ fn run_in(
         let mut counts = serde_json::Map::new();
         let mut texts = String::new();
         let version = || vec![("anthropic-version", "2023-06-01".to_string())];
+        // (name, label, whether the client speaks Anthropic's dialect, model, streaming)
         let runs = [
             (
                 "non_streaming",
                 "OpenAI pass-through, non-streaming",
                 false,
+                "mock/bench-model",
                 false,
             ),
-            ("streaming", "OpenAI pass-through, streaming", false, true),
+            (
+                "streaming",
+                "OpenAI pass-through, streaming",
+                false,
+                "mock/bench-model",
+                true,
+            ),
             (
                 "translated_non_streaming",
                 "Anthropic to OpenAI, translated, non-streaming",
                 true,
+                "mock/bench-model",
                 false,
             ),
             (
                 "translated_streaming",
                 "Anthropic to OpenAI, translated, streaming",
                 true,
+                "mock/bench-model",
+                true,
+            ),
+            (
+                "reverse_non_streaming",
+                "OpenAI to Anthropic, translated, non-streaming",
+                false,
+                "mockant/bench-model",
+                false,
+            ),
+            (
+                "reverse_streaming",
+                "OpenAI to Anthropic, translated, streaming",
+                false,
+                "mockant/bench-model",
                 true,
             ),
         ];
-        for (name, label, translated, stream) in runs {
+        for (name, label, anthropic_client, model, stream) in runs {
             say(format!("instructions per request, {label}, under valgrind"));
-            let counted = if translated {
+            let counted = if anthropic_client {
                 instructions::Counted {
                     label,
                     path: "/v1/messages",
                     headers: version(),
                     key_header: "x-api-key",
-                    body: anthropic_body("mock/bench-model", stream),
+                    body: anthropic_body(model, stream),
                     stream,
                 }
             } else {
@@ -599,7 +623,7 @@ fn run_in(
                     path: "/v1/chat/completions",
                     headers: Vec::new(),
                     key_header: "authorization",
-                    body: openai_body("mock/bench-model", stream),
+                    body: openai_body(model, stream),
                     stream,
                 }
             };

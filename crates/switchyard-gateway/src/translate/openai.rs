@@ -1,7 +1,9 @@
 //! OpenAI chat completions ⟷ the pivot: requests, responses and usage.
 
 use super::*;
+use serde::Serialize;
 use serde_json::json;
+use std::borrow::Cow;
 
 mod answer;
 mod render;
@@ -271,40 +273,195 @@ pub fn usage_json(usage: &TokenCounts) -> Value {
     })
 }
 
+/// A complete OpenAI chat answer, borrowing the pivot's text. Typed rather than built as
+/// a `Value`: a tree of a short answer cost more to build (an ordered map per object,
+/// its keys hashed) and write than the rest of translating it.
+#[derive(Serialize)]
+pub struct ChatAnswer<'a> {
+    id: &'a str,
+    object: &'static str,
+    created: u64,
+    model: &'a str,
+    choices: [AnswerChoice<'a>; 1],
+    usage: ChatUsage,
+}
+
+#[derive(Serialize)]
+struct AnswerChoice<'a> {
+    index: u64,
+    message: AnswerMessage<'a>,
+    finish_reason: &'static str,
+}
+
+#[derive(Serialize)]
+struct AnswerMessage<'a> {
+    role: &'static str,
+    /// `null` when the answer has no text (only tool calls).
+    content: Option<Cow<'a, str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning_content: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tool_calls: Vec<AnswerToolCall<'a>>,
+    /// A refused answer repeats its text here (`null` when it has none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refusal: Option<Option<Cow<'a, str>>>,
+}
+
+#[derive(Serialize)]
+struct AnswerToolCall<'a> {
+    id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    function: AnswerFunction<'a>,
+}
+
+#[derive(Serialize)]
+struct AnswerFunction<'a> {
+    name: &'a str,
+    /// The input as a JSON document in a string, as chat completions carry it.
+    arguments: String,
+}
+
+/// Usage as chat completions report it.
+#[derive(Serialize)]
+struct ChatUsage {
+    prompt_tokens: u64,
+    completion_tokens: u64,
+    total_tokens: u64,
+    prompt_tokens_details: CachedTokens,
+    completion_tokens_details: ReasoningTokens,
+}
+
+#[derive(Serialize)]
+struct CachedTokens {
+    cached_tokens: u64,
+}
+
+#[derive(Serialize)]
+struct ReasoningTokens {
+    reasoning_tokens: u64,
+}
+
+impl From<&TokenCounts> for ChatUsage {
+    fn from(usage: &TokenCounts) -> ChatUsage {
+        let prompt = usage.total_input();
+        ChatUsage {
+            prompt_tokens: prompt,
+            completion_tokens: usage.output,
+            total_tokens: prompt + usage.output,
+            prompt_tokens_details: CachedTokens {
+                cached_tokens: usage.cache_read,
+            },
+            completion_tokens_details: ReasoningTokens {
+                reasoning_tokens: usage.reasoning,
+            },
+        }
+    }
+}
+
 /// The pivot as an OpenAI chat response.
-pub fn render_response(response: &Response, model: &str, created: u64) -> Value {
-    let text: Vec<Block> = response
+pub fn render_response<'a>(response: &'a Response, model: &'a str, created: u64) -> ChatAnswer<'a> {
+    let has_text = response
         .content
         .iter()
-        .filter(|b| matches!(b, Block::Text { .. }))
-        .cloned()
-        .collect();
-    let calls: Vec<Value> = response
+        .any(|b| matches!(b, Block::Text { .. }));
+    let content = has_text.then(|| text_content(&response.content));
+    let tool_calls = response
         .content
         .iter()
         .filter_map(|b| match b {
-            Block::ToolUse { id, name, input, .. } => Some(json!({
-                "id": id, "type": "function", "function": {"name": name, "arguments": input.to_string()}
-            })),
+            Block::ToolUse {
+                id, name, input, ..
+            } => Some(AnswerToolCall {
+                id,
+                kind: "function",
+                function: AnswerFunction {
+                    name,
+                    arguments: input.to_string(),
+                },
+            }),
             _ => None,
         })
         .collect();
-    let mut message = json!({"role": "assistant", "content": if text.is_empty() { Value::Null } else { json!(joined_text(&text)) }});
-    if let Some(reasoning) = reasoning_text(&response.content) {
-        message["reasoning_content"] = json!(reasoning);
+    let refusal = (response.stop == StopReason::Refusal).then(|| content.clone());
+    ChatAnswer {
+        id: &response.id,
+        object: "chat.completion",
+        created,
+        model,
+        choices: [AnswerChoice {
+            index: 0,
+            message: AnswerMessage {
+                role: "assistant",
+                content,
+                reasoning_content: reasoning_text(&response.content),
+                tool_calls,
+                refusal,
+            },
+            finish_reason: stop_name(&response.effective_stop()),
+        }],
+        usage: ChatUsage::from(&response.usage),
     }
-    if !calls.is_empty() {
-        message["tool_calls"] = Value::Array(calls);
+}
+
+#[cfg(test)]
+mod answer_tests {
+    use super::*;
+
+    /// The answer's exact text: field order and `null`s as clients have always had them.
+    #[test]
+    fn answers_are_written_field_for_field_as_before() {
+        let response = Response {
+            id: "msg_1".into(),
+            model: "claude".into(),
+            content: vec![
+                Block::Thinking {
+                    text: "hmm".into(),
+                    signature: Some("s".into()),
+                },
+                Block::Text {
+                    text: "I can't \"help\".".into(),
+                    cache: None,
+                },
+                Block::ToolUse {
+                    id: "toolu_1".into(),
+                    name: "get_weather".into(),
+                    input: json!({"city": "Paris"}),
+                    cache: None,
+                },
+            ],
+            stop: StopReason::Refusal,
+            usage: TokenCounts {
+                input: 10,
+                cache_read: 100,
+                cache_write_5m: 50,
+                cache_write_1h: 0,
+                output: 7,
+                reasoning: 2,
+            },
+        };
+        let written = serde_json::to_string(&render_response(&response, "ant/claude", 1)).unwrap();
+        let expected = concat!(
+            r#"{"id":"msg_1","object":"chat.completion","created":1,"model":"ant/claude","#,
+            r#""choices":[{"index":0,"message":{"role":"assistant","content":"I can't \"help\".","#,
+            r#""reasoning_content":"hmm","tool_calls":[{"id":"toolu_1","type":"function","#,
+            r#""function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}}],"#,
+            r#""refusal":"I can't \"help\"."},"finish_reason":"stop"}],"#,
+            r#""usage":{"prompt_tokens":160,"completion_tokens":7,"total_tokens":167,"#,
+            r#""prompt_tokens_details":{"cached_tokens":100},"#,
+            r#""completion_tokens_details":{"reasoning_tokens":2}}}"#
+        );
+        assert_eq!(written, expected);
+
+        // Tool calls alone: no text is `null`, and a refusal without text is `null` too.
+        let calls_only = Response {
+            content: response.content[2..].to_vec(),
+            ..response
+        };
+        let value = serde_json::to_value(render_response(&calls_only, "m", 1)).unwrap();
+        let message = &value["choices"][0]["message"];
+        assert_eq!(message["content"], Value::Null);
+        assert_eq!(message.get("refusal"), Some(&Value::Null));
+        assert!(message.get("reasoning_content").is_none());
     }
-    if response.stop == StopReason::Refusal {
-        message["refusal"] = message["content"].clone();
-    }
-    json!({
-        "id": response.id,
-        "object": "chat.completion",
-        "created": created,
-        "model": model,
-        "choices": [{"index": 0, "message": message, "finish_reason": stop_name(&response.effective_stop())}],
-        "usage": usage_json(&response.usage),
-    })
 }

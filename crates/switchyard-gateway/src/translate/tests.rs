@@ -273,7 +273,8 @@ fn responses_translate_both_ways_with_usage_buckets() {
         "stop_reason": "max_tokens",
         "usage": {"input_tokens": 10, "cache_read_input_tokens": 100, "cache_creation_input_tokens": 50, "output_tokens": 7}});
     let response = anthropic::parse_response(anthropic_body).unwrap();
-    let as_openai = openai::render_response(&response, "ant/claude", 1);
+    let as_openai =
+        serde_json::to_value(openai::render_response(&response, "ant/claude", 1)).unwrap();
     assert_eq!(
         as_openai,
         json!({

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::json_text::write_field;
+use crate::translate::lenient::Lenient;
 use serde_json::{json, Map};
 
 /// `max_tokens` sent when the client gave none and the model's limit is unknown.
@@ -450,21 +451,77 @@ pub fn stop_name(stop: &StopReason) -> &'static str {
 pub fn parse_response(mut body: Value) -> Result<Response, ApiError> {
     let content = WireContent::deserialize(take(&mut body, "content"))
         .map_err(|e| invalid(format!("the provider's answer has unreadable content: {e}")))?;
-    let content = parse_blocks(content)?;
     let body = &body;
     let usage = body
         .get("usage")
         .and_then(|u| <crate::usage::AnthropicUsage as serde::Deserialize>::deserialize(u).ok())
         .map(|u| u.to_counts())
         .unwrap_or_default();
-    Ok(Response {
-        id: str_field(body, "id").unwrap_or("msg").to_string(),
-        model: str_field(body, "model").unwrap_or_default().to_string(),
+    answer_pivot(
+        str_field(body, "id"),
+        str_field(body, "model"),
         content,
-        stop: parse_stop(
+        parse_stop(
             str_field(body, "stop_reason"),
             str_field(body, "stop_sequence"),
         ),
+        usage,
+    )
+}
+
+/// An Anthropic answer as it arrives, read straight from its bytes.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct WireAnswer<'a> {
+    id: Lenient<String>,
+    model: Lenient<String>,
+    content: WireContent,
+    stop_reason: Lenient<String>,
+    stop_sequence: Lenient<String>,
+    /// Read on its own, so that a malformed usage costs the usage, not the answer.
+    #[serde(borrow)]
+    usage: Option<&'a serde_json::value::RawValue>,
+}
+
+/// An Anthropic answer's bytes as the pivot, read into typed fields rather than a
+/// `Value` tree first (which cost more than the rest of translating a short answer).
+/// `None` when the answer is not an object of the documented shape: [`parse_response`]
+/// then reads it, and words what is wrong with it.
+pub fn parse_response_bytes(body: &[u8]) -> Option<Result<Response, ApiError>> {
+    // Only objects: derived structs would also read a JSON array, field by field.
+    if body.trim_ascii_start().first() != Some(&b'{') {
+        return None;
+    }
+    let answer: WireAnswer = crate::json_body::parse_json(body).ok()?;
+    let usage = answer
+        .usage
+        .and_then(|u| crate::usage::read_usage::<crate::usage::AnthropicUsage>(u.get().as_bytes()))
+        .map(|u| u.to_counts())
+        .unwrap_or_default();
+    Some(answer_pivot(
+        answer.id.0.as_deref(),
+        answer.model.0.as_deref(),
+        answer.content,
+        parse_stop(
+            answer.stop_reason.0.as_deref(),
+            answer.stop_sequence.0.as_deref(),
+        ),
+        usage,
+    ))
+}
+
+fn answer_pivot(
+    id: Option<&str>,
+    model: Option<&str>,
+    content: WireContent,
+    stop: StopReason,
+    usage: TokenCounts,
+) -> Result<Response, ApiError> {
+    Ok(Response {
+        id: id.unwrap_or("msg").to_string(),
+        model: model.unwrap_or_default().to_string(),
+        content: parse_blocks(content)?,
+        stop,
         usage,
     })
 }

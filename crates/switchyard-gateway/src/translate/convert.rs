@@ -74,7 +74,10 @@ pub fn response(
     };
     let response = match from {
         WireFormat::OpenAiChat => openai::parse_response(body, names)?,
-        WireFormat::AnthropicMessages => anthropic::parse_response(value()?)?,
+        WireFormat::AnthropicMessages => match anthropic::parse_response_bytes(body) {
+            Some(response) => response?,
+            None => anthropic::parse_response(value()?)?,
+        },
         WireFormat::Gemini => gemini::parse_response(&value()?, names)?,
         WireFormat::OpenAiResponses | WireFormat::OpenAiEmbeddings => {
             return Err(not_yet("translating answers from", from))

@@ -486,3 +486,35 @@ fn openai_answers_are_read_forgivingly_and_refused_when_misshapen() {
         assert_eq!(e.status, axum::http::StatusCode::BAD_REQUEST, "{misshapen}");
     }
 }
+
+#[test]
+fn anthropic_answers_read_from_bytes_as_from_a_value() {
+    let answers = [
+        json!({"id": "msg_1", "type": "message", "role": "assistant", "model": "claude",
+            "content": [{"type": "thinking", "thinking": "hmm", "signature": "s"}, {"type": "text", "text": "Done."}],
+            "stop_reason": "max_tokens",
+            "usage": {"input_tokens": 10, "cache_read_input_tokens": 100, "cache_creation_input_tokens": 50, "output_tokens": 7}}),
+        json!({"id": 7, "model": null, "content": [{"type": "tool_use", "id": "toolu_1", "name": "f", "input": {"a": [1, "x"]}}],
+            "stop_reason": "tool_use", "usage": null}),
+        json!({"content": "plain text", "stop_reason": "stop_sequence", "stop_sequence": "END",
+            "usage": {"input_tokens": "many", "output_tokens": 3}}),
+        json!({"content": [{"type": "redacted_thinking", "data": "xyz"}], "usage": {"cache_creation": {"ephemeral_1h_input_tokens": 4}}}),
+        json!({"id": "msg_2", "stop_reason": "end_turn"}),
+        json!({"id": "msg_3", "content": [{"type": "text", "text": "caf\u{e9} \"quoted\"\n"}], "extra": {"ignored": [true]}}),
+    ];
+    for answer in answers {
+        let bytes = serde_json::to_vec(&answer).unwrap();
+        let from_bytes = anthropic::parse_response_bytes(&bytes)
+            .expect("an object reads from bytes")
+            .unwrap();
+        assert_eq!(from_bytes, anthropic::parse_response(answer).unwrap());
+    }
+    // What the typed reading does not take goes to the `Value` reading, whose errors
+    // say what is wrong; content of the wrong type is refused either way.
+    for not_typed in [&b"[1, 2]"[..], b"not json", br#"{"id": "a", "id": "b"}"#] {
+        assert!(anthropic::parse_response_bytes(not_typed).is_none());
+    }
+    let refused = anthropic::parse_response_bytes(br#"{"content": 5}"#).expect("an object");
+    assert!(refused.is_err());
+    assert!(anthropic::parse_response(json!({"content": 5})).is_err());
+}

@@ -466,21 +466,21 @@ impl OpenAiEmitter {
         }
     }
 
-    /// One `chat.completion.chunk`, written without building its envelope as a `Value`.
-    fn chunk(&self, delta: Value, finish: Value) -> Bytes {
+    /// One `chat.completion.chunk`, written without building it as a `Value`.
+    fn chunk(&self, delta: ChunkDelta<'_>, finish: Option<&'static str>) -> Bytes {
         #[derive(serde::Serialize)]
         struct Chunk<'a> {
             id: &'a str,
             object: &'static str,
             created: u64,
             model: &'a str,
-            choices: [Choice; 1],
+            choices: [Choice<'a>; 1],
         }
         #[derive(serde::Serialize)]
-        struct Choice {
+        struct Choice<'a> {
             index: u32,
-            delta: Value,
-            finish_reason: Value,
+            delta: ChunkDelta<'a>,
+            finish_reason: Option<&'static str>,
         }
         let chunk = Chunk {
             id: &self.id,
@@ -496,13 +496,55 @@ impl OpenAiEmitter {
         encode_event(None, &chunk)
     }
 
-    fn send(&mut self, mut delta: Value, out: &mut VecDeque<Bytes>) {
+    fn send(&mut self, mut delta: ChunkDelta<'_>, out: &mut VecDeque<Bytes>) {
         if !self.role_sent {
             self.role_sent = true;
-            delta["role"] = json!("assistant");
+            delta.role = Some("assistant");
         }
-        out.push_back(self.chunk(delta, Value::Null));
+        out.push_back(self.chunk(delta, None));
     }
+}
+
+/// The `delta` of a chat chunk: one of its parts per chunk, and the role in the first.
+/// The fields keep the order the chunks have always had (the role last).
+#[derive(serde::Serialize, Default)]
+struct ChunkDelta<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning_content: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_calls: Option<[ToolCallDelta<'a>; 1]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role: Option<&'static str>,
+}
+
+impl<'a> ChunkDelta<'a> {
+    fn content(text: &'a str) -> ChunkDelta<'a> {
+        ChunkDelta {
+            content: Some(text),
+            ..ChunkDelta::default()
+        }
+    }
+}
+
+/// A tool call's part of a delta: its start (id, type and name) or a piece of its
+/// arguments.
+#[derive(serde::Serialize)]
+struct ToolCallDelta<'a> {
+    index: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    kind: Option<&'static str>,
+    function: FunctionDelta<'a>,
+}
+
+#[derive(serde::Serialize)]
+struct FunctionDelta<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    arguments: &'a str,
 }
 
 impl Emitter for OpenAiEmitter {
@@ -517,24 +559,51 @@ impl Emitter for OpenAiEmitter {
                 } else {
                     format!("chatcmpl-{id}")
                 };
-                self.send(json!({"content": ""}), out);
+                self.send(ChunkDelta::content(""), out);
             }
-            Event::Text(text) => self.send(json!({"content": text}), out),
+            Event::Text(text) => self.send(ChunkDelta::content(text), out),
             Event::Thinking(text) if !text.is_empty() => {
-                self.send(json!({"reasoning_content": text}), out)
+                let delta = ChunkDelta {
+                    reasoning_content: Some(text),
+                    ..ChunkDelta::default()
+                };
+                self.send(delta, out)
             }
             Event::Thinking(_) | Event::Signature(_) => {}
             Event::ToolStart { index, id, name } => {
                 let position = self.tools.len();
                 self.tools.push(*index);
-                self.send(
-                    json!({"tool_calls": [{"index": position, "id": id, "type": "function", "function": {"name": name, "arguments": ""}}]}),
-                    out,
-                );
+                let call = ToolCallDelta {
+                    index: position,
+                    id: Some(id),
+                    kind: Some("function"),
+                    function: FunctionDelta {
+                        name: Some(name),
+                        arguments: "",
+                    },
+                };
+                let delta = ChunkDelta {
+                    tool_calls: Some([call]),
+                    ..ChunkDelta::default()
+                };
+                self.send(delta, out);
             }
             Event::ToolArgs { index, fragment } => {
                 if let Some(position) = self.tools.iter().position(|i| i == index) {
-                    self.send(json!({"tool_calls": [{"index": position, "function": {"arguments": fragment}}]}), out);
+                    let call = ToolCallDelta {
+                        index: position,
+                        id: None,
+                        kind: None,
+                        function: FunctionDelta {
+                            name: None,
+                            arguments: fragment,
+                        },
+                    };
+                    let delta = ChunkDelta {
+                        tool_calls: Some([call]),
+                        ..ChunkDelta::default()
+                    };
+                    self.send(delta, out);
                 }
             }
             Event::Usage(u) => self.usage = Some(*u),
@@ -555,13 +624,13 @@ impl Emitter for OpenAiEmitter {
             return;
         }
         if !self.role_sent {
-            self.send(json!({"content": ""}), out);
+            self.send(ChunkDelta::content(""), out);
         }
         let mut stop = self.stop.clone().unwrap_or(StopReason::EndTurn);
         if !self.tools.is_empty() && stop == StopReason::EndTurn {
             stop = StopReason::ToolUse;
         }
-        out.push_back(self.chunk(json!({}), json!(openai::stop_name(&stop))));
+        out.push_back(self.chunk(ChunkDelta::default(), Some(openai::stop_name(&stop))));
         if self.client_wants_usage {
             let usage = self.usage.unwrap_or_default();
             let chunk = json!({"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,

@@ -319,3 +319,48 @@ fn an_anthropic_error_event_becomes_an_openai_error_chunk() {
         .iter()
         .any(|(_, v)| *v == Value::String("[DONE]".into())));
 }
+
+/// The chunks' exact text: field order, the role in the first delta, `null`s.
+#[test]
+fn openai_chunks_are_written_field_for_field_as_before() {
+    let mut emitter = OpenAiEmitter::new("ant/claude", 7, false);
+    let mut out = VecDeque::new();
+    let events = [
+        Event::ToolStart {
+            index: 3,
+            id: "toolu_1".into(),
+            name: "get_weather".into(),
+        },
+        Event::ToolArgs {
+            index: 3,
+            fragment: "{\"city\":".into(),
+        },
+        Event::Text("caf\u{e9} \"hi\"\n".into()),
+        Event::Thinking("hmm".into()),
+        Event::Done,
+    ];
+    for event in &events {
+        emitter.emit(event, &mut out);
+    }
+    let written: Vec<String> = out
+        .iter()
+        .map(|b| String::from_utf8(b.to_vec()).unwrap())
+        .collect();
+    let head = r#"data: {"id":"chatcmpl","object":"chat.completion.chunk","created":7,"model":"ant/claude","choices":[{"index":0,"delta":"#;
+    let expected = [
+        format!(
+            r#"{head}{{"tool_calls":[{{"index":0,"id":"toolu_1","type":"function","function":{{"name":"get_weather","arguments":""}}}}],"role":"assistant"}},"finish_reason":null}}]}}"#
+        ),
+        format!(
+            r#"{head}{{"tool_calls":[{{"index":0,"function":{{"arguments":"{{\"city\":"}}}}]}},"finish_reason":null}}]}}"#
+        ),
+        format!(r#"{head}{{"content":"café \"hi\"\n"}},"finish_reason":null}}]}}"#),
+        format!(r#"{head}{{"reasoning_content":"hmm"}},"finish_reason":null}}]}}"#),
+        format!(r#"{head}{{}},"finish_reason":"tool_calls"}}]}}"#),
+    ];
+    assert_eq!(written.len(), expected.len() + 1);
+    for (got, want) in written.iter().zip(&expected) {
+        assert_eq!(got, &format!("{want}\n\n"));
+    }
+    assert_eq!(written[expected.len()], "data: [DONE]\n\n");
+}

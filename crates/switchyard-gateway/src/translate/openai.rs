@@ -262,17 +262,6 @@ pub fn stop_name(stop: &StopReason) -> &'static str {
     }
 }
 
-pub fn usage_json(usage: &TokenCounts) -> Value {
-    let prompt = usage.total_input();
-    json!({
-        "prompt_tokens": prompt,
-        "completion_tokens": usage.output,
-        "total_tokens": prompt + usage.output,
-        "prompt_tokens_details": {"cached_tokens": usage.cache_read},
-        "completion_tokens_details": {"reasoning_tokens": usage.reasoning},
-    })
-}
-
 /// A complete OpenAI chat answer, borrowing the pivot's text. Typed rather than built as
 /// a `Value`: a tree of a short answer cost more to build (an ordered map per object,
 /// its keys hashed) and write than the rest of translating it.
@@ -322,9 +311,9 @@ struct AnswerFunction<'a> {
     arguments: String,
 }
 
-/// Usage as chat completions report it.
+/// Usage as chat completions report it, in answers and in a stream's last chunk.
 #[derive(Serialize)]
-struct ChatUsage {
+pub struct ChatUsage {
     prompt_tokens: u64,
     completion_tokens: u64,
     total_tokens: u64,

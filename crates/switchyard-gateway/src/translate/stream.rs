@@ -526,6 +526,20 @@ impl<'a> ChunkDelta<'a> {
             ..ChunkDelta::default()
         }
     }
+
+    fn reasoning(text: &'a str) -> ChunkDelta<'a> {
+        ChunkDelta {
+            reasoning_content: Some(text),
+            ..ChunkDelta::default()
+        }
+    }
+
+    fn tool_call(call: ToolCallDelta<'a>) -> ChunkDelta<'a> {
+        ChunkDelta {
+            tool_calls: Some([call]),
+            ..ChunkDelta::default()
+        }
+    }
 }
 
 /// A tool call's part of a delta: its start (id, type and name) or a piece of its
@@ -563,11 +577,7 @@ impl Emitter for OpenAiEmitter {
             }
             Event::Text(text) => self.send(ChunkDelta::content(text), out),
             Event::Thinking(text) if !text.is_empty() => {
-                let delta = ChunkDelta {
-                    reasoning_content: Some(text),
-                    ..ChunkDelta::default()
-                };
-                self.send(delta, out)
+                self.send(ChunkDelta::reasoning(text), out)
             }
             Event::Thinking(_) | Event::Signature(_) => {}
             Event::ToolStart { index, id, name } => {
@@ -582,11 +592,7 @@ impl Emitter for OpenAiEmitter {
                         arguments: "",
                     },
                 };
-                let delta = ChunkDelta {
-                    tool_calls: Some([call]),
-                    ..ChunkDelta::default()
-                };
-                self.send(delta, out);
+                self.send(ChunkDelta::tool_call(call), out);
             }
             Event::ToolArgs { index, fragment } => {
                 if let Some(position) = self.tools.iter().position(|i| i == index) {
@@ -599,11 +605,7 @@ impl Emitter for OpenAiEmitter {
                             arguments: fragment,
                         },
                     };
-                    let delta = ChunkDelta {
-                        tool_calls: Some([call]),
-                        ..ChunkDelta::default()
-                    };
-                    self.send(delta, out);
+                    self.send(ChunkDelta::tool_call(call), out);
                 }
             }
             Event::Usage(u) => self.usage = Some(*u),
@@ -632,9 +634,23 @@ impl Emitter for OpenAiEmitter {
         }
         out.push_back(self.chunk(ChunkDelta::default(), Some(openai::stop_name(&stop))));
         if self.client_wants_usage {
-            let usage = self.usage.unwrap_or_default();
-            let chunk = json!({"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
-                "choices": [], "usage": openai::usage_json(&usage)});
+            #[derive(serde::Serialize)]
+            struct UsageChunk<'a> {
+                id: &'a str,
+                object: &'static str,
+                created: u64,
+                model: &'a str,
+                choices: [(); 0],
+                usage: openai::ChatUsage,
+            }
+            let chunk = UsageChunk {
+                id: &self.id,
+                object: "chat.completion.chunk",
+                created: self.created,
+                model: &self.model,
+                choices: [],
+                usage: openai::ChatUsage::from(&self.usage.unwrap_or_default()),
+            };
             out.push_back(encode_event(None, &chunk));
         }
         out.push_back(Bytes::from_static(b"data: [DONE]\n\n"));

@@ -13,11 +13,15 @@ use serde_json::json;
 use std::collections::VecDeque;
 
 mod anthropic_event;
+mod anthropic_wire;
+mod fields;
 mod openai_chunk;
 use anthropic::Usage;
 use anthropic_event::{
     BlockDelta, BlockStart, EmptyObject, ErrorBody, MessageDelta, MessageStart, StreamEvent,
 };
+use anthropic_wire::WireEvent;
+use fields::Text;
 use openai_chunk::Chunk;
 
 /// What happened in a stream, format-free.
@@ -177,35 +181,55 @@ pub struct AnthropicParser {
 
 impl Parser for AnthropicParser {
     fn parse(&mut self, data: &[u8], out: &mut Vec<Event>) {
-        let Ok(e) = crate::json_body::parse_json::<Value>(data) else {
+        match WireEvent::read(data) {
+            Some(event) => self.wire_events(event, out),
+            None => self.parse_general(data, out),
+        }
+    }
+}
+
+impl AnthropicParser {
+    /// Any event, through a `Value` tree: errors and shapes the typed reading refuses.
+    fn parse_general(&mut self, data: &[u8], out: &mut Vec<Event>) {
+        let Ok(value) = crate::json_body::parse_json::<Value>(data) else {
             return;
         };
-        let index = e.get("index").and_then(Value::as_u64).unwrap_or(0);
-        match str_field(&e, "type").unwrap_or("") {
+        if str_field(&value, "type") == Some("error") {
+            out.push(error_event(value.get("error")));
+            return;
+        }
+        self.wire_events(WireEvent::from_value(&value), out);
+    }
+
+    fn wire_events(&mut self, e: WireEvent<'_>, out: &mut Vec<Event>) {
+        let index = e.index.unwrap_or(0);
+        match e.kind.as_str().unwrap_or("") {
             "message_start" => {
-                let message = e.get("message").unwrap_or(&Value::Null);
+                let (id, model) = match &e.message {
+                    Some(m) => (m.id.as_str(), m.model.as_str()),
+                    None => (None, None),
+                };
                 out.push(Event::Start {
-                    id: str_field(message, "id").unwrap_or("msg").to_string(),
-                    model: str_field(message, "model").unwrap_or_default().to_string(),
+                    id: id.unwrap_or("msg").to_string(),
+                    model: model.unwrap_or_default().to_string(),
                 });
-                if let Some(u) = message
-                    .get("usage")
-                    .and_then(|u| <AnthropicUsage as serde::Deserialize>::deserialize(u).ok())
-                {
+                if let Some(u) = e.message.and_then(|m| m.usage) {
                     self.usage.update(u);
                     out.push(Event::Usage(self.usage.to_counts()));
                 }
             }
             "content_block_start" => {
-                let block = e.get("content_block").unwrap_or(&Value::Null);
-                match str_field(block, "type") {
+                let Some(block) = e.content_block else {
+                    return;
+                };
+                match block.kind.as_str() {
                     Some("tool_use") => out.push(Event::ToolStart {
                         index,
-                        id: str_field(block, "id").unwrap_or_default().to_string(),
-                        name: str_field(block, "name").unwrap_or_default().to_string(),
+                        id: owned(&block.id),
+                        name: owned(&block.name),
                     }),
                     Some("text") => {
-                        if let Some(t) = str_field(block, "text").filter(|t| !t.is_empty()) {
+                        if let Some(t) = block.text.as_str().filter(|t| !t.is_empty()) {
                             out.push(Event::Text(t.to_string()));
                         }
                     }
@@ -213,49 +237,39 @@ impl Parser for AnthropicParser {
                 }
             }
             "content_block_delta" => {
-                let delta = e.get("delta").unwrap_or(&Value::Null);
-                match str_field(delta, "type") {
-                    Some("text_delta") => out.push(Event::Text(
-                        str_field(delta, "text").unwrap_or_default().to_string(),
-                    )),
+                let Some(delta) = e.delta else {
+                    return;
+                };
+                match delta.kind.as_str() {
+                    Some("text_delta") => out.push(Event::Text(owned(&delta.text))),
                     Some("input_json_delta") => out.push(Event::ToolArgs {
                         index,
-                        fragment: str_field(delta, "partial_json")
-                            .unwrap_or_default()
-                            .to_string(),
+                        fragment: owned(&delta.partial_json),
                     }),
-                    Some("thinking_delta") => out.push(Event::Thinking(
-                        str_field(delta, "thinking").unwrap_or_default().to_string(),
-                    )),
-                    Some("signature_delta") => out.push(Event::Signature(
-                        str_field(delta, "signature")
-                            .unwrap_or_default()
-                            .to_string(),
-                    )),
+                    Some("thinking_delta") => out.push(Event::Thinking(owned(&delta.thinking))),
+                    Some("signature_delta") => out.push(Event::Signature(owned(&delta.signature))),
                     _ => {}
                 }
             }
             "message_delta" => {
-                let delta = e.get("delta").unwrap_or(&Value::Null);
-                if let Some(reason) = str_field(delta, "stop_reason") {
-                    out.push(Event::Stop(anthropic::parse_stop(
-                        Some(reason),
-                        str_field(delta, "stop_sequence"),
-                    )));
+                if let Some(reason) = e.delta.as_ref().and_then(|d| d.stop_reason.as_str()) {
+                    let sequence = e.delta.as_ref().and_then(|d| d.stop_sequence.as_str());
+                    out.push(Event::Stop(anthropic::parse_stop(Some(reason), sequence)));
                 }
-                if let Some(u) = e
-                    .get("usage")
-                    .and_then(|u| <AnthropicUsage as serde::Deserialize>::deserialize(u).ok())
-                {
+                if let Some(u) = e.usage {
                     self.usage.update(u);
                     out.push(Event::Usage(self.usage.to_counts()));
                 }
             }
             "message_stop" => out.push(Event::Done),
-            "error" => out.push(error_event(e.get("error"))),
             _ => {}
         }
     }
+}
+
+/// A string field's text, or an empty string when it is missing or not a string.
+fn owned(text: &Text<'_>) -> String {
+    text.as_str().unwrap_or_default().to_string()
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -5,6 +5,7 @@
 //! OpenAI streams start with the role and end with a `finish_reason` before `[DONE]`.
 
 use super::*;
+use crate::json_text::{write_field, write_optional_field, write_string};
 use crate::sse::{encode_event, event_data};
 use crate::stream::EventHandler;
 use crate::usage::AnthropicUsage;
@@ -480,34 +481,23 @@ impl OpenAiEmitter {
         }
     }
 
-    /// One `chat.completion.chunk`, written without building it as a `Value`.
+    /// One `chat.completion.chunk` event.
+    ///
+    /// Written around its strings and numbers rather than serialized: a serializer
+    /// escapes each of a chunk's ten or so keys at run time, which cost more than the
+    /// rest of translating the event. Byte for byte what serializing `ChunkShape`
+    /// writes (a test holds them together).
     fn chunk(&self, delta: ChunkDelta<'_>, finish: Option<&'static str>) -> Bytes {
-        #[derive(serde::Serialize)]
-        struct Chunk<'a> {
-            id: &'a str,
-            object: &'static str,
-            created: u64,
-            model: &'a str,
-            choices: [Choice<'a>; 1],
-        }
-        #[derive(serde::Serialize)]
-        struct Choice<'a> {
-            index: u32,
-            delta: ChunkDelta<'a>,
-            finish_reason: Option<&'static str>,
-        }
-        let chunk = Chunk {
-            id: &self.id,
-            object: "chat.completion.chunk",
-            created: self.created,
-            model: &self.model,
-            choices: [Choice {
-                index: 0,
-                delta,
-                finish_reason: finish,
-            }],
-        };
-        encode_event(None, &chunk)
+        let mut out = Vec::with_capacity(192 + delta.text_len());
+        write_field(&mut out, b"data: {\"id\":", &self.id);
+        out.extend_from_slice(b",\"object\":\"chat.completion.chunk\",\"created\":");
+        out.extend_from_slice(itoa::Buffer::new().format(self.created).as_bytes());
+        write_field(&mut out, b",\"model\":", &self.model);
+        out.extend_from_slice(b",\"choices\":[{\"index\":0,\"delta\":");
+        delta.write_json(&mut out);
+        write_optional_field(&mut out, b",\"finish_reason\":", finish);
+        out.extend_from_slice(b"}]}\n\n");
+        Bytes::from(out)
     }
 
     fn send(&mut self, mut delta: ChunkDelta<'_>, out: &mut VecDeque<Bytes>) {
@@ -519,9 +509,33 @@ impl OpenAiEmitter {
     }
 }
 
+/// A `chat.completion.chunk` as serializing would write it: the reference the
+/// hand-written [`OpenAiEmitter::chunk`] is tested against.
+#[cfg(test)]
+#[derive(serde::Serialize)]
+struct ChunkShape<'a> {
+    id: &'a str,
+    object: &'static str,
+    created: u64,
+    model: &'a str,
+    choices: [ChoiceShape<'a>; 1],
+}
+
+#[cfg(test)]
+#[derive(serde::Serialize)]
+struct ChoiceShape<'a> {
+    index: u32,
+    delta: ChunkDelta<'a>,
+    finish_reason: Option<&'static str>,
+}
+
 /// The `delta` of a chat chunk: one of its parts per chunk, and the role in the first.
 /// The fields keep the order the chunks have always had (the role last).
-#[derive(serde::Serialize, Default)]
+///
+/// Written by hand as well ([`ChunkDelta::write_json`]): a field added here or in the
+/// types below goes there too; the test that compares the two catches one that is
+/// missed only if it sets it.
+#[derive(serde::Serialize, Default, Clone, Copy)]
 struct ChunkDelta<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     content: Option<&'a str>,
@@ -554,11 +568,68 @@ impl<'a> ChunkDelta<'a> {
             ..ChunkDelta::default()
         }
     }
+
+    /// The length of its text, to size the chunk's buffer.
+    fn text_len(&self) -> usize {
+        let call = self
+            .tool_calls
+            .as_ref()
+            .map(|[call]| call.function.arguments.len() + call.function.name.map_or(0, str::len));
+        self.content.map_or(0, str::len)
+            + self.reasoning_content.map_or(0, str::len)
+            + call.unwrap_or(0)
+    }
+
+    /// The delta as JSON, its fields in the order they are declared.
+    fn write_json(&self, out: &mut Vec<u8>) {
+        let mut fields = Fields::open(out);
+        if let Some(text) = self.content {
+            write_string(fields.key(b"\"content\":"), text);
+        }
+        if let Some(text) = self.reasoning_content {
+            write_string(fields.key(b"\"reasoning_content\":"), text);
+        }
+        if let Some([call]) = &self.tool_calls {
+            let out = fields.key(b"\"tool_calls\":[");
+            call.write_json(out);
+            out.push(b']');
+        }
+        if let Some(role) = self.role {
+            write_string(fields.key(b"\"role\":"), role);
+        }
+        fields.close();
+    }
+}
+
+/// An object being written field by field, each after a comma but the first.
+struct Fields<'o> {
+    out: &'o mut Vec<u8>,
+    empty: bool,
+}
+
+impl<'o> Fields<'o> {
+    fn open(out: &'o mut Vec<u8>) -> Fields<'o> {
+        out.push(b'{');
+        Fields { out, empty: true }
+    }
+
+    /// Writes the separator and `key` (quoted, with its colon) for the next field.
+    fn key(&mut self, key: &[u8]) -> &mut Vec<u8> {
+        if !std::mem::take(&mut self.empty) {
+            self.out.push(b',');
+        }
+        self.out.extend_from_slice(key);
+        self.out
+    }
+
+    fn close(self) {
+        self.out.push(b'}');
+    }
 }
 
 /// A tool call's part of a delta: its start (id, type and name) or a piece of its
-/// arguments.
-#[derive(serde::Serialize)]
+/// arguments. Written by hand as well ([`ToolCallDelta::write_json`]).
+#[derive(serde::Serialize, Clone, Copy)]
 struct ToolCallDelta<'a> {
     index: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -568,7 +639,27 @@ struct ToolCallDelta<'a> {
     function: FunctionDelta<'a>,
 }
 
-#[derive(serde::Serialize)]
+impl ToolCallDelta<'_> {
+    fn write_json(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"index\":");
+        out.extend_from_slice(itoa::Buffer::new().format(self.index).as_bytes());
+        if let Some(id) = self.id {
+            write_field(out, b",\"id\":", id);
+        }
+        if let Some(kind) = self.kind {
+            write_field(out, b",\"type\":", kind);
+        }
+        out.extend_from_slice(b",\"function\":{");
+        if let Some(name) = self.function.name {
+            write_field(out, b"\"name\":", name);
+            out.push(b',');
+        }
+        write_field(out, b"\"arguments\":", self.function.arguments);
+        out.extend_from_slice(b"}}");
+    }
+}
+
+#[derive(serde::Serialize, Clone, Copy)]
 struct FunctionDelta<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     name: Option<&'a str>,

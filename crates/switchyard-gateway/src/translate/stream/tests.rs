@@ -364,3 +364,66 @@ fn openai_chunks_are_written_field_for_field_as_before() {
     }
     assert_eq!(written[expected.len()], "data: [DONE]\n\n");
 }
+
+#[test]
+fn openai_chunks_are_written_byte_for_byte_as_serializing_writes_them() {
+    let hostile = [
+        "",
+        "plain",
+        "caf\u{e9} \"quoted\" back\\slash\n\ttab \u{1} \u{1f} \u{7f} \u{2028} \u{1f600}",
+        "{\"path\":\"/tmp/a b\",\"n\":[1,2]}",
+    ];
+    let mut deltas = vec![ChunkDelta::default()];
+    for text in hostile {
+        deltas.push(ChunkDelta::content(text));
+        deltas.push(ChunkDelta::reasoning(text));
+        for (id, kind, name) in [
+            (None, None, None),
+            (Some(text), Some("function"), Some(text)),
+        ] {
+            deltas.push(ChunkDelta::tool_call(ToolCallDelta {
+                index: usize::MAX,
+                id,
+                kind,
+                function: FunctionDelta {
+                    name,
+                    arguments: text,
+                },
+            }));
+        }
+    }
+    let first_chunks: Vec<ChunkDelta<'_>> = deltas
+        .iter()
+        .map(|d| ChunkDelta {
+            role: Some("assistant"),
+            ..*d
+        })
+        .collect();
+    deltas.extend(first_chunks);
+    let mut checked = 0;
+    for (id, model) in [("chatcmpl", ""), ("chatcmpl-\"x\\", "ant/claude \u{e9}\n")] {
+        let mut emitter = OpenAiEmitter::new(model, u64::MAX, false);
+        emitter.id = id.to_string();
+        for delta in &deltas {
+            for finish in [None, Some("stop"), Some("tool_calls")] {
+                let shape = ChunkShape {
+                    id: &emitter.id,
+                    object: "chat.completion.chunk",
+                    created: emitter.created,
+                    model: &emitter.model,
+                    choices: [ChoiceShape {
+                        index: 0,
+                        delta: *delta,
+                        finish_reason: finish,
+                    }],
+                };
+                assert_eq!(
+                    String::from_utf8_lossy(&emitter.chunk(*delta, finish)),
+                    String::from_utf8_lossy(&encode_event(None, &shape))
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked, 2 * 34 * 3);
+}

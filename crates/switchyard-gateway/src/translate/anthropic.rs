@@ -3,7 +3,7 @@
 use super::*;
 use crate::json_text::write_field;
 use crate::translate::lenient::Lenient;
-use serde_json::{json, Map};
+use serde_json::json;
 
 /// `max_tokens` sent when the client gave none and the model's limit is unknown.
 pub const DEFAULT_MAX_TOKENS: u64 = 8192;
@@ -14,9 +14,16 @@ pub const JSON_OBJECT_INSTRUCTION: &str =
 pub const MIN_THINKING_BUDGET: u64 = 1024;
 
 mod render;
+mod request_out;
 mod wire;
 
 pub use render::{render_response, Answer};
+pub use request_out::RequestOut;
+
+use request_out::{
+    ContentOut, MessageOut, Metadata, OutputConfig, SchemaFormat, ThinkingOut, ToolChoiceOut,
+    ToolOut,
+};
 
 use serde::Deserialize;
 use wire::{WireBlock, WireContent, WireRequest, WireSource};
@@ -209,45 +216,30 @@ fn from_wire(wire: WireRequest) -> Result<Request, ApiError> {
     Ok(request)
 }
 
-fn with_cache(mut v: Value, cache: &CacheControl, target: &Target) -> Value {
-    if let (Some(c), true) = (cache, target.keeps_cache_control) {
-        v["cache_control"] = c.clone();
-    }
-    v
-}
-
-/// A pivot block as a JSON value, for the request being assembled around it.
-fn render_block(b: &Block, target: &Target) -> Option<Value> {
-    render::block(b, target).and_then(|b| serde_json::to_value(b).ok())
-}
-
 /// The pivot as an Anthropic messages request for `model`.
-pub fn render_request(request: &Request, model: &str, target: &Target) -> Value {
-    let mut system: Vec<Value> = request
-        .system
-        .iter()
-        .filter_map(|b| render_block(b, target))
-        .collect();
-    let mut messages: Vec<(Role, Vec<Value>)> = Vec::new();
+pub fn render_request<'a>(
+    request: &'a Request,
+    model: &'a str,
+    target: &'a Target,
+) -> RequestOut<'a> {
+    let block = |b: &'a Block| render::block(b, target).map(ContentOut::Block);
+    let mut system: Vec<ContentOut<'a>> = request.system.iter().filter_map(block).collect();
+    let mut messages: Vec<(Role, Vec<ContentOut<'a>>)> = Vec::new();
     // Tool calls still waiting for a result, to repair conversations Anthropic would refuse.
-    let mut open_calls: Vec<String> = Vec::new();
+    let mut open_calls: Vec<&'a str> = Vec::new();
     for m in &request.messages {
         match m.role {
             Role::System => {
                 // Anthropic has no mid-conversation system messages: they join the system prompt.
-                system.extend(m.content.iter().filter_map(|b| render_block(b, target)));
+                system.extend(m.content.iter().filter_map(block));
             }
             Role::Assistant => {
-                let blocks: Vec<Value> = m
-                    .content
-                    .iter()
-                    .filter_map(|b| render_block(b, target))
-                    .collect();
+                let blocks = m.content.iter().filter_map(block).collect();
                 open_calls = m
                     .content
                     .iter()
                     .filter_map(|b| match b {
-                        Block::ToolUse { id, .. } => Some(id.clone()),
+                        Block::ToolUse { id, .. } => Some(id.as_str()),
                         _ => None,
                     })
                     .collect();
@@ -258,22 +250,24 @@ pub fn render_request(request: &Request, model: &str, target: &Target) -> Value 
                 let mut others = Vec::new();
                 for b in &m.content {
                     match b {
-                        Block::ToolResult { id, content, .. } if !open_calls.contains(id) => {
+                        Block::ToolResult { id, content, .. }
+                            if !open_calls.contains(&id.as_str()) =>
+                        {
                             // A result whose call is missing: keep what it says, as text.
                             let text = joined_text(content);
-                            others.push(json!({"type": "text", "text": format!("[result of tool call {id}]\n{text}")}));
+                            others.push(ContentOut::text(format!(
+                                "[result of tool call {id}]\n{text}"
+                            )));
                         }
                         Block::ToolResult { id, .. } => {
                             open_calls.retain(|c| c != id);
-                            results.extend(render_block(b, target));
+                            results.extend(block(b));
                         }
-                        _ => others.extend(render_block(b, target)),
+                        _ => others.extend(block(b)),
                     }
                 }
                 // Every tool call needs a result in the next user turn.
-                for id in open_calls.drain(..) {
-                    results.push(json!({"type": "tool_result", "tool_use_id": id, "content": "(no result)", "is_error": true}));
-                }
+                results.extend(open_calls.drain(..).map(ContentOut::missing_result));
                 results.extend(others);
                 push_merged(&mut messages, Role::User, results);
             }
@@ -282,7 +276,7 @@ pub fn render_request(request: &Request, model: &str, target: &Target) -> Value 
     if !open_calls.is_empty() {
         let results = open_calls
             .drain(..)
-            .map(|id| json!({"type": "tool_result", "tool_use_id": id, "content": "(no result)", "is_error": true}))
+            .map(ContentOut::missing_result)
             .collect();
         push_merged(&mut messages, Role::User, results);
     }
@@ -291,7 +285,7 @@ pub fn render_request(request: &Request, model: &str, target: &Target) -> Value 
             0,
             (
                 Role::User,
-                vec![json!({"type": "text", "text": "(conversation continues)"})],
+                vec![ContentOut::text("(conversation continues)")],
             ),
         );
     }
@@ -303,25 +297,12 @@ pub fn render_request(request: &Request, model: &str, target: &Target) -> Value 
     if let Some(limit) = max_output {
         max_tokens = max_tokens.min(limit);
     }
-    let mut body = Map::new();
-    body.insert("model".into(), json!(model));
-    body.insert(
-        "messages".into(),
-        Value::Array(
-            messages
-                .into_iter()
-                .map(|(role, content)| json!({"role": if role == Role::User {"user"} else {"assistant"}, "content": content}))
-                .collect(),
-        ),
-    );
-    if !system.is_empty() {
-        body.insert("system".into(), Value::Array(system));
-    }
     let thinking_budget = match request.reasoning {
         Some(Reasoning::Budget(b)) if b > 0 => Some(b),
         Some(Reasoning::Effort(e)) => effort_budget(e, max_output),
         _ => None,
     };
+    let (mut thinking, mut temperature, mut top_p) = (None, None, None);
     if let Some(budget) = thinking_budget {
         // The budget must be at least 1024 and below max_tokens.
         let budget = budget.max(MIN_THINKING_BUDGET);
@@ -334,56 +315,45 @@ pub fn render_request(request: &Request, model: &str, target: &Target) -> Value 
         let budget = budget
             .min(max_tokens.saturating_sub(1))
             .max(MIN_THINKING_BUDGET);
-        body.insert(
-            "thinking".into(),
-            json!({"type": "enabled", "budget_tokens": budget}),
-        );
+        thinking = Some(ThinkingOut {
+            kind: "enabled",
+            budget_tokens: budget,
+        });
     } else {
         // Sampling settings are not allowed together with thinking.
-        if let Some(t) = request.temperature {
-            body.insert("temperature".into(), json!(t.min(1.0)));
-        }
-        if let Some(p) = request.top_p {
-            body.insert("top_p".into(), json!(p));
-        }
+        temperature = request.temperature.map(|t| t.min(1.0));
+        top_p = request.top_p;
     }
-    body.insert("max_tokens".into(), json!(max_tokens));
-    if !request.stop.is_empty() {
-        body.insert("stop_sequences".into(), json!(request.stop));
-    }
-    if request.stream {
-        body.insert("stream".into(), json!(true));
-    }
-    if !request.tools.is_empty() {
-        let tools: Vec<Value> = request
-            .tools
-            .iter()
-            .map(|t| {
-                let mut v = json!({"name": t.name, "input_schema": t.schema});
-                if let Some(d) = &t.description {
-                    v["description"] = json!(d);
-                }
-                with_cache(v, &t.cache, target)
+    let tools: Vec<ToolOut<'a>> = request
+        .tools
+        .iter()
+        .map(|t| ToolOut {
+            name: &t.name,
+            input_schema: &t.schema,
+            description: t.description.as_deref(),
+            cache_control: t.cache.as_ref().filter(|_| target.keeps_cache_control),
+        })
+        .collect();
+    let tool_choice = (!tools.is_empty())
+        .then(|| {
+            let (kind, name) = match &request.tool_choice {
+                Some(ToolChoice::Auto) => ("auto", None),
+                Some(ToolChoice::Required) => ("any", None),
+                Some(ToolChoice::None) => ("none", None),
+                Some(ToolChoice::Named(n)) => ("tool", Some(n.as_str())),
+                None => ("auto", None),
+            };
+            let disable_parallel_tool_use = request.parallel_tool_calls == Some(false);
+            (request.tool_choice.is_some() || disable_parallel_tool_use).then_some(ToolChoiceOut {
+                kind,
+                name,
+                disable_parallel_tool_use,
             })
-            .collect();
-        body.insert("tools".into(), Value::Array(tools));
-    }
-    let mut choice = match &request.tool_choice {
-        Some(ToolChoice::Auto) => Some(json!({"type": "auto"})),
-        Some(ToolChoice::Required) => Some(json!({"type": "any"})),
-        Some(ToolChoice::None) => Some(json!({"type": "none"})),
-        Some(ToolChoice::Named(n)) => Some(json!({"type": "tool", "name": n})),
-        None => None,
-    };
-    if request.parallel_tool_calls == Some(false) && !request.tools.is_empty() {
-        let c = choice.get_or_insert_with(|| json!({"type": "auto"}));
-        c["disable_parallel_tool_use"] = json!(true);
-    }
-    if let Some(c) = choice.filter(|_| !request.tools.is_empty()) {
-        body.insert("tool_choice".into(), c);
-    }
+        })
+        .flatten();
     // Structured output: a JSON schema becomes Anthropic's `output_config.format`;
     // Anthropic has no schema-free JSON mode, so `json_object` becomes an instruction.
+    let mut output_config = None;
     match request
         .response_format
         .as_ref()
@@ -395,29 +365,50 @@ pub fn render_request(request: &Request, model: &str, target: &Target) -> Value 
                 .response_format
                 .as_ref()
                 .and_then(|f| f.pointer("/json_schema/schema"))
-                .cloned()
-                .unwrap_or_else(|| json!({"type": "object"}));
-            body.insert(
-                "output_config".into(),
-                json!({"format": {"type": "json_schema", "schema": schema}}),
-            );
+                .map_or_else(|| Cow::Owned(json!({"type": "object"})), Cow::Borrowed);
+            output_config = Some(OutputConfig {
+                format: SchemaFormat {
+                    kind: "json_schema",
+                    schema,
+                },
+            });
         }
-        Some("json_object") => {
-            let system = body.entry("system").or_insert_with(|| json!([]));
-            if let Some(blocks) = system.as_array_mut() {
-                blocks.push(json!({"type": "text", "text": JSON_OBJECT_INSTRUCTION}));
-            }
-        }
+        Some("json_object") => system.push(ContentOut::text(JSON_OBJECT_INSTRUCTION)),
         _ => {}
     }
-    if let Some(user) = &request.user {
-        body.insert("metadata".into(), json!({"user_id": user}));
+    RequestOut {
+        model,
+        messages: messages
+            .into_iter()
+            .map(|(role, content)| MessageOut {
+                role: if role == Role::User {
+                    "user"
+                } else {
+                    "assistant"
+                },
+                content,
+            })
+            .collect(),
+        system,
+        thinking,
+        temperature,
+        top_p,
+        max_tokens,
+        stop_sequences: &request.stop,
+        stream: request.stream,
+        tools,
+        tool_choice,
+        output_config,
+        metadata: request.user.as_deref().map(|user_id| Metadata { user_id }),
     }
-    Value::Object(body)
 }
 
 /// Anthropic wants alternating roles: consecutive turns of one role are merged.
-fn push_merged(messages: &mut Vec<(Role, Vec<Value>)>, role: Role, blocks: Vec<Value>) {
+fn push_merged<'a>(
+    messages: &mut Vec<(Role, Vec<ContentOut<'a>>)>,
+    role: Role,
+    blocks: Vec<ContentOut<'a>>,
+) {
     if blocks.is_empty() {
         return;
     }

@@ -22,6 +22,11 @@ pub(crate) fn openai_value(
     serde_json::to_value(&chat).expect("serializes")
 }
 
+/// The Anthropic messages request as the JSON that would be sent.
+pub(crate) fn anthropic_value(request: &Request, model: &str, target: &Target) -> Value {
+    serde_json::to_value(anthropic::render_request(request, model, target)).expect("serializes")
+}
+
 fn openai_target() -> Target {
     Target {
         uses_max_completion_tokens: false,
@@ -113,7 +118,7 @@ fn openai_request_becomes_anthropic_messages() {
         "stop": "STOP", "user": "u-9"
     });
     let request = openai::parse_request(&body).unwrap();
-    let out = anthropic::render_request(&request, "claude-sonnet-4-5", &claude_target());
+    let out = anthropic_value(&request, "claude-sonnet-4-5", &claude_target());
     assert_eq!(
         out,
         json!({
@@ -150,7 +155,7 @@ fn anthropic_needs_max_tokens_and_every_tool_call_answered() {
         {"role": "user", "content": "never mind"},
         {"role": "tool", "tool_call_id": "ghost", "content": "orphan"}
     ]});
-    let out = anthropic::render_request(
+    let out = anthropic_value(
         &openai::parse_request(&body).unwrap(),
         "m",
         &Target::default(),
@@ -179,7 +184,7 @@ fn cache_control_is_kept_for_claude_and_removed_for_others() {
     let body = json!({"model": "x", "max_tokens": 10, "system": [{"type": "text", "text": "s", "cache_control": {"type": "ephemeral", "ttl": "5m"}}],
         "messages": [{"role": "user", "content": [{"type": "text", "text": "hi", "cache_control": {"type": "ephemeral"}}]}]});
     let request = anthropic::parse_request(body).unwrap();
-    let to_claude = anthropic::render_request(&request, "m", &claude_target());
+    let to_claude = anthropic_value(&request, "m", &claude_target());
     assert_eq!(to_claude["system"][0]["cache_control"]["ttl"], "5m");
     assert_eq!(
         to_claude["messages"][0]["content"][0]["cache_control"]["type"],
@@ -220,13 +225,13 @@ fn reasoning_round_trips_for_deepseek_and_is_dropped_across_providers() {
     let plain = openai_value(&request, "gpt-4.1", &openai_target(), &ToolNames::default());
     assert!(plain["messages"][1].get("reasoning_content").is_none());
     // Unsigned reasoning cannot go to Anthropic; signed thinking goes back unchanged.
-    let to_claude = anthropic::render_request(&request, "m", &claude_target());
+    let to_claude = anthropic_value(&request, "m", &claude_target());
     assert!(!to_claude.to_string().contains("thought"));
     let signed = anthropic::parse_request(json!({"model": "x", "max_tokens": 5, "messages": [
         {"role": "user", "content": "q"},
         {"role": "assistant", "content": [{"type": "thinking", "thinking": "t", "signature": "SIG"}, {"type": "text", "text": "a"}]},
         {"role": "user", "content": "q2"}]})).unwrap();
-    let back = anthropic::render_request(&signed, "m", &claude_target());
+    let back = anthropic_value(&signed, "m", &claude_target());
     assert_eq!(
         back["messages"][1]["content"][0],
         json!({"type": "thinking", "thinking": "t", "signature": "SIG"})
@@ -311,7 +316,7 @@ fn response_format_becomes_anthropic_structured_output() {
     let schema = json!({"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"], "additionalProperties": false});
     let body = json!({"model": "x", "messages": [{"role": "user", "content": "Where?"}],
         "response_format": {"type": "json_schema", "json_schema": {"name": "place", "schema": schema, "strict": true}}});
-    let out = anthropic::render_request(
+    let out = anthropic_value(
         &openai::parse_request(&body).unwrap(),
         "m",
         &claude_target(),
@@ -330,7 +335,7 @@ fn response_format_becomes_anthropic_structured_output() {
     assert_eq!(back["response_format"]["json_schema"]["schema"], schema);
 
     let body = json!({"model": "x", "messages": [{"role": "user", "content": "Where?"}], "response_format": {"type": "json_object"}});
-    let out = anthropic::render_request(
+    let out = anthropic_value(
         &openai::parse_request(&body).unwrap(),
         "m",
         &claude_target(),

@@ -312,7 +312,7 @@ proptest! {
             body["temperature"] = json!(t);
         }
         let pivot = openai::parse_request(&body).expect("parses");
-        let anthropic_body = anthropic::render_request(&pivot, "m", &Target::default());
+        let anthropic_body = crate::translate::tests::anthropic_value(&pivot, "m", &Target::default());
         let again = anthropic::parse_request(anthropic_body).expect("parses back");
         let back = crate::translate::tests::openai_value(&again, "m", &Target::default(), &ToolNames::default());
         prop_assert_eq!(&back["messages"], &body["messages"]);

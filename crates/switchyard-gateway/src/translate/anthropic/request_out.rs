@@ -1,0 +1,127 @@
+//! An Anthropic messages request as it is sent, borrowing the pivot's text.
+//!
+//! Building the request as a `Value` tree first copied every string of the client's
+//! conversation into it (and hashed every key into an ordered map) only to serialize it
+//! right after; these types serialize straight from the pivot. The request is assembled
+//! by [`render_request`](super::render_request).
+
+use super::render::BlockOut;
+use serde::Serialize;
+use serde_json::Value;
+use std::borrow::Cow;
+
+#[derive(Serialize)]
+pub struct RequestOut<'a> {
+    pub model: &'a str,
+    pub messages: Vec<MessageOut<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub system: Vec<ContentOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thinking: Option<ThinkingOut>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f64>,
+    pub max_tokens: u64,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    pub stop_sequences: &'a [String],
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub stream: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<ToolOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_choice: Option<ToolChoiceOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_config: Option<OutputConfig<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Metadata<'a>>,
+}
+
+#[derive(Serialize)]
+pub struct MessageOut<'a> {
+    pub role: &'static str,
+    pub content: Vec<ContentOut<'a>>,
+}
+
+/// A content block: one of the client's, or one the gateway adds to keep the
+/// conversation acceptable to Anthropic.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum ContentOut<'a> {
+    Block(BlockOut<'a>),
+    Added(AddedBlock<'a>),
+}
+
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AddedBlock<'a> {
+    Text {
+        text: String,
+    },
+    /// The result of a tool call the client never answered.
+    #[serde(rename = "tool_result")]
+    MissingResult {
+        tool_use_id: &'a str,
+        content: &'static str,
+        is_error: bool,
+    },
+}
+
+impl<'a> ContentOut<'a> {
+    pub fn text(text: impl Into<String>) -> ContentOut<'a> {
+        ContentOut::Added(AddedBlock::Text { text: text.into() })
+    }
+
+    pub fn missing_result(tool_use_id: &'a str) -> ContentOut<'a> {
+        ContentOut::Added(AddedBlock::MissingResult {
+            tool_use_id,
+            content: "(no result)",
+            is_error: true,
+        })
+    }
+}
+
+#[derive(Serialize)]
+pub struct ThinkingOut {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub budget_tokens: u64,
+}
+
+#[derive(Serialize)]
+pub struct ToolOut<'a> {
+    pub name: &'a str,
+    pub input_schema: &'a Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_control: Option<&'a Value>,
+}
+
+#[derive(Serialize)]
+pub struct ToolChoiceOut<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<&'a str>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub disable_parallel_tool_use: bool,
+}
+
+/// Structured output: `{"format": {"type": "json_schema", "schema": ...}}`.
+#[derive(Serialize)]
+pub struct OutputConfig<'a> {
+    pub format: SchemaFormat<'a>,
+}
+
+#[derive(Serialize)]
+pub struct SchemaFormat<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub schema: Cow<'a, Value>,
+}
+
+#[derive(Serialize)]
+pub struct Metadata<'a> {
+    pub user_id: &'a str,
+}

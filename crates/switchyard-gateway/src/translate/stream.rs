@@ -15,6 +15,7 @@ use std::collections::VecDeque;
 
 mod anthropic_event;
 mod anthropic_wire;
+mod chunk_prefix;
 mod fields;
 mod openai_chunk;
 use anthropic::Usage;
@@ -22,6 +23,7 @@ use anthropic_event::{
     BlockDelta, BlockStart, EmptyObject, ErrorBody, MessageDelta, MessageStart, StreamEvent,
 };
 use anthropic_wire::WireEvent;
+use chunk_prefix::RepeatedPrefix;
 use fields::Text;
 use openai_chunk::Chunk;
 
@@ -83,13 +85,15 @@ pub(super) fn error_event(error: Option<&Value>) -> Event {
 pub struct OpenAiParser {
     started: bool,
     names: ToolNames,
+    /// The opening the stream's chunks repeat, once seen.
+    prefix: RepeatedPrefix,
 }
 
 impl OpenAiParser {
     pub fn new(names: ToolNames) -> OpenAiParser {
         OpenAiParser {
-            started: false,
             names,
+            ..OpenAiParser::default()
         }
     }
 }
@@ -100,10 +104,19 @@ impl Parser for OpenAiParser {
             out.push(Event::Done);
             return;
         }
+        if let Some(chunk) = self.prefix.read(data) {
+            return self.chunk_events(chunk, out);
+        }
         // Only objects: derived structs would also read a JSON array, field by field.
         let object = data.trim_ascii_start().first() == Some(&b'{');
         match crate::json_body::parse_json::<Chunk>(data) {
-            Ok(chunk) if object && !chunk.error.0 => self.chunk_events(chunk, out),
+            Ok(chunk) if object && !chunk.error.0 => {
+                let first = chunk.choices.as_ref().and_then(|c| c.first());
+                if first.is_some_and(|c| c.delta.is_some()) {
+                    self.prefix.learn(data);
+                }
+                self.chunk_events(chunk, out)
+            }
             _ => self.parse_general(data, out),
         }
     }

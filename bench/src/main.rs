@@ -9,7 +9,9 @@
 //!   measured in the same run, the two taking turns in slices; throughput at saturation
 //!   as a ratio to direct;
 //! - the same for Anthropic clients through a translated route (Anthropic messages in,
-//!   an OpenAI-compatible provider upstream), against direct Anthropic calls to the mock;
+//!   an OpenAI-compatible provider upstream), against direct Anthropic calls to the mock,
+//!   and for OpenAI clients the other way (OpenAI chat in, an Anthropic provider
+//!   upstream), against direct OpenAI calls;
 //! - resident memory idle, after 100,000 and 1,000,000 requests, and under 256
 //!   concurrent streams; start-up time to the first answered request;
 //! - optionally the same latency and memory figures for LiteLLM's proxy.
@@ -98,7 +100,7 @@ struct RunArgs {
     /// A short run for development: 2 s per level, 200,000 requests for memory
     #[arg(long)]
     quick: bool,
-    /// Only these parts: startup, openai, floor, translated, agent, streams, memory
+    /// Only these parts: startup, openai, floor, translated, reverse, agent, streams, memory
     /// (comma-separated); also instructions, which a full run leaves out (it needs
     /// valgrind): instructions per request, counted by callgrind
     #[arg(long, value_delimiter = ',')]
@@ -231,6 +233,21 @@ fn openai_targets(
     pids: Pids,
     body: BodyFor,
 ) -> Result<RouteTargets> {
+    openai_targets_to(mock, gateway, key, stream, pids, body, "mock/bench-model")
+}
+
+/// OpenAI clients: direct to the mock's `/v1/chat/completions`, and through the gateway
+/// to `gateway_model` (the OpenAI-compatible provider `mock`, or the Anthropic provider
+/// `mockant`, translated both ways).
+fn openai_targets_to(
+    mock: SocketAddr,
+    gateway: SocketAddr,
+    key: &str,
+    stream: bool,
+    pids: Pids,
+    body: BodyFor,
+    gateway_model: &str,
+) -> Result<RouteTargets> {
     Ok(RouteTargets {
         direct: Arc::new(
             Target::new(
@@ -247,7 +264,7 @@ fn openai_targets(
                 gateway,
                 "/v1/chat/completions",
                 &[("authorization", format!("Bearer {key}"))],
-                body("mock/bench-model", stream),
+                body(gateway_model, stream),
                 stream,
             )?
             .with_server_pid(pids.server),
@@ -1014,6 +1031,27 @@ async fn measure_all(
                 );
             }
         }
+    }
+
+    if args.wants("reverse") {
+        let route = Route {
+            progress: "OpenAI to Anthropic",
+            title: "OpenAI chat -> Anthropic provider (translated), {mode}; direct = OpenAI call to the mock",
+            key: "reverse",
+            checked_as: None,
+        };
+        measure_route(args, timing, results, (&route, None), |stream| {
+            openai_targets_to(
+                mock_addr,
+                gateway_addr,
+                key,
+                stream,
+                pids,
+                openai_body,
+                "mockant/bench-model",
+            )
+        })
+        .await?;
     }
 
     let pid = gateway.pid();

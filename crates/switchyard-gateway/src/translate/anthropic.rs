@@ -48,7 +48,7 @@ fn parse_source(kind: &str, source: WireSource) -> Result<MediaSource, ApiError>
 fn parse_blocks(content: WireContent) -> Result<Vec<Block>, ApiError> {
     match content {
         WireContent::Text(text) => Ok(vec![Block::Text { text, cache: None }]),
-        WireContent::Blocks(items) => items.into_iter().map(parse_block).collect(),
+        WireContent::Items(items) => items.into_iter().map(parse_block).collect(),
         WireContent::Absent => Ok(vec![]),
         WireContent::Invalid => Err(invalid(
             "message content must be a string or an array of blocks",

@@ -17,6 +17,7 @@ pub mod responses;
 pub mod stream;
 #[cfg(test)]
 mod tests;
+mod wire_content;
 
 use crate::errors::ApiError;
 use serde_json::Value;

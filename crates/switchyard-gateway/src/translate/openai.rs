@@ -7,65 +7,45 @@ use std::borrow::Cow;
 
 mod answer;
 mod render;
+mod wire;
 pub use answer::parse_response;
 pub use render::{render_request, ChatRequest};
 
-/// One entry of an assistant message's `tool_calls`, fields missing as empty.
-struct ToolCall<'a> {
-    id: &'a str,
-    name: &'a str,
-    arguments: &'a str,
-}
+use wire::{WireChat, WireContent};
 
-fn tool_calls(message: &Value) -> impl Iterator<Item = ToolCall<'_>> {
-    message
-        .get("tool_calls")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .map(|call| {
-            let text = |pointer: &str| call.pointer(pointer).and_then(Value::as_str).unwrap_or("");
-            ToolCall {
-                id: text("/id"),
-                name: text("/function/name"),
-                arguments: text("/function/arguments"),
-            }
-        })
-}
-
-fn parse_parts(content: &Value) -> Result<Vec<Block>, ApiError> {
+fn parse_parts(content: WireContent) -> Result<Vec<Block>, ApiError> {
     match content {
-        Value::String(text) => Ok(vec![Block::Text {
-            text: text.clone(),
-            cache: None,
-        }]),
-        Value::Null => Ok(vec![]),
-        Value::Array(parts) => parts
-            .iter()
+        WireContent::Text(text) => Ok(vec![Block::Text { text, cache: None }]),
+        WireContent::Absent => Ok(vec![]),
+        WireContent::Items(parts) => parts
+            .into_iter()
             .map(|p| {
-                Ok(match str_field(p, "type").unwrap_or("") {
+                Ok(match p.kind.as_deref().unwrap_or("") {
                     "text" | "input_text" | "output_text" => Block::Text {
-                        text: str_field(p, "text").unwrap_or_default().to_string(),
-                        cache: p.get("cache_control").cloned(),
+                        text: p.text.unwrap_or_default(),
+                        cache: p.cache_control,
                     },
                     "image_url" => {
                         let url = p
-                            .get("image_url")
+                            .image_url
+                            .as_ref()
                             .and_then(|i| i.get("url").and_then(Value::as_str).or(i.as_str()))
                             .unwrap_or_default();
                         Block::Image {
                             source: MediaSource::from_url(url),
-                            cache: p.get("cache_control").cloned(),
+                            cache: p.cache_control,
                         }
                     }
                     "file" => {
                         let data = p
-                            .pointer("/file/file_data")
+                            .file
+                            .as_ref()
+                            .and_then(|f| f.get("file_data"))
                             .and_then(Value::as_str)
                             .unwrap_or_default();
                         Block::Document {
                             source: MediaSource::from_url(data),
-                            cache: p.get("cache_control").cloned(),
+                            cache: p.cache_control,
                         }
                     }
                     other => {
@@ -76,32 +56,45 @@ fn parse_parts(content: &Value) -> Result<Vec<Block>, ApiError> {
                 })
             })
             .collect(),
-        _ => Err(invalid(
+        WireContent::Invalid => Err(invalid(
             "message content must be a string or an array of parts",
         )),
     }
 }
 
-/// An OpenAI chat request as the pivot.
+/// An OpenAI chat request body as the pivot: read straight from its bytes when it has
+/// the documented shape, through a `Value` tree otherwise.
+pub fn parse_request_body(body: &[u8]) -> Result<Request, ApiError> {
+    match WireChat::read(body) {
+        Some(wire) => request_from_wire(wire),
+        None => {
+            let value = crate::json_body::parse_json::<Value>(body).map_err(|e| not_json(&e))?;
+            parse_request(&value)
+        }
+    }
+}
+
+/// An OpenAI chat request, already parsed, as the pivot.
 pub fn parse_request(body: &Value) -> Result<Request, ApiError> {
+    request_from_wire(WireChat::from_value(body))
+}
+
+fn request_from_wire(body: WireChat) -> Result<Request, ApiError> {
     let mut request = Request {
-        stream: body.get("stream").and_then(Value::as_bool).unwrap_or(false),
-        max_tokens: body
-            .get("max_completion_tokens")
-            .or_else(|| body.get("max_tokens"))
-            .and_then(Value::as_u64),
-        temperature: body.get("temperature").and_then(Value::as_f64),
-        top_p: body.get("top_p").and_then(Value::as_f64),
-        parallel_tool_calls: body.get("parallel_tool_calls").and_then(Value::as_bool),
-        response_format: body
-            .get("response_format")
-            .cloned()
-            .filter(|v| !v.is_null()),
-        user: str_field(body, "user").map(str::to_string),
+        stream: body.stream.unwrap_or(false),
+        max_tokens: match body.max_completion_tokens {
+            Some(limit) => limit,
+            None => body.max_tokens,
+        },
+        temperature: body.temperature,
+        top_p: body.top_p,
+        parallel_tool_calls: body.parallel_tool_calls,
+        response_format: body.response_format.filter(|v| !v.is_null()),
+        user: body.user,
         ..Default::default()
     };
-    match body.get("stop") {
-        Some(Value::String(s)) => request.stop = vec![s.clone()],
+    match body.stop {
+        Some(Value::String(s)) => request.stop = vec![s],
         Some(Value::Array(a)) => {
             request.stop = a
                 .iter()
@@ -111,27 +104,19 @@ pub fn parse_request(body: &Value) -> Result<Request, ApiError> {
         }
         _ => {}
     }
-    request.reasoning = match str_field(body, "reasoning_effort") {
+    let effort = body.reasoning_effort.as_ref();
+    request.reasoning = match effort.and_then(Value::as_str) {
         Some("none") | Some("minimal") | Some("min") => Some(Reasoning::Effort(Effort::None)),
         Some("low") => Some(Reasoning::Effort(Effort::Low)),
         Some("medium") => Some(Reasoning::Effort(Effort::Medium)),
         Some("high") => Some(Reasoning::Effort(Effort::High)),
         Some("max") | Some("xhigh") => Some(Reasoning::Effort(Effort::Max)),
-        _ => body
-            .get("reasoning_effort")
-            .and_then(Value::as_u64)
-            .map(Reasoning::Budget),
+        _ => effort.and_then(Value::as_u64).map(Reasoning::Budget),
     };
     let mut seen_conversation = false;
-    for m in body
-        .get("messages")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let role = str_field(m, "role").unwrap_or("");
-        let content = parse_parts(m.get("content").unwrap_or(&Value::Null))?;
-        match role {
+    for m in body.messages.into_iter().flatten() {
+        let content = parse_parts(m.content)?;
+        match m.role.as_deref().unwrap_or("") {
             "system" | "developer" if !seen_conversation => request.system.extend(content),
             "system" | "developer" => request.messages.push(Message {
                 role: Role::System,
@@ -147,30 +132,31 @@ pub fn parse_request(body: &Value) -> Result<Request, ApiError> {
             "assistant" => {
                 seen_conversation = true;
                 let mut blocks = Vec::new();
-                if let Some(reasoning) = str_field(m, "reasoning_content").filter(|r| !r.is_empty())
-                {
+                if let Some(reasoning) = m.reasoning_content.filter(|r| !r.is_empty()) {
                     blocks.push(Block::Thinking {
-                        text: reasoning.to_string(),
+                        text: reasoning,
                         signature: None,
                     });
                 }
                 blocks.extend(content);
-                if let Some(refusal) = str_field(m, "refusal") {
+                if let Some(refusal) = m.refusal {
                     blocks.push(Block::Text {
-                        text: refusal.to_string(),
+                        text: refusal,
                         cache: None,
                     });
                 }
-                for call in tool_calls(m) {
-                    let input = if call.arguments.trim().is_empty() {
+                for call in m.tool_calls.into_iter().flatten() {
+                    let function = call.function.unwrap_or_default();
+                    let arguments = function.arguments.unwrap_or_default();
+                    let input = if arguments.trim().is_empty() {
                         json!({})
                     } else {
-                        serde_json::from_str(call.arguments)
-                            .unwrap_or_else(|_| json!({"arguments": call.arguments}))
+                        serde_json::from_str(&arguments)
+                            .unwrap_or_else(|_| json!({"arguments": arguments}))
                     };
                     blocks.push(Block::ToolUse {
-                        id: call.id.to_string(),
-                        name: call.name.to_string(),
+                        id: call.id.unwrap_or_default(),
+                        name: function.name.unwrap_or_default(),
                         input,
                         cache: None,
                     });
@@ -183,7 +169,7 @@ pub fn parse_request(body: &Value) -> Result<Request, ApiError> {
             "tool" | "function" => {
                 seen_conversation = true;
                 let result = Block::ToolResult {
-                    id: str_field(m, "tool_call_id").unwrap_or_default().to_string(),
+                    id: m.tool_call_id.unwrap_or_default(),
                     content,
                     is_error: false,
                     cache: None,
@@ -208,27 +194,22 @@ pub fn parse_request(body: &Value) -> Result<Request, ApiError> {
             other => return Err(invalid(format!("unknown message role '{other}'"))),
         }
     }
-    for t in body
-        .get("tools")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        if str_field(t, "type").is_some_and(|ty| ty != "function") {
+    for t in body.tools.into_iter().flatten() {
+        if t.kind.as_deref().is_some_and(|ty| ty != "function") {
             continue;
         }
-        let f = t.get("function").unwrap_or(t);
+        let cache = t.cache_control.clone();
+        let f = t.function();
         request.tools.push(Tool {
-            name: str_field(f, "name").unwrap_or_default().to_string(),
-            description: str_field(f, "description").map(str::to_string),
+            name: f.name.unwrap_or_default(),
+            description: f.description,
             schema: f
-                .get("parameters")
-                .cloned()
+                .parameters
                 .unwrap_or_else(|| json!({"type": "object", "properties": {}})),
-            cache: t.get("cache_control").cloned(),
+            cache,
         });
     }
-    request.tool_choice = match body.get("tool_choice") {
+    request.tool_choice = match body.tool_choice {
         Some(Value::String(s)) => match s.as_str() {
             "auto" => Some(ToolChoice::Auto),
             "none" => Some(ToolChoice::None),

@@ -7,10 +7,8 @@
 //! and a body that does not is refused with the reason.
 
 use crate::translate::lenient::Lenient;
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::Value;
-use std::fmt;
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
@@ -79,73 +77,4 @@ pub struct WireSource {
 }
 
 /// `content` (and `system`): a string, an array of blocks, or nothing.
-#[derive(Default)]
-pub enum WireContent {
-    #[default]
-    Absent,
-    Text(String),
-    Blocks(Vec<WireBlock>),
-    /// Some other JSON type, refused when the request is converted.
-    Invalid,
-}
-
-impl<'de> Deserialize<'de> for WireContent {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(ContentVisitor)
-    }
-}
-
-struct ContentVisitor;
-
-impl<'de> Visitor<'de> for ContentVisitor {
-    type Value = WireContent;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a string or an array of content blocks")
-    }
-
-    fn visit_str<E: de::Error>(self, text: &str) -> Result<WireContent, E> {
-        Ok(WireContent::Text(text.to_string()))
-    }
-
-    fn visit_string<E: de::Error>(self, text: String) -> Result<WireContent, E> {
-        Ok(WireContent::Text(text))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<WireContent, A::Error> {
-        let mut blocks = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-        while let Some(block) = seq.next_element()? {
-            blocks.push(block);
-        }
-        Ok(WireContent::Blocks(blocks))
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<WireContent, E> {
-        Ok(WireContent::Absent)
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<WireContent, E> {
-        Ok(WireContent::Absent)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<WireContent, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(WireContent::Invalid)
-    }
-
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<WireContent, E> {
-        Ok(WireContent::Invalid)
-    }
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<WireContent, E> {
-        Ok(WireContent::Invalid)
-    }
-
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<WireContent, E> {
-        Ok(WireContent::Invalid)
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<WireContent, E> {
-        Ok(WireContent::Invalid)
-    }
-}
+pub type WireContent = crate::translate::wire_content::WireContent<WireBlock>;

@@ -12,6 +12,7 @@ pub mod convert;
 mod fixtures;
 pub mod gemini;
 mod lenient;
+mod object_only;
 pub mod openai;
 pub mod responses;
 pub mod stream;

@@ -198,8 +198,7 @@ fn request_from_wire(body: WireChat) -> Result<Request, ApiError> {
         if t.kind.as_deref().is_some_and(|ty| ty != "function") {
             continue;
         }
-        let cache = t.cache_control.clone();
-        let f = t.function();
+        let (f, cache) = t.into_parts();
         request.tools.push(Tool {
             name: f.name.unwrap_or_default(),
             description: f.description,

@@ -420,6 +420,16 @@ fn anthropic_requests_of_the_wrong_shape_are_refused_with_the_reason() {
     let e = refused(br#"{"messages": [{"role": "critic", "content": "hi"}]}"#);
     assert!(e.message.contains("unknown message role"), "{}", e.message);
 
+    // A block given as an array is not read field by field as if it were an object.
+    let e = refused(br#"{"messages": [{"role": "user", "content": [["text", "hi"]]}]}"#);
+    assert_eq!(e.status, axum::http::StatusCode::BAD_REQUEST);
+    assert!(
+        e.message.contains("Anthropic messages format")
+            && e.message.contains("expected a JSON object"),
+        "{}",
+        e.message
+    );
+
     let e = refused(br#"{"messages": [{"role": "user", "content": [{"type": "video"}]}]}"#);
     assert!(e.message.contains("'video'"), "{}", e.message);
 

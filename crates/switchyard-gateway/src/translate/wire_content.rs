@@ -1,6 +1,8 @@
 //! `content` as the chat formats carry it, for the typed request readers: a string, an
-//! array of items (Anthropic's content blocks, OpenAI's message parts), or nothing.
+//! array of items (Anthropic's content blocks, OpenAI's message parts: objects), or
+//! nothing.
 
+use super::object_only::Object;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use std::fmt;
@@ -41,7 +43,7 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for ContentVisitor<T> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-        while let Some(item) = seq.next_element()? {
+        while let Some(Object(item)) = seq.next_element()? {
             items.push(item);
         }
         Ok(WireContent::Items(items))

@@ -4,12 +4,13 @@
 //! Reading the request into a `Value` tree first built an ordered map for every message
 //! and content part of an agent's conversation, then copied each string out of it into
 //! the pivot. The typed reading moves each string once. It is strict: a field of another
-//! type than the one expected (a numeric `role`, a string `tools`), a key given twice or
-//! a body that is not an object does not read, and the body is then read into a `Value`
+//! type than the one expected (a numeric `role`, a string `tools`, an array where an
+//! object belongs), a key given twice or a body that is not an object does not read, and the body is then read into a `Value`
 //! and through [`WireChat::from_value`], which reads any shape as the gateway always
 //! has (a field of another type counts as absent). Both readings give a `WireChat`, and
 //! one conversion turns it into the pivot, so they cannot disagree on what a field means.
 
+use crate::translate::object_only::{optional, optional_list};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
@@ -19,7 +20,14 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Optio
     T::deserialize(d).map(Some)
 }
 
-fn text(value: &Value, key: &str) -> Option<String> {
+/// A nested function whenever the key is there: `Some(None)` for `null`.
+fn present_object<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<WireToolFunction>>, D::Error> {
+    optional(d).map(Some)
+}
+
+fn string_field(value: &Value, key: &str) -> Option<String> {
     value.get(key).and_then(Value::as_str).map(str::to_string)
 }
 
@@ -40,7 +48,9 @@ pub struct WireChat {
     pub stop: Option<Value>,
     pub reasoning_effort: Option<Value>,
     pub tool_choice: Option<Value>,
+    #[serde(deserialize_with = "optional_list")]
     pub messages: Option<Vec<WireMessage>>,
+    #[serde(deserialize_with = "optional_list")]
     pub tools: Option<Vec<WireTool>>,
 }
 
@@ -51,6 +61,7 @@ pub struct WireMessage {
     pub content: WireContent,
     pub reasoning_content: Option<String>,
     pub refusal: Option<String>,
+    #[serde(deserialize_with = "optional_list")]
     pub tool_calls: Option<Vec<WireToolCall>>,
     pub tool_call_id: Option<String>,
 }
@@ -74,6 +85,7 @@ pub struct WirePart {
 #[serde(default)]
 pub struct WireToolCall {
     pub id: Option<String>,
+    #[serde(deserialize_with = "optional")]
     pub function: Option<WireFunction>,
 }
 
@@ -92,7 +104,7 @@ pub struct WireTool {
     #[serde(rename = "type")]
     pub kind: Option<String>,
     /// `Some(None)` for `"function": null`, which stands for a function with no fields.
-    #[serde(deserialize_with = "present")]
+    #[serde(deserialize_with = "present_object")]
     pub function: Option<Option<WireToolFunction>>,
     pub name: Option<String>,
     pub description: Option<String>,
@@ -122,7 +134,9 @@ impl WireChat {
     }
 
     /// The same reading of a request already parsed into a `Value`, for any shape: a
-    /// field of another type counts as absent.
+    /// field of another type mostly counts as absent. (`max_completion_tokens` of another
+    /// type counts as given without a value, so `max_tokens` is not read; a tool whose
+    /// `function` is not an object counts as a function with no fields.)
     pub fn from_value(body: &Value) -> WireChat {
         WireChat {
             stream: body.get("stream").and_then(Value::as_bool),
@@ -132,7 +146,7 @@ impl WireChat {
             top_p: body.get("top_p").and_then(Value::as_f64),
             parallel_tool_calls: body.get("parallel_tool_calls").and_then(Value::as_bool),
             response_format: body.get("response_format").cloned(),
-            user: text(body, "user"),
+            user: string_field(body, "user"),
             stop: body.get("stop").cloned(),
             reasoning_effort: body.get("reasoning_effort").cloned(),
             tool_choice: body.get("tool_choice").cloned(),
@@ -159,10 +173,10 @@ impl WireMessage {
             Some(_) => WireContent::Invalid,
         };
         WireMessage {
-            role: text(m, "role"),
+            role: string_field(m, "role"),
             content,
-            reasoning_content: text(m, "reasoning_content"),
-            refusal: text(m, "refusal"),
+            reasoning_content: string_field(m, "reasoning_content"),
+            refusal: string_field(m, "refusal"),
             tool_calls: m.get("tool_calls").and_then(Value::as_array).map(|calls| {
                 calls
                     .iter()
@@ -182,7 +196,7 @@ impl WireMessage {
                     })
                     .collect()
             }),
-            tool_call_id: text(m, "tool_call_id"),
+            tool_call_id: string_field(m, "tool_call_id"),
         }
     }
 }
@@ -190,8 +204,8 @@ impl WireMessage {
 impl WirePart {
     fn from_value(p: &Value) -> WirePart {
         WirePart {
-            kind: text(p, "type"),
-            text: text(p, "text"),
+            kind: string_field(p, "type"),
+            text: string_field(p, "text"),
             image_url: p.get("image_url").cloned(),
             file: p.get("file").cloned(),
             cache_control: p.get("cache_control").cloned(),
@@ -202,20 +216,21 @@ impl WirePart {
 impl WireTool {
     fn from_value(t: &Value) -> WireTool {
         WireTool {
-            kind: text(t, "type"),
+            kind: string_field(t, "type"),
             function: t
                 .get("function")
                 .map(|f| Some(WireToolFunction::from_value(f))),
-            name: text(t, "name"),
-            description: text(t, "description"),
+            name: string_field(t, "name"),
+            description: string_field(t, "description"),
             parameters: t.get("parameters").cloned(),
             cache_control: t.get("cache_control").cloned(),
         }
     }
 
-    /// The function's fields: the nested function's when there is one.
-    pub fn function(self) -> WireToolFunction {
-        match self.function {
+    /// The function's fields (the nested function's when there is one) and the tool's
+    /// cache marker.
+    pub fn into_parts(self) -> (WireToolFunction, Option<Value>) {
+        let function = match self.function {
             Some(Some(nested)) => nested,
             Some(None) => WireToolFunction::default(),
             None => WireToolFunction {
@@ -223,15 +238,16 @@ impl WireTool {
                 description: self.description,
                 parameters: self.parameters,
             },
-        }
+        };
+        (function, self.cache_control)
     }
 }
 
 impl WireToolFunction {
     fn from_value(f: &Value) -> WireToolFunction {
         WireToolFunction {
-            name: text(f, "name"),
-            description: text(f, "description"),
+            name: string_field(f, "name"),
+            description: string_field(f, "description"),
             parameters: f.get("parameters").cloned(),
         }
     }
@@ -290,36 +306,97 @@ mod tests {
 
     #[test]
     fn odd_shapes_read_as_before_whichever_reading_takes_them() {
+        // (body, whether the typed reading takes it)
         let bodies = [
-            // Read typed.
-            r#"{"messages":null,"tools":null,"max_completion_tokens":null,"max_tokens":9}"#,
-            r#"{"messages":[{"role":"user"},{"role":"user","content":null}]}"#,
-            r#"{"messages":[{"role":"user","content":{"text":"x"}}]}"#,
-            r#"{"messages":[{"role":"user","content":5}]}"#,
-            r#"{"messages":[{"role":"robot","content":"x"}]}"#,
-            r#"{"messages":[{"content":"x"}]}"#,
-            r#"{"messages":[{"role":"user","content":[{"type":"audio"}]}]}"#,
-            r#"{"messages":[{"role":"user","content":[{"text":"no type"}]}]}"#,
-            r#"{"messages":[{"role":"user","content":[{"type":"text","text":"x","cache_control":null}]}]}"#,
-            r#"{"messages":[{"role":"user","content":[{"type":"image_url","image_url":"http://x/a.png"}]}]}"#,
-            r#"{"messages":[{"role":"assistant","tool_calls":[{"function":null},{}]}]}"#,
-            r#"{"reasoning_effort":4096,"stop":"S","tool_choice":"required","temperature":1}"#,
-            // Left to the `Value` reading.
-            r#"{"messages":[{"role":5,"content":"x"}]}"#,
-            r#"{"messages":"hello"}"#,
-            r#"{"messages":[{"role":"user","content":["plain string part"]}]}"#,
-            r#"{"messages":[{"role":"assistant","tool_calls":["x"]}]}"#,
-            r#"{"messages":[{"role":"assistant","tool_calls":[{"id":7}]}]}"#,
-            r#"{"tools":[{"type":"function","function":"x"}]}"#,
-            r#"{"tools":{}}"#,
-            r#"{"stream":"yes","max_tokens":-1,"temperature":"hot","user":5}"#,
-            r#"{"max_completion_tokens":1.5,"max_tokens":9}"#,
-            r#"{"messages":[],"messages":[{"role":"user","content":"second"}]}"#,
-            r#"[{"role":"user"}]"#,
+            (
+                r#"{"messages":null,"tools":null,"max_completion_tokens":null,"max_tokens":9}"#,
+                true,
+            ),
+            (
+                r#"{"messages":[{"role":"user"},{"role":"user","content":null}]}"#,
+                true,
+            ),
+            (
+                r#"{"messages":[{"role":"user","content":{"text":"x"}}]}"#,
+                true,
+            ),
+            (r#"{"messages":[{"role":"user","content":5}]}"#, true),
+            (r#"{"messages":[{"role":"robot","content":"x"}]}"#, true),
+            (r#"{"messages":[{"content":"x"}]}"#, true),
+            (
+                r#"{"messages":[{"role":"user","content":[{"type":"audio"}]}]}"#,
+                true,
+            ),
+            (
+                r#"{"messages":[{"role":"user","content":[{"text":"no type"}]}]}"#,
+                true,
+            ),
+            (
+                r#"{"messages":[{"role":"user","content":[{"type":"text","text":"x","cache_control":null}]}]}"#,
+                true,
+            ),
+            (
+                r#"{"messages":[{"role":"user","content":[{"type":"image_url","image_url":"http://x/a.png"}]}]}"#,
+                true,
+            ),
+            (
+                r#"{"messages":[{"role":"assistant","tool_calls":[{"function":null},{}]}]}"#,
+                true,
+            ),
+            (
+                r#"{"reasoning_effort":4096,"stop":"S","tool_choice":"required","temperature":1}"#,
+                true,
+            ),
+            (r#"{"messages":[{"role":5,"content":"x"}]}"#, false),
+            (r#"{"messages":"hello"}"#, false),
+            (
+                r#"{"messages":[{"role":"user","content":["plain string part"]}]}"#,
+                false,
+            ),
+            (
+                r#"{"messages":[{"role":"assistant","tool_calls":["x"]}]}"#,
+                false,
+            ),
+            (
+                r#"{"messages":[{"role":"assistant","tool_calls":[{"id":7}]}]}"#,
+                false,
+            ),
+            (r#"{"tools":[{"type":"function","function":"x"}]}"#, false),
+            (r#"{"tools":{}}"#, false),
+            (
+                r#"{"stream":"yes","max_tokens":-1,"temperature":"hot","user":5}"#,
+                false,
+            ),
+            (r#"{"max_completion_tokens":1.5,"max_tokens":9}"#, false),
+            (
+                r#"{"messages":[],"messages":[{"role":"user","content":"second"}]}"#,
+                false,
+            ),
+            (r#"[{"role":"user"}]"#, false),
+            // Arrays where objects belong: `serde_json` would fill a struct from them.
+            (r#"{"messages":[["user","hi"]]}"#, false),
+            (
+                r#"{"messages":[{"role":"user","content":[["text","x"]]}]}"#,
+                false,
+            ),
+            (
+                r#"{"messages":[{"role":"assistant","tool_calls":[["c1",["Read","{}"]]]}]}"#,
+                false,
+            ),
+            (
+                r#"{"messages":[{"role":"assistant","tool_calls":[{"id":"c1","function":["Read","{}"]}]}]}"#,
+                false,
+            ),
+            (r#"{"tools":[["function",["Read"]]]}"#, false),
+            (
+                r#"{"tools":[{"type":"function","function":["Read","d"]}]}"#,
+                false,
+            ),
         ];
-        for body in bodies {
-            let (typed, general) = both_ways(body);
-            assert_eq!(typed, general, "{body}");
+        for (body, typed) in bodies {
+            let (fast, general) = both_ways(body);
+            assert_eq!(fast, general, "{body}");
+            assert_eq!(WireChat::read(body.as_bytes()).is_some(), typed, "{body}");
         }
     }
 
@@ -454,6 +531,14 @@ mod tests {
                 let mut fields: Vec<String> = plain.into_iter().chain(nested).flatten().collect();
                 if let Some(i) = repeat.filter(|_| !fields.is_empty()) {
                     fields.push(fields[i % fields.len()].clone());
+                }
+                // Now and then the values alone, as an array where the object belongs.
+                if repeat == Some(15) {
+                    let values: Vec<&str> = fields
+                        .iter()
+                        .filter_map(|f| f.split_once(':').map(|(_, v)| v))
+                        .collect();
+                    return format!("[{}]", values.join(","));
                 }
                 format!("{{{}}}", fields.join(","))
             })

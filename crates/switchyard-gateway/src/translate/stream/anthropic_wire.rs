@@ -4,11 +4,12 @@
 //! Reading every event into a `serde_json::Value` tree (an ordered map for each object,
 //! its keys hashed) was the largest cost of streaming an Anthropic model to an OpenAI
 //! client. This reads the fields the parser uses straight into borrowed strings. An
-//! event of another shape (a field of an unexpected type, a key given twice, an
-//! `error`) does not read here and goes to the general reader, which builds the same
+//! event of another shape (a field of an unexpected type, an array where an object
+//! belongs, a key given twice, an `error`) does not read here and goes to the general reader, which builds the same
 //! struct from a `Value`; tests hold the two readings to the same events.
 
 use super::fields::{text, Text};
+use crate::translate::object_only::optional;
 use crate::usage::AnthropicUsage;
 use serde::Deserialize;
 use serde_json::Value;
@@ -20,13 +21,13 @@ pub(super) struct WireEvent<'a> {
     pub kind: Text<'a>,
     pub index: Option<u64>,
     /// `message_start`'s message.
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "optional")]
     pub message: Option<WireMessage<'a>>,
     /// `content_block_start`'s block.
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "optional")]
     pub content_block: Option<WireBlock<'a>>,
     /// `content_block_delta`'s and `message_delta`'s delta.
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "optional")]
     pub delta: Option<WireDelta<'a>>,
     /// `message_delta`'s usage (cumulative).
     pub usage: Option<AnthropicUsage>,
@@ -242,6 +243,19 @@ mod tests {
             false,
         ),
         (r#"{"type":["message_stop"]}"#, false),
+        // Arrays where objects belong: `serde_json` would fill a struct from them.
+        (
+            r#"{"type":"content_block_delta","index":0,"delta":["text_delta","hi"]}"#,
+            false,
+        ),
+        (
+            r#"{"type":"content_block_start","index":0,"content_block":["tool_use","t1","Read"]}"#,
+            false,
+        ),
+        (
+            r#"{"type":"message_start","message":["m1","claude"]}"#,
+            false,
+        ),
         (r#"["content_block_stop",0]"#, false),
         (r#"{"type":"message_stop""#, false),
     ];

@@ -16,6 +16,7 @@
 
 use super::fields::Text;
 use super::openai_chunk::{Choice, Chunk, Delta};
+use crate::translate::object_only::Object;
 use crate::usage::OpenAiUsage;
 use serde::de::IgnoredAny;
 use serde::Deserialize;
@@ -45,7 +46,7 @@ impl RepeatedPrefix {
             text: std::str::from_utf8(rest).ok()?,
             pos: 0,
         };
-        let delta = cursor.value::<Option<Delta>>()?;
+        let delta = cursor.value::<Option<Object<Delta>>>()?.map(|Object(d)| d);
         let mut finish_reason = Text::Absent;
         while cursor.next_field()? {
             match cursor.key()? {
@@ -62,7 +63,7 @@ impl RepeatedPrefix {
         };
         // Later choices are not used, but the whole reading requires them to read.
         while cursor.next_item()? {
-            cursor.value::<Choice>()?;
+            cursor.value::<Object<Choice>>()?;
         }
         let mut usage = None;
         let mut usage_seen = false;
@@ -266,60 +267,70 @@ mod tests {
     }
 
     #[test]
-    fn chunks_in_other_shapes_are_left_to_the_whole_reading() {
+    fn chunks_in_other_shapes_read_as_the_whole_reading_reads_them() {
         let tail = r#","finish_reason":null}]}"#;
+        let a = r#"{"content":"a"}"#;
+        // (chunk, whether it is read from the kept opening)
         let odd = [
             // Given twice.
-            chunk(
-                r#"{"content":"a"}"#,
-                r#","finish_reason":null,"finish_reason":"stop"}]}"#,
+            (
+                chunk(a, r#","finish_reason":null,"finish_reason":"stop"}]}"#),
+                false,
             ),
-            chunk(
-                r#"{"content":"a"}"#,
-                r#","delta":{"content":"b"},"finish_reason":null}]}"#,
+            (
+                chunk(a, r#","delta":{"content":"b"},"finish_reason":null}]}"#),
+                false,
             ),
-            chunk(
-                r#"{"content":"a"}"#,
-                r#","finish_reason":null}],"usage":null,"usage":{"prompt_tokens":1}}"#,
+            (
+                chunk(
+                    a,
+                    r#","finish_reason":null}],"usage":null,"usage":{"prompt_tokens":1}}"#,
+                ),
+                false,
             ),
-            chunk(
-                r#"{"content":"a"}"#,
-                r#","finish_reason":null}],"model":"other"}"#,
+            (
+                chunk(a, r#","finish_reason":null}],"model":"other"}"#),
+                false,
             ),
             // An error, or fields of other types.
-            chunk(
-                r#"{"content":"a"}"#,
-                r#","finish_reason":null}],"error":{"message":"x"}}"#,
+            (
+                chunk(a, r#","finish_reason":null}],"error":{"message":"x"}}"#),
+                false,
             ),
-            chunk(r#"{"content":7}"#, tail),
-            chunk(r#""text""#, tail),
-            chunk(r#"{"content":"a"}"#, r#","finish_reason":1}]}"#),
-            chunk(
-                r#"{"content":"a"}"#,
-                r#","finish_reason":null},{"delta":"x"}]}"#,
-            ),
-            chunk(
-                r#"{"content":"a"}"#,
-                r#","finish_reason":null}],"usage":{"prompt_tokens":-1}}"#,
+            (chunk(r#"{"content":7}"#, tail), false),
+            (chunk(r#""text""#, tail), false),
+            (chunk(r#"["text"]"#, tail), false),
+            (chunk(r#"{"tool_calls":[[0,"c1"]]}"#, tail), false),
+            (chunk(a, r#","finish_reason":1}]}"#), false),
+            (chunk(a, r#","finish_reason":null},{"delta":"x"}]}"#), false),
+            (chunk(a, r#","finish_reason":null},["x"]]}"#), false),
+            (
+                chunk(
+                    a,
+                    r#","finish_reason":null}],"usage":{"prompt_tokens":-1}}"#,
+                ),
+                false,
             ),
             // A key with an escape, text that is not JSON, or cut short.
-            chunk(r#"{"content":"a"}"#, r#","fin\u0069sh_reason":"stop"}]}"#),
-            chunk(r#"{"content":"a"}"#, r#","finish_reason":nul}]}"#),
-            chunk(r#"{"content":"a"}"#, r#","finish_reason":null}]} x"#),
-            chunk(r#"{"content":"a"}"#, r#","finish_reason":null}]"#),
-            chunk(r#"{"content":"a\u0001"}"#, tail),
-            chunk("{\"content\":\"a\u{1}\"}", tail),
+            (chunk(a, r#","fin\u0069sh_reason":"stop"}]}"#), false),
+            (chunk(a, r#","finish_reason":nul}]}"#), false),
+            (chunk(a, r#","finish_reason":null}]} x"#), false),
+            (chunk(a, r#","finish_reason":null}]"#), false),
+            (chunk("{\"content\":\"a\u{1}\"}", tail), false),
+            // An escaped control character is JSON.
+            (chunk(r#"{"content":"a\u0001"}"#, tail), true),
         ];
-        for chunk_text in odd {
+        for (chunk_text, from_prefix) in odd {
             let chunks = vec![
                 chunk(r#"{"role":"assistant","content":""}"#, tail),
                 chunk_text,
             ];
-            let (fast, whole, _) = both_ways(&chunks);
+            let (fast, whole, read) = both_ways(&chunks);
             assert_eq!(fast, whole, "{}", chunks[1]);
+            assert_eq!(read == 1, from_prefix, "{}", chunks[1]);
         }
         // Not UTF-8 after the opening.
-        let mut bytes = chunk(r#"{"content":"a"}"#, tail).into_bytes();
+        let mut bytes = chunk(a, tail).into_bytes();
         let at = HEAD.len() + 13;
         bytes[at] = 0xff;
         let mut fast = OpenAiParser::default();

@@ -8,6 +8,7 @@
 //! checks that on chunks of every kind.
 
 use super::fields::{text, Text};
+use crate::translate::object_only::{optional, optional_list};
 use crate::usage::OpenAiUsage;
 use serde::de::{Deserializer, IgnoredAny};
 use serde::Deserialize;
@@ -29,7 +30,7 @@ pub(super) struct Chunk<'a> {
     pub id: Text<'a>,
     #[serde(default, borrow)]
     pub model: Text<'a>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "optional_list")]
     pub choices: Option<Vec<Choice<'a>>>,
     pub usage: Option<OpenAiUsage>,
     /// A chunk with an `error` is left to the general reader.
@@ -39,7 +40,7 @@ pub(super) struct Chunk<'a> {
 
 #[derive(Debug, Deserialize)]
 pub(super) struct Choice<'a> {
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "optional")]
     pub delta: Option<Delta<'a>>,
     #[serde(default, borrow)]
     pub finish_reason: Text<'a>,
@@ -53,7 +54,7 @@ pub(super) struct Delta<'a> {
     pub reasoning_content: Text<'a>,
     #[serde(default, borrow)]
     pub reasoning: Text<'a>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "optional_list")]
     pub tool_calls: Option<Vec<ToolCall<'a>>>,
 }
 
@@ -62,7 +63,7 @@ pub(super) struct ToolCall<'a> {
     pub index: Option<u64>,
     #[serde(default, borrow)]
     pub id: Text<'a>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "optional")]
     pub function: Option<Function<'a>>,
 }
 
@@ -195,6 +196,17 @@ mod tests {
         ),
         (r#"{"choices":[{"delta":"text"}]}"#, false),
         (r#"{"choices":[null]}"#, false),
+        // Arrays where objects belong: `serde_json` would fill a struct from them.
+        (r#"{"choices":[[{"content":"x"}]]}"#, false),
+        (r#"{"choices":[{"delta":["x"]}]}"#, false),
+        (
+            r#"{"choices":[{"delta":{"tool_calls":[[0,"call_1",["Read","{}"]]]}}]}"#,
+            false,
+        ),
+        (
+            r#"{"choices":[{"delta":{"tool_calls":[{"index":0,"function":["Read","{}"]}]}}]}"#,
+            false,
+        ),
         (
             r#"{"choices":[{"delta":{"tool_calls":[{"index":-1,"function":{"name":"Read"}}]}}]}"#,
             false,

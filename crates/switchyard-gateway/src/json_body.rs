@@ -505,6 +505,15 @@ impl<'a> Scanner<'a> {
     }
 }
 
+/// Where the JSON value that starts at `start` in `bytes` ends, found by its structure
+/// (strings closed, brackets paired, scalars checked), for text already known to be JSON;
+/// `None` when it is not.
+pub fn value_end(bytes: &[u8], start: usize) -> Option<usize> {
+    let mut scan = Scanner { bytes, pos: start };
+    scan.skip_value().ok()?;
+    Some(scan.pos)
+}
+
 /// The raw JSON text of the last top-level `key` of the object in `bytes`, read from
 /// the object's end.
 ///
@@ -752,6 +761,26 @@ fn walk_object<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_value_ends_where_its_structure_does() {
+        let text = br#"{"a":"x\"}","b":[1,{"c":null}],"d":-1.5e3,"e":true}"#;
+        let ends: Vec<_> = [5, 16, 35, 46]
+            .iter()
+            .map(|&start| value_end(text, start).map(|end| &text[start..end]))
+            .collect();
+        assert_eq!(
+            ends,
+            [
+                Some(&br#""x\"}""#[..]),
+                Some(&br#"[1,{"c":null}]"#[..]),
+                Some(&b"-1.5e3"[..]),
+                Some(&b"true"[..])
+            ]
+        );
+        assert_eq!(value_end(br#"{"a":[1,2}"#, 5), None);
+        assert_eq!(value_end(br#"{"a":tru}"#, 5), None);
+    }
 
     #[test]
     fn json_is_read_as_from_slice_reads_it_whatever_its_bytes() {

@@ -102,7 +102,8 @@ impl RepeatedPrefix {
 }
 
 /// Where the first choice's delta starts in `data`, when everything before it can be
-/// kept: no `usage`, `error` or `finish_reason` before it, no key with an escape.
+/// kept: no `usage`, `error` or `finish_reason` before it, no key with an escape. `data`
+/// is a chunk the whole reading took, so values are stepped over by their structure.
 fn delta_offset(data: &[u8]) -> Option<usize> {
     let mut cursor = Cursor {
         text: std::str::from_utf8(data).ok()?,
@@ -118,7 +119,7 @@ fn delta_offset(data: &[u8]) -> Option<usize> {
         match cursor.key()? {
             "choices" => break,
             "usage" | "error" => return None,
-            _ => cursor.value::<IgnoredAny>().map(drop)?,
+            _ => cursor.skip_value()?,
         }
     }
     cursor.take(b'[')?;
@@ -132,7 +133,7 @@ fn delta_offset(data: &[u8]) -> Option<usize> {
         match cursor.key()? {
             "delta" => return Some(cursor.pos),
             "finish_reason" => return None,
-            _ => cursor.value::<IgnoredAny>().map(drop)?,
+            _ => cursor.skip_value()?,
         }
     }
 }
@@ -167,14 +168,26 @@ impl<'a> Cursor<'a> {
     }
 
     /// A key and its colon; `None` for a key with an escape (left to the whole reading).
+    /// Read as `serde_json` reads a borrowed string: plain text up to the closing quote,
+    /// no control characters.
     fn key(&mut self) -> Option<&'a str> {
         self.skip_whitespace();
-        if self.text.as_bytes().get(self.pos) != Some(&b'"') {
+        let body = self.text[self.pos..].strip_prefix('"')?;
+        let len = memchr::memchr2(b'"', b'\\', body.as_bytes())?;
+        let key = &body[..len];
+        if body.as_bytes()[len] != b'"' || key.bytes().any(|b| b < 0x20) {
             return None;
         }
-        let key = self.value::<&'a str>()?;
+        self.pos += len + 2;
         self.take(b':')?;
         Some(key)
+    }
+
+    /// Steps over a value by its structure alone, for text already read whole.
+    fn skip_value(&mut self) -> Option<()> {
+        self.skip_whitespace();
+        self.pos = crate::json_body::value_end(self.text.as_bytes(), self.pos)?;
+        Some(())
     }
 
     /// After a value in an object: `true` when a `,` says another field follows,
@@ -313,6 +326,7 @@ mod tests {
             ),
             // A key with an escape, text that is not JSON, or cut short.
             (chunk(a, r#","fin\u0069sh_reason":"stop"}]}"#), false),
+            (chunk(a, ",\"fin\u{1}\":1}]}"), false),
             (chunk(a, r#","finish_reason":nul}]}"#), false),
             (chunk(a, r#","finish_reason":null}]} x"#), false),
             (chunk(a, r#","finish_reason":null}]"#), false),

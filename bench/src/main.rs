@@ -225,21 +225,10 @@ fn through_floor(direct: &Target, (proc, addr): &(Proc, SocketAddr)) -> Result<A
 /// How a route's request body is written: for a model, streaming or not.
 type BodyFor = fn(&str, bool) -> String;
 
-fn openai_targets(
-    mock: SocketAddr,
-    gateway: SocketAddr,
-    key: &str,
-    stream: bool,
-    pids: Pids,
-    body: BodyFor,
-) -> Result<RouteTargets> {
-    openai_targets_to(mock, gateway, key, stream, pids, body, "mock/bench-model")
-}
-
 /// OpenAI clients: direct to the mock's `/v1/chat/completions`, and through the gateway
 /// to `gateway_model` (the OpenAI-compatible provider `mock`, or the Anthropic provider
 /// `mockant`, translated both ways).
-fn openai_targets_to(
+fn openai_targets(
     mock: SocketAddr,
     gateway: SocketAddr,
     key: &str,
@@ -911,9 +900,15 @@ async fn measure_agent_routes(
         results,
         (&route, Some(&reference)),
         |_| {
-            openai_targets(mock_addr, gateway_addr, key, false, pids, |model, _| {
-                agent::openai_body(model)
-            })?
+            openai_targets(
+                mock_addr,
+                gateway_addr,
+                key,
+                false,
+                pids,
+                |model, _| agent::openai_body(model),
+                "mock/bench-model",
+            )?
             .with_reference(Some(&floor))
         },
     )
@@ -984,16 +979,32 @@ async fn measure_all(
             results,
             (&route, Some(&floor_route)),
             |stream| {
-                openai_targets(mock_addr, gateway_addr, key, stream, pids, openai_body)?
-                    .with_reference(floor.as_ref())
+                openai_targets(
+                    mock_addr,
+                    gateway_addr,
+                    key,
+                    stream,
+                    pids,
+                    openai_body,
+                    "mock/bench-model",
+                )?
+                .with_reference(floor.as_ref())
             },
         )
         .await?;
     } else if let Some(floor) = &floor {
         // The minimal proxy alone: measured in the gateway's place.
         measure_route(args, timing, results, (&floor_route, None), |stream| {
-            let direct =
-                openai_targets(mock_addr, gateway_addr, key, stream, pids, openai_body)?.direct;
+            let direct = openai_targets(
+                mock_addr,
+                gateway_addr,
+                key,
+                stream,
+                pids,
+                openai_body,
+                "mock/bench-model",
+            )?
+            .direct;
             Ok(RouteTargets {
                 gateway: through_floor(&direct, floor)?,
                 direct,
@@ -1041,7 +1052,7 @@ async fn measure_all(
             checked_as: None,
         };
         measure_route(args, timing, results, (&route, None), |stream| {
-            openai_targets_to(
+            openai_targets(
                 mock_addr,
                 gateway_addr,
                 key,
@@ -1102,8 +1113,16 @@ async fn measure_all(
             "memory growth: {} requests at saturation",
             args.requests
         ));
-        let target =
-            openai_targets(mock_addr, gateway_addr, key, false, pids, openai_body)?.gateway;
+        let target = openai_targets(
+            mock_addr,
+            gateway_addr,
+            key,
+            false,
+            pids,
+            openai_body,
+            "mock/bench-model",
+        )?
+        .gateway;
         let progress = Arc::new(load::Progress::default());
         let task = tokio::spawn(load::count(
             target,

@@ -106,6 +106,8 @@ pub struct WireTool {
     /// `Some(None)` for `"function": null`, which stands for a function with no fields.
     #[serde(deserialize_with = "present_object")]
     pub function: Option<Option<WireToolFunction>>,
+    // The flat form's fields, listed rather than `#[serde(flatten)]`ed: flattening
+    // buffers every tool (its schema included) before reading it.
     pub name: Option<String>,
     pub description: Option<String>,
     #[serde(deserialize_with = "present")]

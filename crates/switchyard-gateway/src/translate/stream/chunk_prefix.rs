@@ -109,33 +109,12 @@ fn delta_offset(data: &[u8]) -> Option<usize> {
         text: std::str::from_utf8(data).ok()?,
         pos: 0,
     };
-    cursor.skip_whitespace();
     cursor.take(b'{')?;
-    let mut first = true;
-    loop {
-        if !std::mem::take(&mut first) {
-            cursor.take(b',')?;
-        }
-        match cursor.key()? {
-            "choices" => break,
-            "usage" | "error" => return None,
-            _ => cursor.skip_value()?,
-        }
-    }
+    cursor.skip_to_key("choices", &["usage", "error"])?;
     cursor.take(b'[')?;
-    cursor.skip_whitespace();
     cursor.take(b'{')?;
-    let mut first = true;
-    loop {
-        if !std::mem::take(&mut first) {
-            cursor.take(b',')?;
-        }
-        match cursor.key()? {
-            "delta" => return Some(cursor.pos),
-            "finish_reason" => return None,
-            _ => cursor.skip_value()?,
-        }
-    }
+    cursor.skip_to_key("delta", &["finish_reason"])?;
+    Some(cursor.pos)
 }
 
 /// A position in a chunk's text, read token by token with `serde_json` for values.
@@ -181,6 +160,25 @@ impl<'a> Cursor<'a> {
         self.pos += len + 2;
         self.take(b':')?;
         Some(key)
+    }
+
+    /// From just inside an object, steps over its fields up to the value of `wanted`;
+    /// `None` when a key in `refused` (or the object's end) comes first.
+    fn skip_to_key(&mut self, wanted: &str, refused: &[&str]) -> Option<()> {
+        let mut first = true;
+        loop {
+            if !std::mem::take(&mut first) {
+                self.take(b',')?;
+            }
+            let key = self.key()?;
+            if key == wanted {
+                return Some(());
+            }
+            if refused.contains(&key) {
+                return None;
+            }
+            self.skip_value()?;
+        }
     }
 
     /// Steps over a value by its structure alone, for text already read whole.

@@ -10,7 +10,7 @@
 use crate::load::Target;
 use crate::procs::{self, Proc};
 use crate::report::{self, mib, Pair};
-use crate::{levels, Pids, RouteTargets, RunArgs, Timing, UPSTREAM_KEY};
+use crate::{levels, Level, Pids, RouteTargets, RunArgs, Timing, UPSTREAM_KEY};
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
@@ -175,7 +175,7 @@ pub fn compare(
             // Its targets have no reference proxy, so no reference pairs come back.
             let (pairs, _) = levels(
                 args,
-                &rates,
+                &Level::rates_then_saturation(&rates),
                 timing,
                 &targets(
                     mock,

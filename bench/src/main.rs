@@ -12,6 +12,8 @@
 //!   an OpenAI-compatible provider upstream), against direct Anthropic calls to the mock,
 //!   and for OpenAI clients the other way (OpenAI chat in, an Anthropic provider
 //!   upstream), against direct OpenAI calls;
+//! - streams paced as providers send them (one event a millisecond), pass-through and
+//!   translated, at the fixed rates up to 1,000 rps;
 //! - resident memory idle, after 100,000 and 1,000,000 requests, and under 256
 //!   concurrent streams; start-up time to the first answered request;
 //! - optionally the same latency and memory figures for LiteLLM's proxy.
@@ -25,6 +27,7 @@ mod instructions;
 mod litellm;
 mod load;
 mod mock;
+mod pacer;
 mod procs;
 mod report;
 
@@ -100,7 +103,7 @@ struct RunArgs {
     /// A short run for development: 2 s per level, 200,000 requests for memory
     #[arg(long)]
     quick: bool,
-    /// Only these parts: startup, openai, floor, translated, reverse, agent, streams, memory
+    /// Only these parts: startup, openai, floor, translated, reverse, paced, agent, streams, memory
     /// (comma-separated); also instructions, which a full run leaves out (it needs
     /// valgrind): instructions per request, counted by callgrind
     #[arg(long, value_delimiter = ',')]
@@ -225,6 +228,9 @@ fn through_floor(direct: &Target, (proc, addr): &(Proc, SocketAddr)) -> Result<A
 /// How a route's request body is written: for a model, streaming or not.
 type BodyFor = fn(&str, bool) -> String;
 
+/// A route's targets, streaming or not.
+type TargetsFor<'a> = dyn Fn(bool) -> Result<RouteTargets> + 'a;
+
 /// OpenAI clients: direct to the mock's `/v1/chat/completions`, and through the gateway
 /// to `gateway_model` (the OpenAI-compatible provider `mock`, or the Anthropic provider
 /// `mockant`, translated both ways).
@@ -321,6 +327,13 @@ enum Level {
 }
 
 impl Level {
+    /// `rates`, then saturation.
+    fn rates_then_saturation(rates: &[f64]) -> Vec<Level> {
+        let mut levels: Vec<Level> = rates.iter().map(|&rate| Level::FixedRate(rate)).collect();
+        levels.push(Level::Saturation);
+        levels
+    }
+
     /// As the tables and the JSON name it.
     fn label(&self) -> String {
         match self {
@@ -334,7 +347,7 @@ impl Level {
 /// proxy's (empty without one).
 async fn levels(
     args: &RunArgs,
-    rates: &[f64],
+    levels: &[Level],
     timing: &Timing,
     targets: &RouteTargets,
     what: &str,
@@ -343,10 +356,8 @@ async fn levels(
         Some(_) => format!("{what} (and the minimal proxy)"),
         None => what.to_string(),
     };
-    let mut levels: Vec<Level> = rates.iter().map(|&rate| Level::FixedRate(rate)).collect();
-    levels.push(Level::Saturation);
     let (mut pairs, mut references) = (Vec::new(), Vec::new());
-    for level in levels {
+    for &level in levels {
         say(format!("{what}: {}", level.label()));
         let (pair, reference) = pair(args, timing, targets, level).await?;
         pairs.push(pair);
@@ -809,7 +820,7 @@ async fn measure_route(
 ) -> Result<()> {
     measure_modes(
         args,
-        &args.rates,
+        &Level::rates_then_saturation(&args.rates),
         &[false, true],
         timing,
         results,
@@ -819,12 +830,12 @@ async fn measure_route(
     .await
 }
 
-/// Measures a route at `rates` and saturation in each of `modes` (streaming or not).
+/// Measures a route at each of `levels` in each of `modes` (streaming or not).
 /// `routes` names the gateway's route and the reference proxy's, whose sections follow
 /// the gateway's when the targets have a reference.
 async fn measure_modes(
     args: &RunArgs,
-    rates: &[f64],
+    levels_to_measure: &[Level],
     modes: &[bool],
     timing: &Timing,
     results: &mut Results,
@@ -836,7 +847,8 @@ async fn measure_modes(
         let targets = targets_for(stream)?;
         let mode = if stream { "streaming" } else { "non-streaming" };
         let progress = format!("{}, {mode}", route.progress);
-        let (pairs, references) = levels(args, rates, timing, &targets, &progress).await?;
+        let (pairs, references) =
+            levels(args, levels_to_measure, timing, &targets, &progress).await?;
         if let Some(name) = route.checked_as {
             route_checks(results, &pairs, stream, name);
         }
@@ -860,6 +872,97 @@ fn section_of(route: &Route, stream: bool, pairs: Vec<Pair>) -> (String, String,
     )
 }
 
+/// The fixed rates up to 1,000 rps: the parts whose requests take longer than the
+/// 1 KB ones leave out the rates the generator's connections could not keep up with.
+fn rates_up_to_1000(args: &RunArgs) -> Vec<f64> {
+    args.rates
+        .iter()
+        .copied()
+        .filter(|r| *r <= 1000.0)
+        .collect()
+}
+
+/// The same model's paced stream (see `mock::PACED_SPAN`).
+fn paced(model: &str) -> String {
+    model.replace("bench-model", "bench-paced")
+}
+
+/// Streams as providers send them, one event at a time (spread over [`mock::PACED_SPAN`]),
+/// at the fixed rates up to 1,000 rps: OpenAI pass-through, and Anthropic clients
+/// translated for the OpenAI-compatible provider. The burst streams above reach the
+/// gateway in one or two reads, and their frames leave together; these make the
+/// gateway read, handle and write every event on its own, as it does for an agent's
+/// answer. Time to first byte is then the request's way through, and time to last
+/// byte the last event's. No saturation level: the pacing, not the CPU, would set it.
+/// Reported, not checked against the targets.
+async fn measure_paced_routes(
+    args: &RunArgs,
+    timing: &Timing,
+    results: &mut Results,
+    (mock_addr, gateway_addr): (SocketAddr, SocketAddr),
+    key: &str,
+    pids: Pids,
+) -> Result<()> {
+    let levels: Vec<Level> = rates_up_to_1000(args)
+        .into_iter()
+        .map(Level::FixedRate)
+        .collect();
+    let openai = |stream| {
+        openai_targets(
+            mock_addr,
+            gateway_addr,
+            key,
+            stream,
+            pids,
+            |model, stream| openai_body(&paced(model), stream),
+            "mock/bench-model",
+        )
+    };
+    let translated = |stream| {
+        translated_targets(
+            mock_addr,
+            gateway_addr,
+            key,
+            stream,
+            pids,
+            |model, stream| anthropic_body(&paced(model), stream),
+        )
+    };
+    let routes: [(Route, &TargetsFor); 2] = [
+        (
+            Route {
+                progress: "OpenAI pass-through, paced",
+                title: "OpenAI chat, pass-through, paced stream (an event about every millisecond)",
+                key: "paced_openai",
+                checked_as: None,
+            },
+            &openai,
+        ),
+        (
+            Route {
+                progress: "Anthropic to OpenAI, paced",
+                title: "Anthropic messages -> OpenAI-compatible provider (translated), paced stream (an event about every millisecond); direct = Anthropic call to the mock",
+                key: "paced_translated",
+                checked_as: None,
+            },
+            &translated,
+        ),
+    ];
+    for (route, targets_for) in routes {
+        measure_modes(
+            args,
+            &levels,
+            &[true],
+            timing,
+            results,
+            (&route, None),
+            targets_for,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 /// Agent-sized requests (~260 KB, see `agent`), non-streaming, at the fixed rates up to
 /// 1,000 rps and at saturation: OpenAI pass-through, the minimal proxy with the same
 /// requests, and Anthropic requests translated for the OpenAI-compatible provider.
@@ -873,12 +976,7 @@ async fn measure_agent_routes(
     key: &str,
     pids: Pids,
 ) -> Result<()> {
-    let rates: Vec<f64> = args
-        .rates
-        .iter()
-        .copied()
-        .filter(|r| *r <= 1000.0)
-        .collect();
+    let levels = Level::rates_then_saturation(&rates_up_to_1000(args));
     let floor = procs::start_floor_proxy(mock_addr)?;
     let route = Route {
         progress: "OpenAI pass-through, agent-sized",
@@ -894,7 +992,7 @@ async fn measure_agent_routes(
     };
     measure_modes(
         args,
-        &rates,
+        &levels,
         &[false],
         timing,
         results,
@@ -923,7 +1021,7 @@ async fn measure_agent_routes(
     };
     measure_modes(
         args,
-        &rates,
+        &levels,
         &[false],
         timing,
         results,
@@ -1063,6 +1161,10 @@ async fn measure_all(
             )
         })
         .await?;
+    }
+
+    if args.wants("paced") {
+        measure_paced_routes(args, timing, results, (mock_addr, gateway_addr), key, pids).await?;
     }
 
     let pid = gateway.pid();

@@ -1,12 +1,16 @@
-//! A minimal, fast mock upstream: fixed answers, no parsing, one thread.
+//! A minimal, fast mock upstream: fixed answers, no parsing, one thread (and a timer
+//! thread for the paced streams, see `pacer`).
 //!
 //! `POST /v1/chat/completions` answers a fixed OpenAI chat completion, or a fixed
 //! OpenAI event stream when the body says `"stream":true`; `POST /v1/messages` does the
 //! same in Anthropic's format. A body naming the model `bench-slow` gets a stream that
 //! stays open for [`SLOW_STREAM_TICKS`] × [`SLOW_STREAM_TICK`] (for the concurrent-streams
-//! memory phase). The mock runs on a single-threaded runtime in its own process, so its
-//! cost is bounded and the same for direct and gateway runs.
+//! memory phase); one naming `bench-paced` gets its events spread over [`PACED_SPAN`],
+//! as a provider streams tokens, so each reaches the gateway on its own. The mock runs on a
+//! single-threaded runtime in its own process, so its cost is bounded and the same for
+//! direct and gateway runs.
 
+use crate::pacer::Pacer;
 use bytes::Bytes;
 use futures_util::stream::{self, StreamExt};
 use http_body_util::combinators::UnsyncBoxBody;
@@ -18,12 +22,28 @@ use hyper_util::rt::TokioIo;
 use std::convert::Infallible;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream};
 
 /// Chunks of a slow stream after the first one, and the pause between them.
 pub const SLOW_STREAM_TICKS: u32 = 12;
 pub const SLOW_STREAM_TICK: Duration = Duration::from_millis(250);
+/// From the first event of a paced stream to its last: about a millisecond between
+/// events, enough for each to leave the mock, and reach the gateway, on its own. The
+/// same for both formats, whose streams have a different number of events, so that
+/// a translated stream's last byte can be compared with a direct one's.
+pub const PACED_SPAN: Duration = Duration::from_millis(12);
+
+/// How a stream's events leave the mock.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pace {
+    /// All at once, in one write when they fit.
+    Burst,
+    /// The first event at once, the others spread evenly over [`PACED_SPAN`].
+    Paced,
+    /// The first event, keep-alives for [`SLOW_STREAM_TICKS`] ticks, then the rest.
+    Slow,
+}
 
 const OPENAI_COMPLETION: &str = r#"{"id":"chatcmpl-bench","object":"chat.completion","created":1700000000,"model":"bench-model","choices":[{"index":0,"message":{"role":"assistant","content":"Hello from the benchmark mock. This answer is fixed."},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":212,"completion_tokens":12,"total_tokens":224,"prompt_tokens_details":{"cached_tokens":0},"completion_tokens_details":{"reasoning_tokens":0}},"system_fingerprint":"fp_bench"}"#;
 
@@ -108,6 +128,7 @@ struct Answers {
     openai_stream: Vec<Bytes>,
     anthropic_json: Bytes,
     anthropic_stream: Vec<Bytes>,
+    pacer: Pacer,
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -122,27 +143,46 @@ fn full(body: Bytes, content_type: &'static str) -> Response<MockBody> {
     response
 }
 
-fn event_stream(events: Vec<Bytes>, slow: bool) -> Response<MockBody> {
-    let body: MockBody = if slow {
-        // The first event at once, then the rest one tick apart, the last one twice as
-        // long as the ticks so the stream stays open through the measurement.
-        let mut events = events.into_iter();
-        let first = events.next();
-        let rest: Vec<Bytes> = events.collect();
-        let ticks = stream::iter(0..SLOW_STREAM_TICKS).then(|_| async {
-            tokio::time::sleep(SLOW_STREAM_TICK).await;
-            Ok::<_, Infallible>(Frame::data(Bytes::from_static(b": keep-alive\n\n")))
-        });
-        let head = stream::iter(first.map(|b| Ok(Frame::data(b))));
-        let tail = stream::iter(rest.into_iter().map(|b| Ok(Frame::data(b))));
-        StreamBody::new(head.chain(ticks).chain(tail)).boxed_unsync()
-    } else {
-        StreamBody::new(stream::iter(
+fn event_stream(answers: &Answers, events: Vec<Bytes>, pace: Pace) -> Response<MockBody> {
+    let body: MockBody = match pace {
+        Pace::Slow => {
+            // The first event at once, then the rest one tick apart, the last one twice
+            // as long as the ticks so the stream stays open through the measurement.
+            let mut events = events.into_iter();
+            let first = events.next();
+            let rest: Vec<Bytes> = events.collect();
+            let ticks = stream::iter(0..SLOW_STREAM_TICKS).then(|_| async {
+                tokio::time::sleep(SLOW_STREAM_TICK).await;
+                Ok::<_, Infallible>(Frame::data(Bytes::from_static(b": keep-alive\n\n")))
+            });
+            let head = stream::iter(first.map(|b| Ok(Frame::data(b))));
+            let tail = stream::iter(rest.into_iter().map(|b| Ok(Frame::data(b))));
+            StreamBody::new(head.chain(ticks).chain(tail)).boxed_unsync()
+        }
+        Pace::Paced => {
+            // Each event at its own time counted from the first, on a timer finer than
+            // the runtime's (see `pacer`). The first leaves at once, with the head.
+            let start = Instant::now();
+            let gaps = events.len().saturating_sub(1).max(1) as u32;
+            let pacer = answers.pacer.clone();
+            let timed = events.into_iter().enumerate().map(move |(i, event)| {
+                let due = (i > 0).then(|| start + PACED_SPAN * i as u32 / gaps);
+                (due, event, pacer.clone())
+            });
+            StreamBody::new(stream::iter(timed).then(|(due, event, pacer)| async move {
+                if let Some(due) = due {
+                    pacer.until(due).await;
+                }
+                Ok::<_, Infallible>(Frame::data(event))
+            }))
+            .boxed_unsync()
+        }
+        Pace::Burst => StreamBody::new(stream::iter(
             events
                 .into_iter()
                 .map(|b| Ok::<_, Infallible>(Frame::data(b))),
         ))
-        .boxed_unsync()
+        .boxed_unsync(),
     };
     let mut response = Response::new(body);
     response.headers_mut().insert(
@@ -166,12 +206,20 @@ async fn answer(
         }
     };
     let stream = contains(&body, b"\"stream\":true") || contains(&body, b"\"stream\": true");
-    let slow = stream && contains(&body, b"bench-slow");
+    let pace = if contains(&body, b"bench-slow") {
+        Pace::Slow
+    } else if contains(&body, b"bench-paced") {
+        Pace::Paced
+    } else {
+        Pace::Burst
+    };
     let response = match (path.as_str(), stream) {
         ("/v1/chat/completions", false) => full(answers.openai_json.clone(), "application/json"),
-        ("/v1/chat/completions", true) => event_stream(answers.openai_stream.clone(), slow),
+        ("/v1/chat/completions", true) => {
+            event_stream(answers, answers.openai_stream.clone(), pace)
+        }
         ("/v1/messages", false) => full(answers.anthropic_json.clone(), "application/json"),
-        ("/v1/messages", true) => event_stream(answers.anthropic_stream.clone(), slow),
+        ("/v1/messages", true) => event_stream(answers, answers.anthropic_stream.clone(), pace),
         _ => {
             let mut r = full(
                 Bytes::from_static(br#"{"error":{"message":"not found"}}"#),
@@ -226,6 +274,7 @@ pub fn run(listen: SocketAddr) -> anyhow::Result<()> {
             openai_stream: openai_stream_events(),
             anthropic_json: Bytes::from_static(ANTHROPIC_MESSAGE.as_bytes()),
             anthropic_stream: anthropic_stream_events(),
+            pacer: Pacer::start()?,
         }));
         loop {
             let io = next_connection(&listener).await;

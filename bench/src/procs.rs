@@ -324,7 +324,7 @@ name = "mock"
 kind = "openai-compatible"
 base_url = "http://{mock}/v1"
 api_key = {{ env = "{UPSTREAM_KEY_VAR}" }}
-models = ["bench-model", "bench-slow"]
+models = ["bench-model", "bench-slow", "bench-paced"]
 
 [[providers]]
 name = "mockant"
@@ -333,6 +333,10 @@ base_url = "http://{mock}"
 api_key = {{ env = "{UPSTREAM_KEY_VAR}" }}
 
 [prices."mock/bench-model"]
+input_cost_per_token = 0.000001
+output_cost_per_token = 0.000002
+
+[prices."mock/bench-paced"]
 input_cost_per_token = 0.000001
 output_cost_per_token = 0.000002
 

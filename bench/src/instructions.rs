@@ -27,7 +27,10 @@ use tokio::runtime::Runtime;
 /// Requests per second, on one connection: slow enough for the gateway under valgrind.
 /// The log writer's work per record depends on how many records share a batch, so
 /// the rate is fixed and printed with the figures.
-const RATE: f64 = 200.0;
+pub const RATE: f64 = 200.0;
+/// The rate for paced streams, which last about 12 ms each: one connection carries
+/// one at a time, and at [`RATE`] they would queue.
+pub const PACED_RATE: f64 = 50.0;
 /// Requests before counting starts: connections, pools and caches settle.
 const WARMUP: Duration = Duration::from_secs(2);
 const MEASURE: Duration = Duration::from_secs(10);
@@ -63,6 +66,8 @@ pub struct Counted {
     /// The body (1 KB); it must ask for a stream when `stream` is set.
     pub body: String,
     pub stream: bool,
+    /// Requests per second ([`RATE`] unless they cannot keep it on one connection).
+    pub rate: f64,
 }
 
 /// Counts the instructions of `counted`'s requests and returns the JSON figures and the
@@ -103,7 +108,7 @@ pub fn measure(
     )?);
     let warm = runtime.block_on(load::fixed_rate(
         target.clone(),
-        RATE,
+        counted.rate,
         Duration::ZERO,
         WARMUP,
         1,
@@ -112,7 +117,13 @@ pub fn measure(
         bail!("{} of the warm-up requests failed", warm.errors);
     }
     callgrind_control("-z", pid)?;
-    let done = runtime.block_on(load::fixed_rate(target, RATE, Duration::ZERO, MEASURE, 1))?;
+    let done = runtime.block_on(load::fixed_rate(
+        target,
+        counted.rate,
+        Duration::ZERO,
+        MEASURE,
+        1,
+    ))?;
     std::thread::sleep(SETTLE);
     callgrind_control("-d", pid)?;
     gateway.stop(Duration::from_secs(30));
@@ -124,7 +135,7 @@ pub fn measure(
         );
     }
     let threads = read_dump(&out_dir, pid)?;
-    Ok(report(&threads, done.ok, counted.label))
+    Ok(report(&threads, done.ok, counted.rate, counted.label))
 }
 
 fn check_valgrind() -> Result<()> {
@@ -246,7 +257,7 @@ fn allocator_calls(profile: &str) -> u64 {
     total
 }
 
-fn report(threads: &[ThreadCount], requests: u64, label: &str) -> (Value, String) {
+fn report(threads: &[ThreadCount], requests: u64, rate: f64, label: &str) -> (Value, String) {
     let per_request = |role: Option<&str>, count: fn(&ThreadCount) -> u64| {
         let sum: u64 = threads
             .iter()
@@ -260,7 +271,7 @@ fn report(threads: &[ThreadCount], requests: u64, label: &str) -> (Value, String
     let mut figures = serde_json::Map::new();
     let mut allocation_figures = serde_json::Map::new();
     let mut text = format!(
-        "\nInstructions per request ({label}; {requests} requests at {RATE} rps on one connection):\n"
+        "\nInstructions per request ({label}; {requests} requests at {rate} rps on one connection):\n"
     );
     text.push_str(&format!(
         "  {:<16} {:>12} {:>12}\n",
@@ -287,7 +298,7 @@ fn report(threads: &[ThreadCount], requests: u64, label: &str) -> (Value, String
     }
     let value = json!({
         "requests": requests,
-        "rate_rps": RATE,
+        "rate_rps": rate,
         "per_request": Value::Object(figures),
         "allocations_per_request": Value::Object(allocation_figures),
     });

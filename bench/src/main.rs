@@ -578,7 +578,8 @@ fn run_in(
         let mut counts = serde_json::Map::new();
         let mut texts = String::new();
         let version = || vec![("anthropic-version", "2023-06-01".to_string())];
-        // (name, label, whether the client speaks Anthropic's dialect, model, streaming)
+        // (name, label, whether the client speaks Anthropic's dialect, model, streaming,
+        // requests per second)
         let runs = [
             (
                 "non_streaming",
@@ -586,6 +587,7 @@ fn run_in(
                 false,
                 "mock/bench-model",
                 false,
+                instructions::RATE,
             ),
             (
                 "streaming",
@@ -593,6 +595,15 @@ fn run_in(
                 false,
                 "mock/bench-model",
                 true,
+                instructions::RATE,
+            ),
+            (
+                "paced_streaming",
+                "OpenAI pass-through, paced streaming",
+                false,
+                "mock/bench-paced",
+                true,
+                instructions::PACED_RATE,
             ),
             (
                 "translated_non_streaming",
@@ -600,6 +611,7 @@ fn run_in(
                 true,
                 "mock/bench-model",
                 false,
+                instructions::RATE,
             ),
             (
                 "translated_streaming",
@@ -607,6 +619,7 @@ fn run_in(
                 true,
                 "mock/bench-model",
                 true,
+                instructions::RATE,
             ),
             (
                 "reverse_non_streaming",
@@ -614,6 +627,7 @@ fn run_in(
                 false,
                 "mockant/bench-model",
                 false,
+                instructions::RATE,
             ),
             (
                 "reverse_streaming",
@@ -621,9 +635,10 @@ fn run_in(
                 false,
                 "mockant/bench-model",
                 true,
+                instructions::RATE,
             ),
         ];
-        for (name, label, anthropic_client, model, stream) in runs {
+        for (name, label, anthropic_client, model, stream, rate) in runs {
             say(format!("instructions per request, {label}, under valgrind"));
             let counted = if anthropic_client {
                 instructions::Counted {
@@ -633,6 +648,7 @@ fn run_in(
                     key_header: "x-api-key",
                     body: anthropic_body(model, stream),
                     stream,
+                    rate,
                 }
             } else {
                 instructions::Counted {
@@ -642,6 +658,7 @@ fn run_in(
                     key_header: "authorization",
                     body: openai_body(model, stream),
                     stream,
+                    rate,
                 }
             };
             let (value, text) = instructions::measure(&setup, &runtime, work, counted)?;

@@ -20,6 +20,7 @@ use crate::translate::object_only::Object;
 use crate::usage::OpenAiUsage;
 use serde::de::IgnoredAny;
 use serde::Deserialize;
+use std::borrow::Cow;
 
 /// A stream's repeated chunk opening, once learned.
 #[derive(Default)]
@@ -46,12 +47,12 @@ impl RepeatedPrefix {
             text: std::str::from_utf8(rest).ok()?,
             pos: 0,
         };
-        let delta = cursor.value::<Option<Object<Delta>>>()?.map(|Object(d)| d);
+        let delta = cursor.delta()?;
         let mut finish_reason = Text::Absent;
         while cursor.next_field()? {
             match cursor.key()? {
                 "finish_reason" if !finish_reason.is_present() => {
-                    finish_reason = cursor.value::<Text>()?;
+                    finish_reason = cursor.text()?;
                 }
                 "finish_reason" | "delta" => return None,
                 _ => cursor.value::<IgnoredAny>().map(drop)?,
@@ -147,19 +148,74 @@ impl<'a> Cursor<'a> {
     }
 
     /// A key and its colon; `None` for a key with an escape (left to the whole reading).
-    /// Read as `serde_json` reads a borrowed string: plain text up to the closing quote,
-    /// no control characters.
     fn key(&mut self) -> Option<&'a str> {
+        let key = self.plain_string()?;
+        self.take(b':')?;
+        Some(key)
+    }
+
+    /// A string with no escape in it, read as `serde_json` reads a borrowed string:
+    /// plain text up to the closing quote, no control characters. `None`, and nothing
+    /// stepped over, for anything else.
+    fn plain_string(&mut self) -> Option<&'a str> {
         self.skip_whitespace();
         let body = self.text[self.pos..].strip_prefix('"')?;
-        let len = memchr::memchr2(b'"', b'\\', body.as_bytes())?;
-        let key = &body[..len];
-        if body.as_bytes()[len] != b'"' || key.bytes().any(|b| b < 0x20) {
+        // Keys and a token's text are short: one pass, byte by byte, finds the end and
+        // stops at an escape or a control character, where a vector search for the
+        // quote and a second pass for control characters cost more.
+        let len = body
+            .bytes()
+            .position(|b| b == b'"' || b == b'\\' || b < 0x20)?;
+        if body.as_bytes()[len] != b'"' {
             return None;
         }
         self.pos += len + 2;
-        self.take(b':')?;
-        Some(key)
+        Some(&body[..len])
+    }
+
+    /// A string field's value, as [`Text`] reads it. Plain strings and `null` are read
+    /// here; anything else (an escape, another type) goes through `serde_json`.
+    fn text(&mut self) -> Option<Text<'a>> {
+        if let Some(text) = self.plain_string() {
+            return Some(Text::Str(Cow::Borrowed(text)));
+        }
+        self.skip_whitespace();
+        if let Some(after) = self.text[self.pos..].strip_prefix("null") {
+            // A literal ends where a delimiter starts; `nullx` is for serde to refuse.
+            if !after.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+                self.pos += "null".len();
+                return Some(Text::Null);
+            }
+        }
+        self.value::<Text>()
+    }
+
+    /// The first choice's delta. The one most chunks carry, `{"content":"…"}` with
+    /// plain text, is read here: it is most of a stream, and going through
+    /// `serde_json` twice for it (the delta, then `finish_reason`) cost more than the
+    /// rest of the chunk. Any other delta is read by `serde_json` with the whole
+    /// reading's type.
+    fn delta(&mut self) -> Option<Option<Delta<'a>>> {
+        let start = self.pos;
+        if let Some(delta) = self.plain_content_delta() {
+            return Some(Some(delta));
+        }
+        self.pos = start;
+        Some(self.value::<Option<Object<Delta>>>()?.map(|Object(d)| d))
+    }
+
+    /// `{"content":"…"}` with plain text and nothing else, or `None`.
+    fn plain_content_delta(&mut self) -> Option<Delta<'a>> {
+        self.take(b'{')?;
+        if self.key()? != "content" {
+            return None;
+        }
+        let content = self.plain_string()?;
+        self.take(b'}')?;
+        Some(Delta {
+            content: Text::Str(Cow::Borrowed(content)),
+            ..Delta::default()
+        })
     }
 
     /// From just inside an object, steps over its fields up to the value of `wanted`;
@@ -351,6 +407,56 @@ mod tests {
     }
 
     #[test]
+    fn the_common_delta_and_plain_strings_read_as_serde_reads_them() {
+        // (delta, whether it is read without serde)
+        let deltas = [
+            (r#"{"content":"Hi"}"#, true),
+            (r#" { "content" : "Hi é" } "#, true),
+            (r#"{"content":""}"#, true),
+            (r#"{"content":"H\"i\n"}"#, false),
+            ("{\"content\":\"H\u{1}\"}", false),
+            (r#"{"content":"Hi","content":"x"}"#, false),
+            (r#"{"content":"Hi","refusal":null}"#, false),
+            (r#"{"content":null}"#, false),
+            (r#"{"reasoning":"Hi"}"#, false),
+            (r#"{"content":"Hi""#, false),
+            ("null", false),
+        ];
+        for (text, without_serde) in deltas {
+            let mut cursor = Cursor { text, pos: 0 };
+            assert_eq!(
+                cursor.plain_content_delta().is_some(),
+                without_serde,
+                "{text}"
+            );
+            let mut cursor = Cursor { text, pos: 0 };
+            let ours = cursor.delta().map(|d| format!("{d:?}"));
+            let by_serde = serde_json::from_str::<Option<Object<Delta>>>(text)
+                .ok()
+                .map(|d| format!("{:?}", d.map(|Object(d)| d)));
+            assert_eq!(ours, by_serde, "{text}");
+        }
+        for text in [
+            r#""stop""#,
+            r#" "tool_calls" "#,
+            "null",
+            " null ",
+            r#""st\"op""#,
+            "5",
+            "nullx",
+            "nul",
+            "{}",
+        ] {
+            let mut cursor = Cursor { text, pos: 0 };
+            let ours = cursor.text().map(|t| format!("{t:?}"));
+            let by_serde = serde_json::from_str::<Text>(text)
+                .ok()
+                .map(|t| format!("{t:?}"));
+            assert_eq!(ours, by_serde, "{text}");
+        }
+    }
+
+    #[test]
     fn an_opening_with_fields_read_from_every_chunk_is_not_kept() {
         for head in [
             r#"{"usage":null,"choices":[{"delta":"#,
@@ -373,6 +479,9 @@ mod tests {
         let text = "[a-z \"\\\\\n\u{e9}]{0,6}".prop_map(|t| serde_json::json!(t).to_string());
         let delta = prop_oneof![
             6 => text.clone().prop_map(|t| format!(r#"{{"content":{t}}}"#)),
+            1 => text.clone().prop_map(|t| format!(r#"{{ "content" : {t} }}"#)),
+            1 => text.clone().prop_map(|t| format!(r#"{{"content":{t},"content":"x"}}"#)),
+            1 => text.clone().prop_map(|t| format!(r#"{{"content":{t},"refusal":null}}"#)),
             2 => text.clone().prop_map(|t| format!(r#"{{"reasoning_content":{t}}}"#)),
             2 => text.clone().prop_map(|t| format!(r#"{{"tool_calls":[{{"index":0,"function":{{"arguments":{t}}}}}]}}"#)),
             1 => prop::sample::select(vec!["{}", "null", "[]", "\"x\"", "{\"content\":1}", "{\"content\":null}", "{\"role\":\"assistant\"}"]).prop_map(str::to_string),
@@ -382,6 +491,9 @@ mod tests {
             r#","finish_reason":"stop""#,
             r#","finish_reason":"length""#,
             r#","finish_reason":5"#,
+            r#","finish_reason":"st\"op""#,
+            r#","finish_reason":nullx"#,
+            r#","finish_reason" : "stop" "#,
             r#","logprobs":null"#,
             r#","logprobs":{"content":[]}"#,
             r#","index":0"#,

@@ -46,7 +46,7 @@ pub(super) struct Choice<'a> {
     pub finish_reason: Text<'a>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub(super) struct Delta<'a> {
     #[serde(default, borrow)]
     pub content: Text<'a>,

@@ -131,6 +131,9 @@ pub fn event_ranges(run: &[u8]) -> impl Iterator<Item = Range<usize>> + '_ {
 /// The `data:` payload of an event (several data lines joined with `\n`), borrowed
 /// from the event when it has a single data line.
 pub fn event_data(event: &[u8]) -> Option<Cow<'_, [u8]>> {
+    if let Some(data) = single_data_line(event) {
+        return Some(Cow::Borrowed(data));
+    }
     let mut data: Option<Cow<'_, [u8]>> = None;
     // Lines found with memchr rather than a byte-by-byte split (see `find_event_end`).
     let mut start = 0;
@@ -152,6 +155,25 @@ pub fn event_data(event: &[u8]) -> Option<Cow<'_, [u8]>> {
         }
     }
     data
+}
+
+/// The data of the event nearly every provider sends, a single `data:` line and the
+/// line ends after it, after the `event:` line that names it in Anthropic's streams,
+/// read without walking its lines one by one. `None` for any other event: the general
+/// reading above takes it.
+fn single_data_line(event: &[u8]) -> Option<&[u8]> {
+    let event = match event.strip_prefix(b"event:") {
+        Some(name) => &name[memchr::memchr(b'\n', name)? + 1..],
+        None => event,
+    };
+    let rest = event.strip_prefix(b"data:")?;
+    let end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
+    if !rest[end..].iter().all(|&b| b == b'\n' || b == b'\r') {
+        return None;
+    }
+    let line = &rest[..end];
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    Some(line.strip_prefix(b" ").unwrap_or(line))
 }
 
 /// A byte string looked for in every answer or event, a cheap test before parsing
@@ -317,7 +339,7 @@ mod tests {
 
     #[test]
     fn event_ends_and_data_agree_with_the_plain_rules_on_random_bytes() {
-        let alphabet = b"\n\r\ra: d";
+        let alphabet = b"\n\r\ra: de";
         let mut seed = 0x2545_f491_4f6c_dd1du64;
         for _ in 0..20_000 {
             let mut text = Vec::new();
@@ -328,6 +350,7 @@ mod tests {
                 match alphabet[(seed % alphabet.len() as u64) as usize] {
                     // `data:` lines, more often than chance would make them.
                     b'd' => text.extend_from_slice(b"data:"),
+                    b'e' => text.extend_from_slice(b"event:"),
                     byte => text.push(byte),
                 }
             }

@@ -12,6 +12,8 @@
 //!   an OpenAI-compatible provider upstream), against direct Anthropic calls to the mock,
 //!   and for OpenAI clients the other way (OpenAI chat in, an Anthropic provider
 //!   upstream), against direct OpenAI calls;
+//! - Anthropic clients passed through to an Anthropic provider (Claude Code on Claude),
+//!   against the same direct Anthropic calls;
 //! - streams paced as providers send them (one event a millisecond), pass-through and
 //!   translated, at the fixed rates up to 1,000 rps;
 //! - resident memory idle, after 100,000 and 1,000,000 requests, and under 256
@@ -103,9 +105,9 @@ struct RunArgs {
     /// A short run for development: 2 s per level, 200,000 requests for memory
     #[arg(long)]
     quick: bool,
-    /// Only these parts: startup, openai, floor, translated, reverse, paced, agent, streams, memory
-    /// (comma-separated); also instructions, which a full run leaves out (it needs
-    /// valgrind): instructions per request, counted by callgrind
+    /// Only these parts: startup, openai, floor, translated, reverse, anthropic, paced, agent,
+    /// streams, memory (comma-separated); also instructions, which a full run leaves out
+    /// (it needs valgrind): instructions per request, counted by callgrind
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Also measure LiteLLM's proxy (installed into target/switchyard-bench/litellm-venv)
@@ -269,14 +271,16 @@ fn openai_targets(
 }
 
 /// Anthropic clients: direct to the mock's `/v1/messages`, and through the gateway to
-/// the OpenAI-compatible provider `mock` (translated both ways).
-fn translated_targets(
+/// `gateway_model` (the OpenAI-compatible provider `mock`, translated both ways, or the
+/// Anthropic provider `mockant`, passed through).
+fn anthropic_targets(
     mock: SocketAddr,
     gateway: SocketAddr,
     key: &str,
     stream: bool,
     pids: Pids,
     body: BodyFor,
+    gateway_model: &str,
 ) -> Result<RouteTargets> {
     let version = ("anthropic-version", "2023-06-01".to_string());
     Ok(RouteTargets {
@@ -295,7 +299,7 @@ fn translated_targets(
                 gateway,
                 "/v1/messages",
                 &[("x-api-key", key.to_string()), version],
-                body("mock/bench-model", stream),
+                body(gateway_model, stream),
                 stream,
             )?
             .with_server_pid(pids.server),
@@ -604,6 +608,22 @@ fn run_in(
                 "mock/bench-paced",
                 true,
                 instructions::PACED_RATE,
+            ),
+            (
+                "anthropic_non_streaming",
+                "Anthropic pass-through, non-streaming",
+                true,
+                "mockant/bench-model",
+                false,
+                instructions::RATE,
+            ),
+            (
+                "anthropic_streaming",
+                "Anthropic pass-through, streaming",
+                true,
+                "mockant/bench-model",
+                true,
+                instructions::RATE,
             ),
             (
                 "translated_non_streaming",
@@ -936,13 +956,14 @@ async fn measure_paced_routes(
         )
     };
     let translated = |stream| {
-        translated_targets(
+        anthropic_targets(
             mock_addr,
             gateway_addr,
             key,
             stream,
             pids,
             |model, stream| anthropic_body(&paced(model), stream),
+            "mock/bench-model",
         )
     };
     let routes: [(Route, &TargetsFor); 2] = [
@@ -1044,9 +1065,15 @@ async fn measure_agent_routes(
         results,
         (&route, None),
         |_| {
-            translated_targets(mock_addr, gateway_addr, key, false, pids, |model, _| {
-                agent::anthropic_body(model)
-            })
+            anthropic_targets(
+                mock_addr,
+                gateway_addr,
+                key,
+                false,
+                pids,
+                |model, _| agent::anthropic_body(model),
+                "mock/bench-model",
+            )
         },
     )
     .await
@@ -1140,7 +1167,15 @@ async fn measure_all(
                     checked_as: Some("translated"),
                 };
                 measure_route(args, timing, results, (&route, None), |stream| {
-                    translated_targets(mock_addr, gateway_addr, key, stream, pids, anthropic_body)
+                    anthropic_targets(
+                        mock_addr,
+                        gateway_addr,
+                        key,
+                        stream,
+                        pids,
+                        anthropic_body,
+                        "mock/bench-model",
+                    )
                 })
                 .await?;
             }
@@ -1174,6 +1209,27 @@ async fn measure_all(
                 stream,
                 pids,
                 openai_body,
+                "mockant/bench-model",
+            )
+        })
+        .await?;
+    }
+
+    if args.wants("anthropic") {
+        let route = Route {
+            progress: "Anthropic pass-through",
+            title: "Anthropic messages, pass-through to an Anthropic provider, {mode}; direct = Anthropic call to the mock",
+            key: "anthropic",
+            checked_as: None,
+        };
+        measure_route(args, timing, results, (&route, None), |stream| {
+            anthropic_targets(
+                mock_addr,
+                gateway_addr,
+                key,
+                stream,
+                pids,
+                anthropic_body,
                 "mockant/bench-model",
             )
         })

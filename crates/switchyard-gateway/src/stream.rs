@@ -22,9 +22,10 @@ use switchyard_store::TokenCounts;
 static USAGE: Marker = Marker::new(b"\"usage\"");
 static DONE: Marker = Marker::new(b"[DONE]");
 static ERROR: Marker = Marker::new(b"\"error\"");
-static MESSAGE_START: Marker = Marker::new(b"\"message_start\"");
-static MESSAGE_DELTA: Marker = Marker::new(b"\"message_delta\"");
-static MESSAGE_STOP: Marker = Marker::new(b"\"message_stop\"");
+/// `message_start`, `message_delta` and `message_stop` in one search: an event it lets
+/// through for nothing (another `message_…` type, or text quoting one) is read and
+/// ignored, as one quoting any marker in its text always was.
+static MESSAGE_EVENT: Marker = Marker::new(b"\"message_");
 static RESPONSE_COMPLETED: Marker = Marker::new(b"\"response.completed\"");
 static RESPONSE_INCOMPLETE: Marker = Marker::new(b"\"response.incomplete\"");
 static RESPONSE_FAILED: Marker = Marker::new(b"\"response.failed\"");
@@ -168,10 +169,7 @@ impl StreamObserver {
                 let Some(data) = event_data(event) else {
                     return true;
                 };
-                let interesting = MESSAGE_START.is_in(&data)
-                    || MESSAGE_DELTA.is_in(&data)
-                    || MESSAGE_STOP.is_in(&data)
-                    || ERROR.is_in(&data);
+                let interesting = MESSAGE_EVENT.is_in(&data) || ERROR.is_in(&data);
                 if !interesting {
                     return true;
                 }

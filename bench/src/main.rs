@@ -1095,6 +1095,30 @@ async fn measure_all(
         mock: mock_pid,
         server: gateway.pid(),
     };
+    // The 1 KB requests of each client format: to the mock directly, and through the
+    // gateway to `model`.
+    let openai_to = |stream: bool, model: &str| {
+        openai_targets(
+            mock_addr,
+            gateway_addr,
+            key,
+            stream,
+            pids,
+            openai_body,
+            model,
+        )
+    };
+    let anthropic_to = |stream: bool, model: &str| {
+        anthropic_targets(
+            mock_addr,
+            gateway_addr,
+            key,
+            stream,
+            pids,
+            anthropic_body,
+            model,
+        )
+    };
     // The same OpenAI requests through a minimal forwarding proxy: what the extra hop
     // alone costs, so the gateway's figures can be read against it. Measured in the
     // same levels as the gateway when both are wanted.
@@ -1120,33 +1144,13 @@ async fn measure_all(
             timing,
             results,
             (&route, Some(&floor_route)),
-            |stream| {
-                openai_targets(
-                    mock_addr,
-                    gateway_addr,
-                    key,
-                    stream,
-                    pids,
-                    openai_body,
-                    "mock/bench-model",
-                )?
-                .with_reference(floor.as_ref())
-            },
+            |stream| openai_to(stream, "mock/bench-model")?.with_reference(floor.as_ref()),
         )
         .await?;
     } else if let Some(floor) = &floor {
         // The minimal proxy alone: measured in the gateway's place.
         measure_route(args, timing, results, (&floor_route, None), |stream| {
-            let direct = openai_targets(
-                mock_addr,
-                gateway_addr,
-                key,
-                stream,
-                pids,
-                openai_body,
-                "mock/bench-model",
-            )?
-            .direct;
+            let direct = openai_to(stream, "mock/bench-model")?.direct;
             Ok(RouteTargets {
                 gateway: through_floor(&direct, floor)?,
                 direct,
@@ -1167,15 +1171,7 @@ async fn measure_all(
                     checked_as: Some("translated"),
                 };
                 measure_route(args, timing, results, (&route, None), |stream| {
-                    anthropic_targets(
-                        mock_addr,
-                        gateway_addr,
-                        key,
-                        stream,
-                        pids,
-                        anthropic_body,
-                        "mock/bench-model",
-                    )
+                    anthropic_to(stream, "mock/bench-model")
                 })
                 .await?;
             }
@@ -1194,46 +1190,35 @@ async fn measure_all(
         }
     }
 
-    if args.wants("reverse") {
-        let route = Route {
-            progress: "OpenAI to Anthropic",
-            title: "OpenAI chat -> Anthropic provider (translated), {mode}; direct = OpenAI call to the mock",
-            key: "reverse",
-            checked_as: None,
-        };
-        measure_route(args, timing, results, (&route, None), |stream| {
-            openai_targets(
-                mock_addr,
-                gateway_addr,
-                key,
-                stream,
-                pids,
-                openai_body,
-                "mockant/bench-model",
-            )
-        })
-        .await?;
-    }
-
-    if args.wants("anthropic") {
-        let route = Route {
-            progress: "Anthropic pass-through",
-            title: "Anthropic messages, pass-through to an Anthropic provider, {mode}; direct = Anthropic call to the mock",
-            key: "anthropic",
-            checked_as: None,
-        };
-        measure_route(args, timing, results, (&route, None), |stream| {
-            anthropic_targets(
-                mock_addr,
-                gateway_addr,
-                key,
-                stream,
-                pids,
-                anthropic_body,
-                "mockant/bench-model",
-            )
-        })
-        .await?;
+    // Routes reported beside the targets' routes, not checked against them: OpenAI
+    // clients of an Anthropic provider (translated), and Anthropic clients of one
+    // (passed through). Each is measured when `--only` names its key, or in a full run.
+    let reverse = |stream| openai_to(stream, "mockant/bench-model");
+    let anthropic = |stream| anthropic_to(stream, "mockant/bench-model");
+    let reported: [(Route, &TargetsFor); 2] = [
+        (
+            Route {
+                progress: "OpenAI to Anthropic",
+                title: "OpenAI chat -> Anthropic provider (translated), {mode}; direct = OpenAI call to the mock",
+                key: "reverse",
+                checked_as: None,
+            },
+            &reverse,
+        ),
+        (
+            Route {
+                progress: "Anthropic pass-through",
+                title: "Anthropic messages, pass-through to an Anthropic provider, {mode}; direct = Anthropic call to the mock",
+                key: "anthropic",
+                checked_as: None,
+            },
+            &anthropic,
+        ),
+    ];
+    for (route, targets_for) in reported {
+        if args.wants(route.key) {
+            measure_route(args, timing, results, (&route, None), targets_for).await?;
+        }
     }
 
     if args.wants("paced") {
@@ -1288,16 +1273,7 @@ async fn measure_all(
             "memory growth: {} requests at saturation",
             args.requests
         ));
-        let target = openai_targets(
-            mock_addr,
-            gateway_addr,
-            key,
-            false,
-            pids,
-            openai_body,
-            "mock/bench-model",
-        )?
-        .gateway;
+        let target = openai_to(false, "mock/bench-model")?.gateway;
         let progress = Arc::new(load::Progress::default());
         let task = tokio::spawn(load::count(
             target,

@@ -11,7 +11,7 @@ use crate::metadata::RequestMeta;
 use crate::pricing::{cache_savings_usd, cost_usd, ModelPrice};
 use crate::providers::WireFormat;
 use crate::spend::SpendTracker;
-use crate::usage::{complete_answer_usage, tool_call_names};
+use crate::usage::complete_answer_usage;
 use bytes::Bytes;
 use std::sync::Arc;
 use std::time::Instant;
@@ -264,7 +264,7 @@ impl PendingRecord {
             if let Some(tokens) = complete_answer_usage(format, &answer) {
                 self.state.record.tokens = tokens;
             }
-            self.state.record.tool_calls = tool_call_names(format, &answer);
+            self.state.record.tool_calls = crate::tool_names::in_answer(format, &answer);
         }
         let meta = std::mem::take(&mut self.state.meta);
         let r = &mut self.state.record;

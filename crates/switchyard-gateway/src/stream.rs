@@ -29,9 +29,6 @@ static MESSAGE_EVENT: Marker = Marker::new(b"\"message_");
 static RESPONSE_COMPLETED: Marker = Marker::new(b"\"response.completed\"");
 static RESPONSE_INCOMPLETE: Marker = Marker::new(b"\"response.incomplete\"");
 static RESPONSE_FAILED: Marker = Marker::new(b"\"response.failed\"");
-static TOOL_CALLS: Marker = Marker::new(b"\"tool_calls\"");
-static TOOL_USE: Marker = Marker::new(b"\"tool_use\"");
-static OUTPUT_ITEM_ADDED: Marker = Marker::new(b"\"response.output_item.added\"");
 
 /// Reads one provider format's events: usage, the end-of-stream marker, errors.
 pub enum StreamObserver {
@@ -301,46 +298,15 @@ impl PassThrough {
         }
     }
 
-    /// Names of tool calls starting in this event (cheap test first: most events have none).
+    /// Names of tool calls starting in this event.
     fn collect_tool_calls(&mut self, event: &[u8]) {
-        let marker = match self.observer {
-            StreamObserver::OpenAi { .. } => &TOOL_CALLS,
-            StreamObserver::Anthropic { .. } => &TOOL_USE,
-            StreamObserver::Responses { .. } => &OUTPUT_ITEM_ADDED,
+        let format = match self.observer {
+            StreamObserver::OpenAi { .. } => WireFormat::OpenAiChat,
+            StreamObserver::Anthropic { .. } => WireFormat::AnthropicMessages,
+            StreamObserver::Responses { .. } => WireFormat::OpenAiResponses,
         };
-        if !marker.is_in(event) {
-            return;
-        }
-        let Some(data) = event_data(event) else {
-            return;
-        };
-        let Ok(v) = serde_json::from_slice::<serde_json::Value>(&data) else {
-            return;
-        };
-        let name = |v: Option<&serde_json::Value>| v.and_then(|n| n.as_str()).map(str::to_string);
-        match self.observer {
-            StreamObserver::OpenAi { .. } => {
-                let calls = v
-                    .pointer("/choices/0/delta/tool_calls")
-                    .and_then(|c| c.as_array());
-                for call in calls.into_iter().flatten() {
-                    if let Some(n) = name(call.pointer("/function/name")).filter(|n| !n.is_empty())
-                    {
-                        self.tool_calls.push(n);
-                    }
-                }
-            }
-            StreamObserver::Anthropic { .. } => {
-                if v.pointer("/content_block/type").and_then(|t| t.as_str()) == Some("tool_use") {
-                    self.tool_calls
-                        .extend(name(v.pointer("/content_block/name")));
-                }
-            }
-            StreamObserver::Responses { .. } => {
-                if v.pointer("/item/type").and_then(|t| t.as_str()) == Some("function_call") {
-                    self.tool_calls.extend(name(v.pointer("/item/name")));
-                }
-            }
+        if let Some(data) = event_data(event) {
+            crate::tool_names::in_event(format, &data, &mut self.tool_calls);
         }
     }
 }

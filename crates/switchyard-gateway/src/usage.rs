@@ -6,7 +6,6 @@
 
 use crate::json_body::{last_field, plain_counts};
 use crate::providers::WireFormat;
-use crate::sse::Marker;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use switchyard_store::TokenCounts;
@@ -286,60 +285,6 @@ pub fn complete_answer_usage(format: WireFormat, body: &[u8]) -> Option<TokenCou
         WireFormat::AnthropicMessages => usage_field::<AnthropicUsage>(body).map(|u| u.to_counts()),
         WireFormat::OpenAiResponses => usage_field::<ResponsesUsage>(body).map(|u| u.to_counts()),
         WireFormat::Gemini => None,
-    }
-}
-
-/// The names of the tool calls in a complete answer of `format`, in order.
-pub fn tool_call_names(format: WireFormat, body: &[u8]) -> Vec<String> {
-    use serde_json::Value;
-    static TOOL_CALLS: Marker = Marker::new(b"tool_calls");
-    static TOOL_USE: Marker = Marker::new(b"tool_use");
-    static FUNCTION_CALL: Marker = Marker::new(b"function_call");
-    static GEMINI_FUNCTION_CALL: Marker = Marker::new(b"functionCall");
-    // Most answers call no tool: skip the parse when no call can be in the body.
-    let marker = match format {
-        WireFormat::OpenAiChat => &TOOL_CALLS,
-        WireFormat::AnthropicMessages => &TOOL_USE,
-        WireFormat::OpenAiResponses => &FUNCTION_CALL,
-        WireFormat::Gemini => &GEMINI_FUNCTION_CALL,
-        WireFormat::OpenAiEmbeddings => return Vec::new(),
-    };
-    if !marker.is_in(body) {
-        return Vec::new();
-    }
-    let Ok(v) = crate::json_body::parse_json::<Value>(body) else {
-        return Vec::new();
-    };
-    let names = |items: Option<&Vec<Value>>,
-                 pick: &dyn Fn(&Value) -> Option<String>|
-     -> Vec<String> { items.into_iter().flatten().filter_map(pick).collect() };
-    match format {
-        WireFormat::OpenAiChat => names(
-            v.pointer("/choices/0/message/tool_calls")
-                .and_then(Value::as_array),
-            &|c| {
-                c.pointer("/function/name")
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-            },
-        ),
-        WireFormat::AnthropicMessages => names(v.get("content").and_then(Value::as_array), &|b| {
-            (b.get("type")? == "tool_use").then(|| b.get("name")?.as_str().map(str::to_string))?
-        }),
-        WireFormat::OpenAiResponses => names(v.get("output").and_then(Value::as_array), &|o| {
-            (o.get("type")? == "function_call")
-                .then(|| o.get("name")?.as_str().map(str::to_string))?
-        }),
-        WireFormat::Gemini => names(
-            v.pointer("/candidates/0/content/parts")
-                .and_then(Value::as_array),
-            &|p| {
-                p.pointer("/functionCall/name")
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-            },
-        ),
-        WireFormat::OpenAiEmbeddings => Vec::new(),
     }
 }
 

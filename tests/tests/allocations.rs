@@ -1,0 +1,549 @@
+//! Allocations per proxied request, held under a budget on every route.
+//!
+//! The gateway's fast paths (the pass-through's targeted scan of a request body, the
+//! stream readers that skip `serde_json` for the usual chunk shapes, the typed
+//! translators) change nothing a client sees: every other test passes the same whether
+//! a request takes them or falls back to a full parse. What changes is the work done
+//! per request, and its steadiest sign is the number of allocations: unlike time it
+//! does not depend on the machine or its load, and unlike an instruction count not on
+//! the compiler. Reading an agent's request, its answer or every chunk of a stream
+//! into a `serde_json::Value` tree where a targeted or typed reading does costs dozens
+//! to hundreds of allocations per request.
+//!
+//! This binary counts every allocation in its process (its own global allocator)
+//! while a client and a provider that allocate nothing per request exchange requests
+//! through an in-process gateway, so the count is the gateway's: its request workers
+//! and its log writer. One test runs every route in turn, as the count is global.
+
+use stats_alloc::{StatsAlloc, INSTRUMENTED_SYSTEM};
+use std::alloc::System;
+use std::fmt::Write as _;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use switchyard_gateway::secrets::{MemorySecretStore, SecretStore};
+use switchyard_gateway::{manage, GatewayOptions, ServeThreads};
+use switchyard_store::Store;
+
+#[global_allocator]
+static ALLOCATOR: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+/// Requests that warm a route up (connections, buffers, caches) before counting.
+const WARM_UP: usize = 40;
+/// Requests counted per route.
+const COUNTED: usize = 300;
+
+/// A route through the gateway and the most allocations a request on it may make.
+struct Route {
+    name: &'static str,
+    anthropic_client: bool,
+    /// `openai/…` or `anthropic/…`: the provider the request goes to.
+    model: &'static str,
+    stream: bool,
+    /// What the client must see in the answer.
+    expect: &'static str,
+    /// Allocations per request, log writer included: about a fifth above what the
+    /// route made when the budget was set (the comment beside it), so that a change of
+    /// a few allocations passes and a fast path given up does not.
+    budget: f64,
+}
+
+const ROUTES: [Route; 8] = [
+    Route {
+        name: "OpenAI pass-through",
+        anthropic_client: false,
+        model: "openai/agent-model",
+        stream: false,
+        expect: "\"finish_reason\":\"tool_calls\"",
+        budget: 72.0, // 59.5
+    },
+    Route {
+        name: "OpenAI pass-through, streaming",
+        anthropic_client: false,
+        model: "openai/agent-model",
+        stream: true,
+        expect: "data: [DONE]",
+        budget: 88.0, // 73.3
+    },
+    Route {
+        name: "Anthropic pass-through",
+        anthropic_client: true,
+        model: "anthropic/agent-model",
+        stream: false,
+        expect: "\"stop_reason\":\"tool_use\"",
+        budget: 78.0, // 64.5
+    },
+    Route {
+        name: "Anthropic pass-through, streaming",
+        anthropic_client: true,
+        model: "anthropic/agent-model",
+        stream: true,
+        expect: "event: message_stop",
+        budget: 85.0, // 70.4
+    },
+    Route {
+        name: "Anthropic client to OpenAI",
+        anthropic_client: true,
+        model: "openai/agent-model",
+        stream: false,
+        expect: "\"stop_reason\":\"tool_use\"",
+        budget: 212.0, // 176.3
+    },
+    Route {
+        name: "Anthropic client to OpenAI, streaming",
+        anthropic_client: true,
+        model: "openai/agent-model",
+        stream: true,
+        expect: "event: message_stop",
+        budget: 326.0, // 271.1
+    },
+    Route {
+        name: "OpenAI client to Anthropic",
+        anthropic_client: false,
+        model: "anthropic/agent-model",
+        stream: false,
+        expect: "\"finish_reason\":\"tool_calls\"",
+        budget: 229.0, // 190.4
+    },
+    Route {
+        name: "OpenAI client to Anthropic, streaming",
+        anthropic_client: false,
+        model: "anthropic/agent-model",
+        stream: true,
+        expect: "data: [DONE]",
+        budget: 306.0, // 255.1
+    },
+];
+
+#[test]
+fn requests_stay_within_their_allocation_budgets() {
+    let provider = FixedProvider::start().expect("provider starts");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open(dir.path()).expect("store opens");
+    manage::apply_config(&store, &config(provider.addr)).expect("config applies");
+    let key = manage::create_key(&store, "allocations").expect("key").key;
+    let secrets = Arc::new(MemorySecretStore::default());
+    secrets.set("provider", "provider-key").expect("secret");
+    let gateway = runtime
+        .block_on(switchyard_gateway::launch(GatewayOptions {
+            data_dir: dir.path().to_path_buf(),
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            secrets,
+            threads: ServeThreads::PerCore,
+        }))
+        .expect("gateway starts");
+    let log = gateway.state().log.clone();
+
+    let mut report = String::new();
+    let mut over = Vec::new();
+    for route in &ROUTES {
+        let mut client = Client::connect(gateway.local_addr(), route, &key);
+        for _ in 0..WARM_UP {
+            client.exchange(route);
+        }
+        log.flush();
+        let before = allocator_calls();
+        for _ in 0..COUNTED {
+            client.exchange(route);
+        }
+        // A stream's record is queued just after the client saw its end; one not yet
+        // queued here would move the figure by a few hundredths.
+        log.flush();
+        let per_request = (allocator_calls() - before) as f64 / COUNTED as f64;
+        let _ = writeln!(
+            report,
+            "{:<40} {per_request:>6.1} (budget {:.0})",
+            route.name, route.budget
+        );
+        if per_request > route.budget {
+            over.push(route.name);
+        }
+    }
+    println!("Allocations per request:\n{report}");
+    runtime.block_on(gateway.shutdown());
+    assert!(
+        over.is_empty(),
+        "over budget: {over:?}\nAllocations per request:\n{report}"
+    );
+}
+
+fn allocator_calls() -> usize {
+    let stats = ALLOCATOR.stats();
+    stats.allocations + stats.reallocations
+}
+
+fn config(provider: SocketAddr) -> String {
+    format!(
+        r#"
+[[providers]]
+name = "openai"
+kind = "openai-compatible"
+base_url = "http://{provider}/v1"
+api_key = {{ keyring = "provider" }}
+models = ["agent-model"]
+
+[[providers]]
+name = "anthropic"
+kind = "anthropic"
+base_url = "http://{provider}"
+api_key = {{ keyring = "provider" }}
+"#
+    )
+}
+
+/// A coding agent's request: a system prompt, a tool call and its result, three tools.
+fn request_body(anthropic: bool, model: &str, stream: bool) -> String {
+    let system = "You are a coding agent in a Rust repository. Read files before editing them; keep answers short.";
+    let source = "fn main() {\n    let mut v = vec![1, 2, 3];\n    for x in &v {\n        v.push(*x);\n    }\n}\n";
+    let schema = |field: &str| serde_json::json!({"type": "object", "properties": {field: {"type": "string", "description": "Relative to the repository"}}, "required": [field]});
+    let tools = [
+        ("read_file", "Reads a file", schema("path")),
+        ("write_file", "Writes a file", schema("path")),
+        ("run", "Runs a shell command", schema("command")),
+    ];
+    let body = if anthropic {
+        serde_json::json!({
+            "model": model, "max_tokens": 1024, "stream": stream, "system": system,
+            "messages": [
+                {"role": "user", "content": "The build fails with E0502 in src/main.rs. Fix it."},
+                {"role": "assistant", "content": [
+                    {"type": "text", "text": "Reading the file."},
+                    {"type": "tool_use", "id": "toolu_1", "name": "read_file", "input": {"path": "src/main.rs"}}]},
+                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": source}]},
+            ],
+            "tools": tools.iter().map(|(name, description, schema)| serde_json::json!(
+                {"name": name, "description": description, "input_schema": schema})).collect::<Vec<_>>(),
+        })
+    } else {
+        serde_json::json!({
+            "model": model, "max_tokens": 1024, "stream": stream,
+            "messages": [
+                {"role": "system", "content": system},
+                {"role": "user", "content": "The build fails with E0502 in src/main.rs. Fix it."},
+                {"role": "assistant", "content": "Reading the file.", "tool_calls": [{"id": "call_1", "type": "function",
+                    "function": {"name": "read_file", "arguments": "{\"path\":\"src/main.rs\"}"}}]},
+                {"role": "tool", "tool_call_id": "call_1", "content": source},
+            ],
+            "tools": tools.iter().map(|(name, description, schema)| serde_json::json!(
+                {"type": "function", "function": {"name": name, "description": description, "parameters": schema}})).collect::<Vec<_>>(),
+        })
+    };
+    body.to_string()
+}
+
+/// The words of every answer, each a chunk or a delta of its own in a stream.
+const WORDS: [&str; 16] = [
+    "The", " loop", " borrows", " `v`", " while", " it", " pushes", " to", " it;", " I", " will",
+    " collect", " the", " items", " first", ".",
+];
+const ARGUMENTS: [&str; 2] = ["{\"path\":", "\"src/main.rs\"}"];
+
+/// The provider's answers, as whole HTTP responses: each format's message and stream,
+/// text then a tool call, with usage.
+struct Answers {
+    openai: Vec<u8>,
+    openai_stream: Vec<u8>,
+    anthropic: Vec<u8>,
+    anthropic_stream: Vec<u8>,
+}
+
+impl Answers {
+    fn new() -> Answers {
+        let text: String = WORDS.concat();
+        let openai = serde_json::json!({
+            "id": "chatcmpl-1", "object": "chat.completion", "created": 1_700_000_000, "model": "agent-model",
+            "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {"role": "assistant", "content": text,
+                "tool_calls": [{"id": "call_2", "type": "function", "function": {"name": "write_file", "arguments": ARGUMENTS.concat()}}]}}],
+            "usage": {"prompt_tokens": 412, "completion_tokens": 40, "total_tokens": 452,
+                "prompt_tokens_details": {"cached_tokens": 256}},
+        });
+        let anthropic = serde_json::json!({
+            "id": "msg_1", "type": "message", "role": "assistant", "model": "agent-model",
+            "content": [{"type": "text", "text": text},
+                {"type": "tool_use", "id": "toolu_2", "name": "write_file", "input": {"path": "src/main.rs"}}],
+            "stop_reason": "tool_use", "stop_sequence": null,
+            "usage": {"input_tokens": 156, "cache_read_input_tokens": 256, "cache_creation_input_tokens": 0, "output_tokens": 40},
+        });
+        Answers {
+            openai: whole("application/json", &openai.to_string()),
+            openai_stream: chunked(&openai_events()),
+            anthropic: whole("application/json", &anthropic.to_string()),
+            anthropic_stream: chunked(&anthropic_events()),
+        }
+    }
+
+    fn to(&self, request_head: &[u8], request_body: &[u8]) -> &[u8] {
+        let stream = contains(request_body, b"\"stream\":true");
+        match (request_head.starts_with(b"POST /v1/messages"), stream) {
+            (false, false) => &self.openai,
+            (false, true) => &self.openai_stream,
+            (true, false) => &self.anthropic,
+            (true, true) => &self.anthropic_stream,
+        }
+    }
+}
+
+fn openai_events() -> String {
+    let chunk = |delta: serde_json::Value, finish: Option<&str>| {
+        let chunk = serde_json::json!({"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1_700_000_000,
+            "model": "agent-model", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]});
+        format!("data: {chunk}\n\n")
+    };
+    let mut events = chunk(
+        serde_json::json!({"role": "assistant", "content": ""}),
+        None,
+    );
+    for word in WORDS {
+        events += &chunk(serde_json::json!({"content": word}), None);
+    }
+    events += &chunk(
+        serde_json::json!({"tool_calls": [{"index": 0, "id": "call_2", "type": "function",
+            "function": {"name": "write_file", "arguments": ""}}]}),
+        None,
+    );
+    for part in ARGUMENTS {
+        events += &chunk(
+            serde_json::json!({"tool_calls": [{"index": 0, "function": {"arguments": part}}]}),
+            None,
+        );
+    }
+    events += &chunk(serde_json::json!({}), Some("tool_calls"));
+    let usage = serde_json::json!({"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1_700_000_000,
+        "model": "agent-model", "choices": [], "usage": {"prompt_tokens": 412, "completion_tokens": 40,
+        "total_tokens": 452, "prompt_tokens_details": {"cached_tokens": 256}}});
+    events + &format!("data: {usage}\n\ndata: [DONE]\n\n")
+}
+
+fn anthropic_events() -> String {
+    let event = |data: serde_json::Value| {
+        format!(
+            "event: {}\ndata: {data}\n\n",
+            data["type"].as_str().unwrap_or("")
+        )
+    };
+    let mut events = event(
+        serde_json::json!({"type": "message_start", "message": {"id": "msg_1", "type": "message",
+        "role": "assistant", "model": "agent-model", "content": [], "stop_reason": null, "stop_sequence": null,
+        "usage": {"input_tokens": 156, "cache_read_input_tokens": 256, "cache_creation_input_tokens": 0, "output_tokens": 1}}}),
+    );
+    events += &event(
+        serde_json::json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+    );
+    for word in WORDS {
+        events += &event(
+            serde_json::json!({"type": "content_block_delta", "index": 0,
+            "delta": {"type": "text_delta", "text": word}}),
+        );
+    }
+    events += &event(serde_json::json!({"type": "content_block_stop", "index": 0}));
+    events += &event(
+        serde_json::json!({"type": "content_block_start", "index": 1,
+        "content_block": {"type": "tool_use", "id": "toolu_2", "name": "write_file", "input": {}}}),
+    );
+    for part in ARGUMENTS {
+        events += &event(
+            serde_json::json!({"type": "content_block_delta", "index": 1,
+            "delta": {"type": "input_json_delta", "partial_json": part}}),
+        );
+    }
+    events += &event(serde_json::json!({"type": "content_block_stop", "index": 1}));
+    events += &event(serde_json::json!({"type": "message_delta",
+        "delta": {"stop_reason": "tool_use", "stop_sequence": null}, "usage": {"output_tokens": 40}}));
+    events + &event(serde_json::json!({"type": "message_stop"}))
+}
+
+fn whole(content_type: &str, body: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// An event stream in one chunk, as a provider's answer arrives when it is short.
+fn chunked(events: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n{:x}\r\n{events}\r\n0\r\n\r\n",
+        events.len()
+    )
+    .into_bytes()
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// A provider on 127.0.0.1 that answers every request with a fixed answer, a thread
+/// per connection, from buffers it reuses: nothing allocated per request.
+struct FixedProvider {
+    addr: SocketAddr,
+}
+
+impl FixedProvider {
+    fn start() -> io::Result<FixedProvider> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let addr = listener.local_addr()?;
+        let answers = Arc::new(Answers::new());
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let answers = answers.clone();
+                std::thread::spawn(move || {
+                    let _ = serve(stream, &answers);
+                });
+            }
+        });
+        Ok(FixedProvider { addr })
+    }
+}
+
+fn serve(stream: TcpStream, answers: &Answers) -> io::Result<()> {
+    let mut writer = stream.try_clone()?;
+    let mut reader = MessageReader::new(stream);
+    while reader.next()? {
+        writer.write_all(answers.to(&reader.head, &reader.body))?;
+    }
+    Ok(())
+}
+
+/// A client on one keep-alive connection, sending one route's request again and again.
+struct Client {
+    writer: TcpStream,
+    reader: MessageReader,
+    request: Vec<u8>,
+}
+
+impl Client {
+    fn connect(gateway: SocketAddr, route: &Route, key: &str) -> Client {
+        let stream = TcpStream::connect(gateway).expect("connects to the gateway");
+        stream.set_nodelay(true).expect("nodelay");
+        // A gateway that stops answering fails the test instead of hanging it.
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+            .expect("timeout");
+        let body = request_body(route.anthropic_client, route.model, route.stream);
+        let (path, auth) = if route.anthropic_client {
+            (
+                "/v1/messages",
+                format!("x-api-key: {key}\r\nanthropic-version: 2023-06-01"),
+            )
+        } else {
+            (
+                "/v1/chat/completions",
+                format!("authorization: Bearer {key}"),
+            )
+        };
+        let request = format!(
+            "POST {path} HTTP/1.1\r\nhost: {gateway}\r\ncontent-type: application/json\r\n{auth}\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        Client {
+            writer: stream.try_clone().expect("clone"),
+            reader: MessageReader::new(stream),
+            request: request.into_bytes(),
+        }
+    }
+
+    fn exchange(&mut self, route: &Route) {
+        self.writer.write_all(&self.request).expect("request sent");
+        let answered = self.reader.next().expect("answer read");
+        let (head, body) = (&self.reader.head, &self.reader.body);
+        if !answered
+            || !head.starts_with(b"HTTP/1.1 200")
+            || !contains(body, route.expect.as_bytes())
+        {
+            panic!(
+                "{}: expected a 200 with {:?}, got:\n{}{}",
+                route.name,
+                route.expect,
+                String::from_utf8_lossy(head),
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+}
+
+/// Reads HTTP/1.1 messages (requests or responses) off a connection into buffers it
+/// reuses, the body framed by `content-length` or chunked.
+struct MessageReader {
+    reader: BufReader<TcpStream>,
+    head: Vec<u8>,
+    body: Vec<u8>,
+    line: Vec<u8>,
+}
+
+impl MessageReader {
+    fn new(stream: TcpStream) -> MessageReader {
+        MessageReader {
+            reader: BufReader::new(stream),
+            head: Vec::new(),
+            body: Vec::new(),
+            line: Vec::new(),
+        }
+    }
+
+    /// The next message; false when the connection closed between messages.
+    fn next(&mut self) -> io::Result<bool> {
+        self.head.clear();
+        self.body.clear();
+        loop {
+            let start = self.head.len();
+            if self.reader.read_until(b'\n', &mut self.head)? == 0 {
+                return if self.head.is_empty() {
+                    Ok(false)
+                } else {
+                    Err(io::ErrorKind::UnexpectedEof.into())
+                };
+            }
+            if self.head[start..] == *b"\r\n" {
+                break;
+            }
+        }
+        if let Some(length) = header(&self.head, "content-length") {
+            let length = number(length, 10)?;
+            self.body.resize(length, 0);
+            self.reader.read_exact(&mut self.body)?;
+        } else if header(&self.head, "transfer-encoding").is_some_and(|v| v == b"chunked") {
+            loop {
+                self.line.clear();
+                self.reader.read_until(b'\n', &mut self.line)?;
+                let size_end = self
+                    .line
+                    .iter()
+                    .position(|&b| b == b';' || b == b'\r')
+                    .unwrap_or(self.line.len());
+                let size = number(&self.line[..size_end], 16)?;
+                let start = self.body.len();
+                self.body.resize(start + size, 0);
+                self.reader.read_exact(&mut self.body[start..])?;
+                let mut crlf = [0; 2];
+                self.reader.read_exact(&mut crlf)?;
+                if size == 0 {
+                    break;
+                }
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// A header's value in a message head, its name matched without regard to case.
+fn header<'a>(head: &'a [u8], name: &str) -> Option<&'a [u8]> {
+    head.split(|&b| b == b'\n').find_map(|line| {
+        let colon = line.iter().position(|&b| b == b':')?;
+        line[..colon]
+            .eq_ignore_ascii_case(name.as_bytes())
+            .then(|| line[colon + 1..].trim_ascii())
+    })
+}
+
+fn number(digits: &[u8], radix: u32) -> io::Result<usize> {
+    std::str::from_utf8(digits)
+        .ok()
+        .and_then(|d| usize::from_str_radix(d.trim(), radix).ok())
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "bad number in HTTP framing"))
+}

@@ -92,11 +92,9 @@ pub fn response(
         WireFormat::AnthropicMessages => {
             anthropic::render_response(&response, client_model).to_json()
         }
-        WireFormat::OpenAiResponses => serde_json::to_vec(&responses::render_response(
-            &response,
-            client_model,
-            unix_now(),
-        )),
+        WireFormat::OpenAiResponses => {
+            responses::render_response(&response, client_model, unix_now()).to_json()
+        }
         WireFormat::Gemini | WireFormat::OpenAiEmbeddings => {
             return Err(not_yet("translating answers to", to))
         }

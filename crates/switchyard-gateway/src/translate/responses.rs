@@ -2,10 +2,17 @@
 //! events out. The gateway keeps no conversation state, so `previous_response_id` only
 //! works where the request passes through to OpenAI itself.
 
+mod output;
+
 use super::stream::{Emitter, Event};
 use super::*;
 use bytes::Bytes;
-use serde_json::{json, Map};
+use output::{
+    encode_event, Incomplete, Item, ItemEvent, OutputText, Part, PartEvent, ResponseBody,
+    ResponseError, ResponseEvent, SummaryText, Usage,
+};
+use serde::Serialize;
+use serde_json::json;
 use std::collections::VecDeque;
 
 fn parse_content(content: &Value) -> Result<Vec<Block>, ApiError> {
@@ -242,33 +249,6 @@ pub fn parse_request(body: &Value) -> Result<Request, ApiError> {
     Ok(request)
 }
 
-pub fn usage_json(usage: &TokenCounts) -> Value {
-    let input = usage.total_input();
-    json!({
-        "input_tokens": input,
-        "input_tokens_details": {"cached_tokens": usage.cache_read},
-        "output_tokens": usage.output,
-        "output_tokens_details": {"reasoning_tokens": usage.reasoning},
-        "total_tokens": input + usage.output,
-    })
-}
-
-fn response_shell(id: &str, model: &str, created: u64, status: &str) -> Map<String, Value> {
-    let mut r = Map::new();
-    r.insert("id".into(), json!(id));
-    r.insert("object".into(), json!("response"));
-    r.insert("created_at".into(), json!(created));
-    r.insert("status".into(), json!(status));
-    r.insert("model".into(), json!(model));
-    r.insert("output".into(), json!([]));
-    r.insert("error".into(), Value::Null);
-    r.insert("incomplete_details".into(), Value::Null);
-    r.insert("parallel_tool_calls".into(), json!(true));
-    r.insert("tool_choice".into(), json!("auto"));
-    r.insert("tools".into(), json!([]));
-    r
-}
-
 fn response_id(id: &str) -> String {
     if id.starts_with("resp_") {
         id.to_string()
@@ -282,47 +262,71 @@ fn response_id(id: &str) -> String {
 }
 
 /// The pivot as a Responses answer.
-pub fn render_response(response: &Response, model: &str, created: u64) -> Value {
+pub fn render_response<'a>(response: &'a Response, model: &'a str, created: u64) -> Answer<'a> {
     let mut output = Vec::new();
     if let Some(reasoning) = reasoning_text(&response.content) {
-        output.push(json!({"type": "reasoning", "id": "rs_0", "summary": [{"type": "summary_text", "text": reasoning}]}));
+        output.push(Item::Reasoning {
+            id: "rs_0".into(),
+            summary: Some(SummaryText::new(reasoning)),
+        });
     }
     let text = joined_text(&response.content);
     if !text.is_empty() {
-        output.push(
-            json!({"type": "message", "id": "msg_0", "status": "completed", "role": "assistant",
-            "content": [{"type": "output_text", "text": text, "annotations": []}]}),
-        );
+        output.push(Item::Message {
+            id: "msg_0".into(),
+            status: "completed",
+            role: "assistant",
+            content: Some(OutputText::new(text)),
+        });
     }
     for (i, b) in response.content.iter().enumerate() {
         if let Block::ToolUse {
             id, name, input, ..
         } = b
         {
-            output.push(json!({"type": "function_call", "id": format!("fc_{i}"), "call_id": id, "name": name,
-                "arguments": input.to_string(), "status": "completed"}));
+            output.push(Item::FunctionCall {
+                id: format!("fc_{i}").into(),
+                call_id: id.as_str().into(),
+                name: name.as_str().into(),
+                arguments: input.to_string().into(),
+                status: "completed",
+            });
         }
     }
     let incomplete = response.stop == StopReason::MaxTokens;
-    let mut r = response_shell(
-        &response_id(&response.id),
+    Answer {
+        id: response_id(&response.id),
         model,
         created,
-        if incomplete {
+        incomplete,
+        output,
+        usage: Usage::from(&response.usage),
+    }
+}
+
+/// A complete Responses answer, ready to be written.
+pub struct Answer<'a> {
+    id: String,
+    model: &'a str,
+    created: u64,
+    incomplete: bool,
+    output: Vec<Item<'a>>,
+    usage: Usage,
+}
+
+impl Answer<'_> {
+    pub fn to_json(self) -> serde_json::Result<Vec<u8>> {
+        let status = if self.incomplete {
             "incomplete"
         } else {
             "completed"
-        },
-    );
-    r.insert("output".into(), Value::Array(output));
-    if incomplete {
-        r.insert(
-            "incomplete_details".into(),
-            json!({"reason": "max_output_tokens"}),
-        );
+        };
+        let mut body = ResponseBody::new(&self.id, self.model, self.created, status);
+        body.output = self.output;
+        body.incomplete_details = self.incomplete.then_some(Incomplete::MAX_OUTPUT_TOKENS);
+        body.usage = Some(self.usage);
+        serde_json::to_vec(&body)
     }
-    r.insert("usage".into(), usage_json(&response.usage));
-    Value::Object(r)
 }
 
 /// An output item being streamed.
@@ -353,7 +357,7 @@ pub struct ResponsesEmitter {
     started: bool,
     finished: bool,
     open: Option<OpenItem>,
-    done_items: Vec<Value>,
+    done_items: Vec<Item<'static>>,
     stop: Option<StopReason>,
     usage: TokenCounts,
 }
@@ -374,15 +378,8 @@ impl ResponsesEmitter {
         }
     }
 
-    fn send(&mut self, kind: &str, mut data: Value, out: &mut VecDeque<Bytes>) {
-        data["type"] = json!(kind);
-        data["sequence_number"] = json!(self.sequence);
-        self.sequence += 1;
-        out.push_back(crate::sse::encode_event(Some(kind), &data));
-    }
-
-    fn shell(&self, status: &str) -> Value {
-        Value::Object(response_shell(&self.id, &self.model, self.created, status))
+    fn send(&mut self, kind: &'static str, data: &impl Serialize, out: &mut VecDeque<Bytes>) {
+        push_event(out, &mut self.sequence, kind, data);
     }
 
     fn start(&mut self, id: Option<&str>, out: &mut VecDeque<Bytes>) {
@@ -393,10 +390,22 @@ impl ResponsesEmitter {
         if let Some(id) = id {
             self.id = response_id(id);
         }
-        let response = self.shell("in_progress");
-        self.send("response.created", json!({"response": response}), out);
-        let response = self.shell("in_progress");
-        self.send("response.in_progress", json!({"response": response}), out);
+        let (id, model) = (self.id.clone(), self.model.clone());
+        let response = ResponseBody::new(&id, &model, self.created, "in_progress");
+        self.send(
+            "response.created",
+            &ResponseEvent {
+                response: &response,
+            },
+            out,
+        );
+        self.send(
+            "response.in_progress",
+            &ResponseEvent {
+                response: &response,
+            },
+            out,
+        );
     }
 
     fn output_index(&self) -> usize {
@@ -406,37 +415,66 @@ impl ResponsesEmitter {
     fn open_item(&mut self, item: OpenItem, out: &mut VecDeque<Bytes>) {
         self.start(None, out);
         self.close(out);
-        let index = self.output_index();
+        let output_index = self.output_index();
         match &item {
             OpenItem::Message { id, .. } => {
-                self.send("response.output_item.added", json!({"output_index": index,
-                    "item": {"type": "message", "id": id, "status": "in_progress", "role": "assistant", "content": []}}), out);
-                self.send(
-                    "response.content_part.added",
-                    json!({"item_id": id, "output_index": index, "content_index": 0,
-                    "part": {"type": "output_text", "text": "", "annotations": []}}),
-                    out,
-                );
-            }
-            OpenItem::Reasoning { id, .. } => {
+                let added = Item::Message {
+                    id: id.as_str().into(),
+                    status: "in_progress",
+                    role: "assistant",
+                    content: None,
+                };
                 self.send(
                     "response.output_item.added",
-                    json!({"output_index": index,
-                    "item": {"type": "reasoning", "id": id, "summary": []}}),
+                    &ItemEvent {
+                        output_index,
+                        item: &added,
+                    },
                     out,
                 );
+                let part = PartEvent {
+                    part: Some(Part::Text(OutputText::new(""))),
+                    ..PartEvent::content(id, output_index)
+                };
+                self.send("response.content_part.added", &part, out);
+            }
+            OpenItem::Reasoning { id, .. } => {
+                let added = Item::Reasoning {
+                    id: id.as_str().into(),
+                    summary: None,
+                };
                 self.send(
-                    "response.reasoning_summary_part.added",
-                    json!({"item_id": id, "output_index": index,
-                    "summary_index": 0, "part": {"type": "summary_text", "text": ""}}),
+                    "response.output_item.added",
+                    &ItemEvent {
+                        output_index,
+                        item: &added,
+                    },
                     out,
                 );
+                let part = PartEvent {
+                    part: Some(Part::Summary(SummaryText::new(""))),
+                    ..PartEvent::summary(id, output_index)
+                };
+                self.send("response.reasoning_summary_part.added", &part, out);
             }
             OpenItem::Call {
                 id, call_id, name, ..
             } => {
-                self.send("response.output_item.added", json!({"output_index": index,
-                    "item": {"type": "function_call", "id": id, "call_id": call_id, "name": name, "arguments": "", "status": "in_progress"}}), out);
+                let added = Item::FunctionCall {
+                    id: id.as_str().into(),
+                    call_id: call_id.as_str().into(),
+                    name: name.as_str().into(),
+                    arguments: "".into(),
+                    status: "in_progress",
+                };
+                self.send(
+                    "response.output_item.added",
+                    &ItemEvent {
+                        output_index,
+                        item: &added,
+                    },
+                    out,
+                );
             }
         }
         self.open = Some(item);
@@ -446,35 +484,41 @@ impl ResponsesEmitter {
         let Some(item) = self.open.take() else {
             return;
         };
-        let index = self.output_index();
+        let output_index = self.output_index();
         let done = match item {
             OpenItem::Message { id, text } => {
-                self.send(
-                    "response.output_text.done",
-                    json!({"item_id": id, "output_index": index, "content_index": 0, "text": text}),
-                    out,
-                );
-                let part = json!({"type": "output_text", "text": text, "annotations": []});
-                self.send(
-                    "response.content_part.done",
-                    json!({"item_id": id, "output_index": index, "content_index": 0, "part": part}),
-                    out,
-                );
-                json!({"type": "message", "id": id, "status": "completed", "role": "assistant", "content": [part]})
+                let done = PartEvent {
+                    text: Some(&text),
+                    ..PartEvent::content(&id, output_index)
+                };
+                self.send("response.output_text.done", &done, out);
+                let part = PartEvent {
+                    part: Some(Part::Text(OutputText::new(text.as_str()))),
+                    ..PartEvent::content(&id, output_index)
+                };
+                self.send("response.content_part.done", &part, out);
+                Item::Message {
+                    id: id.into(),
+                    status: "completed",
+                    role: "assistant",
+                    content: Some(OutputText::new(text)),
+                }
             }
             OpenItem::Reasoning { id, text } => {
-                self.send(
-                    "response.reasoning_summary_text.done",
-                    json!({"item_id": id, "output_index": index, "summary_index": 0, "text": text}),
-                    out,
-                );
-                self.send(
-                    "response.reasoning_summary_part.done",
-                    json!({"item_id": id, "output_index": index, "summary_index": 0,
-                    "part": {"type": "summary_text", "text": text}}),
-                    out,
-                );
-                json!({"type": "reasoning", "id": id, "summary": [{"type": "summary_text", "text": text}]})
+                let done = PartEvent {
+                    text: Some(&text),
+                    ..PartEvent::summary(&id, output_index)
+                };
+                self.send("response.reasoning_summary_text.done", &done, out);
+                let part = PartEvent {
+                    part: Some(Part::Summary(SummaryText::new(text.as_str()))),
+                    ..PartEvent::summary(&id, output_index)
+                };
+                self.send("response.reasoning_summary_part.done", &part, out);
+                Item::Reasoning {
+                    id: id.into(),
+                    summary: Some(SummaryText::new(text)),
+                }
             }
             OpenItem::Call {
                 id,
@@ -483,21 +527,41 @@ impl ResponsesEmitter {
                 arguments,
                 ..
             } => {
-                self.send(
-                    "response.function_call_arguments.done",
-                    json!({"item_id": id, "output_index": index, "arguments": arguments}),
-                    out,
-                );
-                json!({"type": "function_call", "id": id, "call_id": call_id, "name": name, "arguments": arguments, "status": "completed"})
+                let done = PartEvent {
+                    arguments: Some(&arguments),
+                    ..PartEvent::of(&id, output_index)
+                };
+                self.send("response.function_call_arguments.done", &done, out);
+                Item::FunctionCall {
+                    id: id.into(),
+                    call_id: call_id.into(),
+                    name: name.into(),
+                    arguments: arguments.into(),
+                    status: "completed",
+                }
             }
         };
         self.send(
             "response.output_item.done",
-            json!({"output_index": index, "item": done}),
+            &ItemEvent {
+                output_index,
+                item: &done,
+            },
             out,
         );
         self.done_items.push(done);
     }
+}
+
+/// Queues one event, numbered.
+fn push_event(
+    out: &mut VecDeque<Bytes>,
+    sequence: &mut u64,
+    kind: &'static str,
+    data: &impl Serialize,
+) {
+    out.push_back(encode_event(kind, *sequence, data));
+    *sequence += 1;
 }
 
 impl Emitter for ResponsesEmitter {
@@ -518,11 +582,19 @@ impl Emitter for ResponsesEmitter {
                         out,
                     );
                 }
-                let index = self.output_index();
+                let output_index = self.output_index();
                 if let Some(OpenItem::Message { id, text: all }) = &mut self.open {
                     all.push_str(text);
-                    let id = id.clone();
-                    self.send("response.output_text.delta", json!({"item_id": id, "output_index": index, "content_index": 0, "delta": text}), out);
+                    let delta = PartEvent {
+                        delta: Some(text),
+                        ..PartEvent::content(id, output_index)
+                    };
+                    push_event(
+                        out,
+                        &mut self.sequence,
+                        "response.output_text.delta",
+                        &delta,
+                    );
                 }
             }
             Event::Thinking(text) if !text.is_empty() => {
@@ -536,11 +608,19 @@ impl Emitter for ResponsesEmitter {
                         out,
                     );
                 }
-                let index = self.output_index();
+                let output_index = self.output_index();
                 if let Some(OpenItem::Reasoning { id, text: all }) = &mut self.open {
                     all.push_str(text);
-                    let id = id.clone();
-                    self.send("response.reasoning_summary_text.delta", json!({"item_id": id, "output_index": index, "summary_index": 0, "delta": text}), out);
+                    let delta = PartEvent {
+                        delta: Some(text),
+                        ..PartEvent::summary(id, output_index)
+                    };
+                    push_event(
+                        out,
+                        &mut self.sequence,
+                        "response.reasoning_summary_text.delta",
+                        &delta,
+                    );
                 }
             }
             Event::ToolStart { index, id, name } => {
@@ -567,11 +647,15 @@ impl Emitter for ResponsesEmitter {
                 {
                     if open_index == index {
                         arguments.push_str(fragment);
-                        let id = id.clone();
-                        self.send(
-                            "response.function_call_arguments.delta",
-                            json!({"item_id": id, "output_index": output_index, "delta": fragment}),
+                        let delta = PartEvent {
+                            delta: Some(fragment),
+                            ..PartEvent::of(id, output_index)
+                        };
+                        push_event(
                             out,
+                            &mut self.sequence,
+                            "response.function_call_arguments.delta",
+                            &delta,
                         );
                     }
                 }
@@ -591,29 +675,43 @@ impl Emitter for ResponsesEmitter {
         self.start(None, out);
         self.close(out);
         self.finished = true;
+        let (id, model) = (
+            std::mem::take(&mut self.id),
+            std::mem::take(&mut self.model),
+        );
+        let output = std::mem::take(&mut self.done_items);
         if let Some(message) = error {
-            let mut response = self.shell("failed");
-            response["output"] = Value::Array(self.done_items.clone());
-            response["error"] = json!({"code": "server_error", "message": message});
-            self.send("response.failed", json!({"response": response}), out);
+            let mut response = ResponseBody::new(&id, &model, self.created, "failed");
+            response.output = output;
+            response.error = Some(ResponseError {
+                code: "server_error",
+                message,
+            });
+            self.send(
+                "response.failed",
+                &ResponseEvent {
+                    response: &response,
+                },
+                out,
+            );
             return;
         }
         let incomplete = self.stop == Some(StopReason::MaxTokens);
-        let mut response = self.shell(if incomplete {
-            "incomplete"
+        let (status, kind) = if incomplete {
+            ("incomplete", "response.incomplete")
         } else {
-            "completed"
-        });
-        response["output"] = Value::Array(self.done_items.clone());
-        response["usage"] = usage_json(&self.usage);
-        if incomplete {
-            response["incomplete_details"] = json!({"reason": "max_output_tokens"});
-        }
-        let kind = if incomplete {
-            "response.incomplete"
-        } else {
-            "response.completed"
+            ("completed", "response.completed")
         };
-        self.send(kind, json!({"response": response}), out);
+        let mut response = ResponseBody::new(&id, &model, self.created, status);
+        response.output = output;
+        response.usage = Some(Usage::from(&self.usage));
+        response.incomplete_details = incomplete.then_some(Incomplete::MAX_OUTPUT_TOKENS);
+        self.send(
+            kind,
+            &ResponseEvent {
+                response: &response,
+            },
+            out,
+        );
     }
 }

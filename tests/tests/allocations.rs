@@ -33,86 +33,154 @@ const WARM_UP: usize = 40;
 /// Requests counted per route.
 const COUNTED: usize = 300;
 
+/// The API a client speaks.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Api {
+    /// OpenAI chat completions.
+    Chat,
+    /// Anthropic messages (Claude Code).
+    Messages,
+    /// OpenAI Responses (Codex CLI).
+    Responses,
+}
+
+impl Api {
+    fn path(self) -> &'static str {
+        match self {
+            Api::Chat => "/v1/chat/completions",
+            Api::Messages => "/v1/messages",
+            Api::Responses => "/v1/responses",
+        }
+    }
+
+    /// What the client must see in the answer: its end, and the tool call.
+    fn expected(self, stream: bool) -> &'static str {
+        match (self, stream) {
+            (Api::Chat, false) => "\"finish_reason\":\"tool_calls\"",
+            (Api::Chat, true) => "data: [DONE]",
+            (Api::Messages, false) => "\"stop_reason\":\"tool_use\"",
+            (Api::Messages, true) => "event: message_stop",
+            (Api::Responses, false) => "\"type\":\"function_call\"",
+            (Api::Responses, true) => "response.completed",
+        }
+    }
+}
+
 /// A route through the gateway and the most allocations a request on it may make.
 struct Route {
     name: &'static str,
-    anthropic_client: bool,
-    /// `openai/…` or `anthropic/…`: the provider the request goes to.
+    client: Api,
+    /// `provider/model`: `chat/…` (chat completions only), `openai/…` (chat and
+    /// Responses) or `anthropic/…`.
     model: &'static str,
     stream: bool,
-    /// What the client must see in the answer.
-    expect: &'static str,
     /// Allocations per request, log writer included: about a fifth above what the
     /// route made when the budget was set (the comment beside it), so that a change of
     /// a few allocations passes and a fast path given up does not.
     budget: f64,
 }
 
-const ROUTES: [Route; 8] = [
+const fn route(
+    name: &'static str,
+    client: Api,
+    model: &'static str,
+    stream: bool,
+    budget: f64,
+) -> Route {
     Route {
-        name: "OpenAI pass-through",
-        anthropic_client: false,
-        model: "openai/agent-model",
-        stream: false,
-        expect: "\"finish_reason\":\"tool_calls\"",
-        budget: 72.0, // 59.5
-    },
-    Route {
-        name: "OpenAI pass-through, streaming",
-        anthropic_client: false,
-        model: "openai/agent-model",
-        stream: true,
-        expect: "data: [DONE]",
-        budget: 88.0, // 73.3
-    },
-    Route {
-        name: "Anthropic pass-through",
-        anthropic_client: true,
-        model: "anthropic/agent-model",
-        stream: false,
-        expect: "\"stop_reason\":\"tool_use\"",
-        budget: 78.0, // 64.5
-    },
-    Route {
-        name: "Anthropic pass-through, streaming",
-        anthropic_client: true,
-        model: "anthropic/agent-model",
-        stream: true,
-        expect: "event: message_stop",
-        budget: 85.0, // 70.4
-    },
-    Route {
-        name: "Anthropic client to OpenAI",
-        anthropic_client: true,
-        model: "openai/agent-model",
-        stream: false,
-        expect: "\"stop_reason\":\"tool_use\"",
-        budget: 212.0, // 176.3
-    },
-    Route {
-        name: "Anthropic client to OpenAI, streaming",
-        anthropic_client: true,
-        model: "openai/agent-model",
-        stream: true,
-        expect: "event: message_stop",
-        budget: 326.0, // 271.1
-    },
-    Route {
-        name: "OpenAI client to Anthropic",
-        anthropic_client: false,
-        model: "anthropic/agent-model",
-        stream: false,
-        expect: "\"finish_reason\":\"tool_calls\"",
-        budget: 229.0, // 190.4
-    },
-    Route {
-        name: "OpenAI client to Anthropic, streaming",
-        anthropic_client: false,
-        model: "anthropic/agent-model",
-        stream: true,
-        expect: "data: [DONE]",
-        budget: 306.0, // 255.1
-    },
+        name,
+        client,
+        model,
+        stream,
+        budget,
+    }
+}
+
+const ROUTES: [Route; 12] = [
+    route(
+        "OpenAI pass-through",
+        Api::Chat,
+        "chat/agent-model",
+        false,
+        72.0,
+    ), // 59.5
+    route(
+        "OpenAI pass-through, streaming",
+        Api::Chat,
+        "chat/agent-model",
+        true,
+        88.0,
+    ), // 73.3
+    route(
+        "Anthropic pass-through",
+        Api::Messages,
+        "anthropic/agent-model",
+        false,
+        78.0,
+    ), // 64.5
+    route(
+        "Anthropic pass-through, streaming",
+        Api::Messages,
+        "anthropic/agent-model",
+        true,
+        85.0,
+    ), // 70.4
+    route(
+        "Responses pass-through",
+        Api::Responses,
+        "openai/agent-model",
+        false,
+        0.0,
+    ),
+    route(
+        "Responses pass-through, streaming",
+        Api::Responses,
+        "openai/agent-model",
+        true,
+        0.0,
+    ),
+    route(
+        "Anthropic client to OpenAI",
+        Api::Messages,
+        "chat/agent-model",
+        false,
+        212.0,
+    ), // 176.3
+    route(
+        "Anthropic client to OpenAI, streaming",
+        Api::Messages,
+        "chat/agent-model",
+        true,
+        326.0,
+    ), // 271.1
+    route(
+        "OpenAI client to Anthropic",
+        Api::Chat,
+        "anthropic/agent-model",
+        false,
+        229.0,
+    ), // 190.4
+    route(
+        "OpenAI client to Anthropic, streaming",
+        Api::Chat,
+        "anthropic/agent-model",
+        true,
+        306.0,
+    ), // 255.1
+    route(
+        "Responses client to OpenAI chat, streaming",
+        Api::Responses,
+        "chat/agent-model",
+        true,
+        0.0,
+    ),
+    route(
+        "Responses client to Anthropic, streaming",
+        Api::Responses,
+        "anthropic/agent-model",
+        true,
+        0.0,
+    ),
 ];
 
 #[test]
@@ -157,7 +225,7 @@ fn requests_stay_within_their_allocation_budgets() {
         let per_request = (allocator_calls() - before) as f64 / COUNTED as f64;
         let _ = writeln!(
             report,
-            "{:<40} {per_request:>6.1} (budget {:.0})",
+            "{:<44} {per_request:>6.1} (budget {:.0})",
             route.name, route.budget
         );
         if per_request > route.budget {
@@ -181,11 +249,17 @@ fn config(provider: SocketAddr) -> String {
     format!(
         r#"
 [[providers]]
-name = "openai"
+name = "chat"
 kind = "openai-compatible"
 base_url = "http://{provider}/v1"
 api_key = {{ keyring = "provider" }}
 models = ["agent-model"]
+
+[[providers]]
+name = "openai"
+kind = "openai"
+base_url = "http://{provider}/v1"
+api_key = {{ keyring = "provider" }}
 
 [[providers]]
 name = "anthropic"
@@ -197,7 +271,7 @@ api_key = {{ keyring = "provider" }}
 }
 
 /// A coding agent's request: a system prompt, a tool call and its result, three tools.
-fn request_body(anthropic: bool, model: &str, stream: bool) -> String {
+fn request_body(client: Api, model: &str, stream: bool) -> String {
     let system = "You are a coding agent in a Rust repository. Read files before editing them; keep answers short.";
     let source = "fn main() {\n    let mut v = vec![1, 2, 3];\n    for x in &v {\n        v.push(*x);\n    }\n}\n";
     let schema = |field: &str| serde_json::json!({"type": "object", "properties": {field: {"type": "string", "description": "Relative to the repository"}}, "required": [field]});
@@ -206,11 +280,12 @@ fn request_body(anthropic: bool, model: &str, stream: bool) -> String {
         ("write_file", "Writes a file", schema("path")),
         ("run", "Runs a shell command", schema("command")),
     ];
-    let body = if anthropic {
-        serde_json::json!({
+    let ask = "The build fails with E0502 in src/main.rs. Fix it.";
+    let body = match client {
+        Api::Messages => serde_json::json!({
             "model": model, "max_tokens": 1024, "stream": stream, "system": system,
             "messages": [
-                {"role": "user", "content": "The build fails with E0502 in src/main.rs. Fix it."},
+                {"role": "user", "content": ask},
                 {"role": "assistant", "content": [
                     {"type": "text", "text": "Reading the file."},
                     {"type": "tool_use", "id": "toolu_1", "name": "read_file", "input": {"path": "src/main.rs"}}]},
@@ -218,20 +293,30 @@ fn request_body(anthropic: bool, model: &str, stream: bool) -> String {
             ],
             "tools": tools.iter().map(|(name, description, schema)| serde_json::json!(
                 {"name": name, "description": description, "input_schema": schema})).collect::<Vec<_>>(),
-        })
-    } else {
-        serde_json::json!({
+        }),
+        Api::Chat => serde_json::json!({
             "model": model, "max_tokens": 1024, "stream": stream,
             "messages": [
                 {"role": "system", "content": system},
-                {"role": "user", "content": "The build fails with E0502 in src/main.rs. Fix it."},
+                {"role": "user", "content": ask},
                 {"role": "assistant", "content": "Reading the file.", "tool_calls": [{"id": "call_1", "type": "function",
                     "function": {"name": "read_file", "arguments": "{\"path\":\"src/main.rs\"}"}}]},
                 {"role": "tool", "tool_call_id": "call_1", "content": source},
             ],
             "tools": tools.iter().map(|(name, description, schema)| serde_json::json!(
                 {"type": "function", "function": {"name": name, "description": description, "parameters": schema}})).collect::<Vec<_>>(),
-        })
+        }),
+        Api::Responses => serde_json::json!({
+            "model": model, "stream": stream, "store": false, "instructions": system,
+            "input": [
+                {"type": "message", "role": "user", "content": [{"type": "input_text", "text": ask}]},
+                {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Reading the file."}]},
+                {"type": "function_call", "call_id": "call_1", "name": "read_file", "arguments": "{\"path\":\"src/main.rs\"}"},
+                {"type": "function_call_output", "call_id": "call_1", "output": source},
+            ],
+            "tools": tools.iter().map(|(name, description, schema)| serde_json::json!(
+                {"type": "function", "name": name, "description": description, "parameters": schema})).collect::<Vec<_>>(),
+        }),
     };
     body.to_string()
 }
@@ -250,6 +335,8 @@ struct Answers {
     openai_stream: Vec<u8>,
     anthropic: Vec<u8>,
     anthropic_stream: Vec<u8>,
+    responses: Vec<u8>,
+    responses_stream: Vec<u8>,
 }
 
 impl Answers {
@@ -274,16 +361,27 @@ impl Answers {
             openai_stream: chunked(&openai_events()),
             anthropic: whole("application/json", &anthropic.to_string()),
             anthropic_stream: chunked(&anthropic_events()),
+            responses: whole("application/json", &responses_answer().to_string()),
+            responses_stream: chunked(&responses_events()),
         }
     }
 
     fn to(&self, request_head: &[u8], request_body: &[u8]) -> &[u8] {
         let stream = contains(request_body, b"\"stream\":true");
-        match (request_head.starts_with(b"POST /v1/messages"), stream) {
-            (false, false) => &self.openai,
-            (false, true) => &self.openai_stream,
-            (true, false) => &self.anthropic,
-            (true, true) => &self.anthropic_stream,
+        let api = if request_head.starts_with(b"POST /v1/messages") {
+            Api::Messages
+        } else if request_head.starts_with(b"POST /v1/responses") {
+            Api::Responses
+        } else {
+            Api::Chat
+        };
+        match (api, stream) {
+            (Api::Chat, false) => &self.openai,
+            (Api::Chat, true) => &self.openai_stream,
+            (Api::Messages, false) => &self.anthropic,
+            (Api::Messages, true) => &self.anthropic_stream,
+            (Api::Responses, false) => &self.responses,
+            (Api::Responses, true) => &self.responses_stream,
         }
     }
 }
@@ -357,6 +455,80 @@ fn anthropic_events() -> String {
     events + &event(serde_json::json!({"type": "message_stop"}))
 }
 
+/// A Responses answer: a message, then a function call.
+fn responses_answer() -> serde_json::Value {
+    serde_json::json!({
+        "id": "resp_1", "object": "response", "created_at": 1_700_000_000, "status": "completed", "model": "agent-model",
+        "output": [responses_message(), responses_call()],
+        "usage": {"input_tokens": 412, "input_tokens_details": {"cached_tokens": 256}, "output_tokens": 40,
+            "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 452},
+    })
+}
+
+fn responses_message() -> serde_json::Value {
+    serde_json::json!({"type": "message", "id": "msg_1", "status": "completed", "role": "assistant",
+        "content": [{"type": "output_text", "text": WORDS.concat(), "annotations": []}]})
+}
+
+fn responses_call() -> serde_json::Value {
+    serde_json::json!({"type": "function_call", "id": "fc_1", "call_id": "call_2", "name": "write_file",
+        "arguments": ARGUMENTS.concat(), "status": "completed"})
+}
+
+fn responses_events() -> String {
+    let event = |data: serde_json::Value| {
+        format!(
+            "event: {}\ndata: {data}\n\n",
+            data["type"].as_str().unwrap_or("")
+        )
+    };
+    let mut in_progress = responses_answer();
+    in_progress["status"] = "in_progress".into();
+    in_progress["output"] = serde_json::json!([]);
+    let mut events =
+        event(serde_json::json!({"type": "response.created", "response": in_progress}));
+    let mut message = responses_message();
+    message["status"] = "in_progress".into();
+    message["content"] = serde_json::json!([]);
+    events += &event(
+        serde_json::json!({"type": "response.output_item.added", "output_index": 0, "item": message}),
+    );
+    events += &event(
+        serde_json::json!({"type": "response.content_part.added", "item_id": "msg_1", "output_index": 0,
+        "content_index": 0, "part": {"type": "output_text", "text": "", "annotations": []}}),
+    );
+    for word in WORDS {
+        events += &event(
+            serde_json::json!({"type": "response.output_text.delta", "item_id": "msg_1", "output_index": 0,
+            "content_index": 0, "delta": word}),
+        );
+    }
+    events += &event(
+        serde_json::json!({"type": "response.output_text.done", "item_id": "msg_1", "output_index": 0,
+        "content_index": 0, "text": WORDS.concat()}),
+    );
+    events += &event(
+        serde_json::json!({"type": "response.output_item.done", "output_index": 0, "item": responses_message()}),
+    );
+    let mut call = responses_call();
+    call["status"] = "in_progress".into();
+    call["arguments"] = "".into();
+    events += &event(
+        serde_json::json!({"type": "response.output_item.added", "output_index": 1, "item": call}),
+    );
+    for part in ARGUMENTS {
+        events += &event(
+            serde_json::json!({"type": "response.function_call_arguments.delta", "item_id": "fc_1",
+            "output_index": 1, "delta": part}),
+        );
+    }
+    events += &event(
+        serde_json::json!({"type": "response.output_item.done", "output_index": 1, "item": responses_call()}),
+    );
+    events
+        + &event(serde_json::json!({"type": "response.completed", "response": responses_answer()}))
+}
+
 fn whole(content_type: &str, body: &str) -> Vec<u8> {
     format!(
         "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n\r\n{body}",
@@ -425,20 +597,14 @@ impl Client {
         stream
             .set_read_timeout(Some(std::time::Duration::from_secs(20)))
             .expect("timeout");
-        let body = request_body(route.anthropic_client, route.model, route.stream);
-        let (path, auth) = if route.anthropic_client {
-            (
-                "/v1/messages",
-                format!("x-api-key: {key}\r\nanthropic-version: 2023-06-01"),
-            )
-        } else {
-            (
-                "/v1/chat/completions",
-                format!("authorization: Bearer {key}"),
-            )
+        let body = request_body(route.client, route.model, route.stream);
+        let auth = match route.client {
+            Api::Messages => format!("x-api-key: {key}\r\nanthropic-version: 2023-06-01"),
+            Api::Chat | Api::Responses => format!("authorization: Bearer {key}"),
         };
         let request = format!(
-            "POST {path} HTTP/1.1\r\nhost: {gateway}\r\ncontent-type: application/json\r\n{auth}\r\ncontent-length: {}\r\n\r\n{body}",
+            "POST {} HTTP/1.1\r\nhost: {gateway}\r\ncontent-type: application/json\r\n{auth}\r\ncontent-length: {}\r\n\r\n{body}",
+            route.client.path(),
             body.len()
         );
         Client {
@@ -449,17 +615,15 @@ impl Client {
     }
 
     fn exchange(&mut self, route: &Route) {
+        let expected = route.client.expected(route.stream);
         self.writer.write_all(&self.request).expect("request sent");
         let answered = self.reader.next().expect("answer read");
         let (head, body) = (&self.reader.head, &self.reader.body);
-        if !answered
-            || !head.starts_with(b"HTTP/1.1 200")
-            || !contains(body, route.expect.as_bytes())
-        {
+        if !answered || !head.starts_with(b"HTTP/1.1 200") || !contains(body, expected.as_bytes()) {
             panic!(
                 "{}: expected a 200 with {:?}, got:\n{}{}",
                 route.name,
-                route.expect,
+                expected,
                 String::from_utf8_lossy(head),
                 String::from_utf8_lossy(body)
             );

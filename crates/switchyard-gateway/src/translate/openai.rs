@@ -301,14 +301,16 @@ pub struct ChatUsage {
     completion_tokens_details: ReasoningTokens,
 }
 
+/// Cached input tokens, as OpenAI's chat and Responses usage both detail them.
 #[derive(Serialize)]
-struct CachedTokens {
-    cached_tokens: u64,
+pub(crate) struct CachedTokens {
+    pub cached_tokens: u64,
 }
 
+/// Reasoning output tokens, as OpenAI's chat and Responses usage both detail them.
 #[derive(Serialize)]
-struct ReasoningTokens {
-    reasoning_tokens: u64,
+pub(crate) struct ReasoningTokens {
+    pub reasoning_tokens: u64,
 }
 
 impl From<&TokenCounts> for ChatUsage {

@@ -6,6 +6,7 @@
 //! translating it. Fields keep the order the events have always had: the event's own,
 //! then `type` and `sequence_number` (see [`encode_event`]).
 
+use crate::translate::openai::{CachedTokens, ReasoningTokens};
 use bytes::Bytes;
 use serde::{Serialize, Serializer};
 use std::borrow::Cow;
@@ -143,16 +144,6 @@ pub struct Usage {
     output_tokens: u64,
     output_tokens_details: ReasoningTokens,
     total_tokens: u64,
-}
-
-#[derive(Serialize)]
-struct CachedTokens {
-    cached_tokens: u64,
-}
-
-#[derive(Serialize)]
-struct ReasoningTokens {
-    reasoning_tokens: u64,
 }
 
 impl From<&TokenCounts> for Usage {

@@ -175,14 +175,14 @@ const ROUTES: [Route; 12] = [
         Api::Responses,
         "chat/agent-model",
         true,
-        464.9,
+        330.1,
     ),
     route(
         "Responses client to Anthropic, streaming",
         Api::Responses,
         "anthropic/agent-model",
         true,
-        449.8,
+        315.1,
     ),
 ];
 

@@ -14,11 +14,10 @@ fn not_yet(what: &str, format: WireFormat) -> ApiError {
 
 /// Parses a client's request body in its format.
 pub fn parse_request(format: WireFormat, body: &[u8]) -> Result<Request, ApiError> {
-    let value = || crate::json_body::parse_json::<Value>(body).map_err(|e| not_json(&e));
     match format {
         WireFormat::AnthropicMessages => anthropic::parse_request_body(body),
         WireFormat::OpenAiChat => openai::parse_request_body(body),
-        WireFormat::OpenAiResponses => responses::parse_request(&value()?),
+        WireFormat::OpenAiResponses => responses::parse_request_body(body),
         WireFormat::OpenAiEmbeddings => Err(invalid(
             "embeddings are only available from OpenAI-compatible providers; choose a model of one",
         )

@@ -11,6 +11,8 @@ pub mod convert;
 #[cfg(test)]
 mod fixtures;
 pub mod gemini;
+#[cfg(test)]
+mod json_gen;
 mod lenient;
 mod object_only;
 pub mod openai;

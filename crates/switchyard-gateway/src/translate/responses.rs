@@ -3,9 +3,11 @@
 //! works where the request passes through to OpenAI itself.
 
 mod output;
+mod wire;
 
 use super::stream::{Emitter, Event};
 use super::*;
+use crate::translate::wire_content::WireContent;
 use bytes::Bytes;
 use output::{
     encode_event, Incomplete, Item, ItemEvent, OutputText, Part, PartEvent, ResponseBody,
@@ -14,52 +16,51 @@ use output::{
 use serde::Serialize;
 use serde_json::json;
 use std::collections::VecDeque;
+use wire::{WirePart, WireResponses};
 
-fn parse_content(content: &Value) -> Result<Vec<Block>, ApiError> {
+/// A message's content or a function call's output as blocks: text, images and files.
+fn content_blocks(content: WireContent<WirePart>) -> Result<Vec<Block>, ApiError> {
     match content {
-        Value::String(text) => Ok(vec![Block::Text {
-            text: text.clone(),
-            cache: None,
-        }]),
-        Value::Null => Ok(vec![]),
-        Value::Array(parts) => parts
-            .iter()
-            .filter_map(|p| {
-                let block = match str_field(p, "type").unwrap_or("") {
+        WireContent::Text(text) => Ok(vec![Block::Text { text, cache: None }]),
+        WireContent::Absent => Ok(vec![]),
+        WireContent::Items(parts) => {
+            parts
+                .into_iter()
+                .filter_map(|p| {
+                    let block = match p.kind.as_deref().unwrap_or("") {
                     "input_text" | "output_text" | "text" | "summary_text" => Block::Text {
-                        text: str_field(p, "text").unwrap_or_default().to_string(),
+                        text: p.text.unwrap_or_default(),
                         cache: None,
                     },
                     "refusal" => Block::Text {
-                        text: str_field(p, "refusal").unwrap_or_default().to_string(),
+                        text: p.refusal.unwrap_or_default(),
                         cache: None,
                     },
-                    "input_image" => match str_field(p, "image_url") {
+                    "input_image" => match p.image_url {
                         Some(url) => Block::Image {
-                            source: MediaSource::from_url(url),
+                            source: MediaSource::from_url(&url),
                             cache: None,
                         },
                         None => return Some(Err(invalid(
                             "input_image parts need an image_url (file ids cannot be translated)",
                         ))),
                     },
-                    "input_file" => {
-                        match str_field(p, "file_data") {
-                            Some(data) => Block::Document {
-                                source: MediaSource::from_url(data),
-                                cache: None,
-                            },
-                            None => return Some(Err(invalid(
-                                "input_file parts need file_data (file ids cannot be translated)",
-                            ))),
-                        }
-                    }
+                    "input_file" => match p.file_data {
+                        Some(data) => Block::Document {
+                            source: MediaSource::from_url(&data),
+                            cache: None,
+                        },
+                        None => return Some(Err(invalid(
+                            "input_file parts need file_data (file ids cannot be translated)",
+                        ))),
+                    },
                     _ => return None,
                 };
-                Some(Ok(block))
-            })
-            .collect(),
-        _ => Err(invalid("content must be a string or an array of parts")),
+                    Some(Ok(block))
+                })
+                .collect()
+        }
+        WireContent::Invalid => Err(invalid("content must be a string or an array of parts")),
     }
 }
 
@@ -74,12 +75,25 @@ fn push(messages: &mut Vec<Message>, role: Role, blocks: Vec<Block>) {
     }
 }
 
-/// A Responses request as the pivot.
+/// A Responses request body as the pivot: read straight from its bytes when it has the
+/// documented shape, through a `Value` tree otherwise.
+pub fn parse_request_body(body: &[u8]) -> Result<Request, ApiError> {
+    match WireResponses::read(body) {
+        Some(wire) => request_from_wire(wire),
+        None => {
+            let value = crate::json_body::parse_json::<Value>(body).map_err(|e| not_json(&e))?;
+            parse_request(&value)
+        }
+    }
+}
+
+/// A Responses request, already parsed, as the pivot.
 pub fn parse_request(body: &Value) -> Result<Request, ApiError> {
-    if body
-        .get("previous_response_id")
-        .is_some_and(|v| !v.is_null())
-    {
+    request_from_wire(WireResponses::from_value(body))
+}
+
+fn request_from_wire(body: WireResponses) -> Result<Request, ApiError> {
+    if body.previous_response_id.is_some() {
         return Err(invalid(
             "previous_response_id needs the provider to keep the conversation, which only OpenAI \
              does; send the whole conversation in `input` (or use an OpenAI model)",
@@ -87,21 +101,22 @@ pub fn parse_request(body: &Value) -> Result<Request, ApiError> {
         .with_code("previous_response_unsupported"));
     }
     let mut request = Request {
-        stream: body.get("stream").and_then(Value::as_bool).unwrap_or(false),
-        max_tokens: body.get("max_output_tokens").and_then(Value::as_u64),
-        temperature: body.get("temperature").and_then(Value::as_f64),
-        top_p: body.get("top_p").and_then(Value::as_f64),
-        parallel_tool_calls: body.get("parallel_tool_calls").and_then(Value::as_bool),
-        user: str_field(body, "user").map(str::to_string),
+        stream: body.stream.unwrap_or(false),
+        max_tokens: body.max_output_tokens,
+        temperature: body.temperature,
+        top_p: body.top_p,
+        parallel_tool_calls: body.parallel_tool_calls,
+        user: body.user,
         ..Default::default()
     };
-    if let Some(instructions) = str_field(body, "instructions").filter(|i| !i.is_empty()) {
+    if let Some(instructions) = body.instructions.filter(|i| !i.is_empty()) {
         request.system.push(Block::Text {
-            text: instructions.to_string(),
+            text: instructions,
             cache: None,
         });
     }
-    request.reasoning = match body.pointer("/reasoning/effort").and_then(Value::as_str) {
+    let effort = body.reasoning.as_ref().and_then(|r| str_field(r, "effort"));
+    request.reasoning = match effort {
         Some("none") | Some("minimal") => Some(Reasoning::Effort(Effort::None)),
         Some("low") => Some(Reasoning::Effort(Effort::Low)),
         Some("medium") => Some(Reasoning::Effort(Effort::Medium)),
@@ -109,7 +124,7 @@ pub fn parse_request(body: &Value) -> Result<Request, ApiError> {
         Some("xhigh") | Some("max") => Some(Reasoning::Effort(Effort::Max)),
         _ => None,
     };
-    if let Some(format) = body.pointer("/text/format") {
+    if let Some(format) = body.text.as_ref().and_then(|t| t.get("format")) {
         request.response_format = match str_field(format, "type") {
             Some("json_schema") => Some(json!({"type": "json_schema", "json_schema": {
                 "name": str_field(format, "name").unwrap_or("response"),
@@ -121,22 +136,18 @@ pub fn parse_request(body: &Value) -> Result<Request, ApiError> {
         };
     }
     let mut messages = Vec::new();
-    match body.get("input") {
-        Some(Value::String(text)) => push(
+    match body.input {
+        WireContent::Text(text) => push(
             &mut messages,
             Role::User,
-            vec![Block::Text {
-                text: text.clone(),
-                cache: None,
-            }],
+            vec![Block::Text { text, cache: None }],
         ),
-        Some(Value::Array(items)) => {
+        WireContent::Items(items) => {
             for item in items {
-                let kind = str_field(item, "type").unwrap_or("message");
-                match kind {
+                match item.kind.as_deref().unwrap_or("message") {
                     "message" => {
-                        let blocks = parse_content(item.get("content").unwrap_or(&Value::Null))?;
-                        let role = match str_field(item, "role") {
+                        let blocks = content_blocks(item.content)?;
+                        let role = match item.role.as_deref() {
                             Some("assistant") => Role::Assistant,
                             Some("system") | Some("developer") => {
                                 if messages.is_empty() {
@@ -150,7 +161,7 @@ pub fn parse_request(body: &Value) -> Result<Request, ApiError> {
                         push(&mut messages, role, blocks);
                     }
                     "function_call" => {
-                        let arguments = str_field(item, "arguments").unwrap_or("");
+                        let arguments = item.arguments.as_deref().unwrap_or("");
                         let input = if arguments.trim().is_empty() {
                             json!({})
                         } else {
@@ -161,27 +172,20 @@ pub fn parse_request(body: &Value) -> Result<Request, ApiError> {
                             &mut messages,
                             Role::Assistant,
                             vec![Block::ToolUse {
-                                id: str_field(item, "call_id").unwrap_or_default().to_string(),
-                                name: str_field(item, "name").unwrap_or_default().to_string(),
+                                id: item.call_id.unwrap_or_default(),
+                                name: item.name.unwrap_or_default(),
                                 input,
                                 cache: None,
                             }],
                         );
                     }
                     "function_call_output" => {
-                        let content = match item.get("output") {
-                            Some(Value::String(s)) => vec![Block::Text {
-                                text: s.clone(),
-                                cache: None,
-                            }],
-                            Some(other) => parse_content(other)?,
-                            None => vec![],
-                        };
+                        let content = content_blocks(item.output)?;
                         push(
                             &mut messages,
                             Role::User,
                             vec![Block::ToolResult {
-                                id: str_field(item, "call_id").unwrap_or_default().to_string(),
+                                id: item.call_id.unwrap_or_default(),
                                 content,
                                 is_error: false,
                                 cache: None,
@@ -189,12 +193,11 @@ pub fn parse_request(body: &Value) -> Result<Request, ApiError> {
                         );
                     }
                     "reasoning" => {
-                        let text: Vec<&str> = item
-                            .get("summary")
-                            .and_then(Value::as_array)
+                        let text: Vec<String> = item
+                            .summary
                             .into_iter()
                             .flatten()
-                            .filter_map(|s| str_field(s, "text"))
+                            .filter_map(|s| s.text)
                             .collect();
                         if !text.is_empty() {
                             push(
@@ -212,29 +215,23 @@ pub fn parse_request(body: &Value) -> Result<Request, ApiError> {
                 }
             }
         }
-        _ => {}
+        WireContent::Absent | WireContent::Invalid => {}
     }
     request.messages = messages;
-    for t in body
-        .get("tools")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        if str_field(t, "type") != Some("function") {
+    for t in body.tools.into_iter().flatten() {
+        if t.kind.as_deref() != Some("function") {
             continue; // built-in tools only OpenAI runs
         }
         request.tools.push(Tool {
-            name: str_field(t, "name").unwrap_or_default().to_string(),
-            description: str_field(t, "description").map(str::to_string),
+            name: t.name.unwrap_or_default(),
+            description: t.description,
             schema: t
-                .get("parameters")
-                .cloned()
+                .parameters
                 .unwrap_or_else(|| json!({"type": "object", "properties": {}})),
             cache: None,
         });
     }
-    request.tool_choice = match body.get("tool_choice") {
+    request.tool_choice = match &body.tool_choice {
         Some(Value::String(s)) => match s.as_str() {
             "auto" => Some(ToolChoice::Auto),
             "none" => Some(ToolChoice::None),

@@ -259,19 +259,13 @@ impl WireToolFunction {
 mod tests {
     use super::super::{parse_request, parse_request_body};
     use super::*;
+    use crate::translate::json_gen;
     use proptest::prelude::*;
 
     /// The request both ways: read from the bytes (typed when it can), and through a
-    /// `Value` tree as before.
+    /// `Value` tree.
     fn both_ways(body: &str) -> (String, String) {
-        let typed = parse_request_body(body.as_bytes());
-        let value: Value = serde_json::from_str(body).expect("JSON");
-        let general = parse_request(&value);
-        let show = |r: Result<crate::translate::Request, crate::errors::ApiError>| match r {
-            Ok(request) => format!("{request:?}"),
-            Err(e) => format!("error: {}", e.message),
-        };
-        (show(typed), show(general))
+        json_gen::both_ways(body, parse_request_body, parse_request)
     }
 
     #[test]
@@ -498,62 +492,15 @@ mod tests {
             "id" => (vec!["\"c1\"", "\"c2\"", "null"], vec!["5"]),
             _ => (vec!["null"], vec![]),
         };
-        let fitting = prop::sample::select(fitting).prop_map(str::to_string);
-        if odd.is_empty() {
-            return fitting.boxed();
-        }
-        let odd = prop::sample::select(odd).prop_map(str::to_string);
-        prop_oneof![30 => fitting, 1 => odd].boxed()
+        json_gen::pick(fitting, odd)
     }
 
-    /// An object of some of `keys` (with `nested` values for some of them), one key
-    /// perhaps twice.
+    /// An object of some of `keys`, their values as [`value`] picks them.
     fn object(
         keys: &'static [&'static str],
         nested: Vec<(&'static str, BoxedStrategy<String>)>,
     ) -> BoxedStrategy<String> {
-        let plain: Vec<BoxedStrategy<Option<String>>> = keys
-            .iter()
-            .map(|key| {
-                prop::option::weighted(0.6, value(key))
-                    .prop_map(move |v| v.map(|v| format!("\"{key}\":{v}")))
-                    .boxed()
-            })
-            .collect();
-        let nested: Vec<BoxedStrategy<Option<String>>> = nested
-            .into_iter()
-            .map(|(key, strategy)| {
-                prop::option::weighted(0.7, strategy)
-                    .prop_map(move |v| v.map(|v| format!("\"{key}\":{v}")))
-                    .boxed()
-            })
-            .collect();
-        (plain, nested, prop::option::weighted(0.03, 0..16usize))
-            .prop_map(|(plain, nested, repeat)| {
-                let mut fields: Vec<String> = plain.into_iter().chain(nested).flatten().collect();
-                if let Some(i) = repeat.filter(|_| !fields.is_empty()) {
-                    fields.push(fields[i % fields.len()].clone());
-                }
-                // Now and then the values alone, as an array where the object belongs.
-                if repeat == Some(15) {
-                    let values: Vec<&str> = fields
-                        .iter()
-                        .filter_map(|f| f.split_once(':').map(|(_, v)| v))
-                        .collect();
-                    return format!("[{}]", values.join(","));
-                }
-                format!("{{{}}}", fields.join(","))
-            })
-            .boxed()
-    }
-
-    fn array(item: BoxedStrategy<String>, odd: &'static str) -> BoxedStrategy<String> {
-        prop_oneof![
-            30 => prop::collection::vec(item, 0..4).prop_map(|items| format!("[{}]", items.join(","))),
-            3 => Just("null".to_string()),
-            1 => Just(odd.to_string()),
-        ]
-        .boxed()
+        json_gen::object(keys, nested, value)
     }
 
     fn request() -> BoxedStrategy<String> {
@@ -563,7 +510,7 @@ mod tests {
         );
         let content = prop_oneof![
             10 => Just("\"hello\"".to_string()),
-            10 => array(part, "{}"),
+            10 => json_gen::array(part, "{}"),
             2 => Just("null".to_string()),
             1 => Just("5".to_string()),
         ]
@@ -572,7 +519,10 @@ mod tests {
         let call = object(&["id"], vec![("function", function)]);
         let message = object(
             &["role", "reasoning_content", "refusal", "tool_call_id"],
-            vec![("content", content), ("tool_calls", array(call, "\"x\""))],
+            vec![
+                ("content", content),
+                ("tool_calls", json_gen::array(call, "\"x\"")),
+            ],
         );
         let tool_function = prop_oneof![
             6 => object(&["name", "description", "parameters"], vec![]),
@@ -598,8 +548,8 @@ mod tests {
                 "tool_choice",
             ],
             vec![
-                ("messages", array(message, "\"hi\"")),
-                ("tools", array(tool, "{}")),
+                ("messages", json_gen::array(message, "\"hi\"")),
+                ("tools", json_gen::array(tool, "{}")),
             ],
         )
     }

@@ -137,9 +137,8 @@ pub fn estimate(request: &Pivot) -> u64 {
         count(&m.content);
     }
     for t in &request.tools {
-        chars += t.name.len()
-            + t.description.as_deref().map_or(0, str::len)
-            + t.schema.to_string().len();
+        chars +=
+            t.name.len() + t.description.as_deref().map_or(0, str::len) + t.schema.json().len();
     }
     let messages = request.messages.len() as u64;
     (chars.div_ceil(CHARS_PER_TOKEN)) as u64 + attachments * TOKENS_PER_ATTACHMENT + 3 * messages

@@ -172,7 +172,9 @@ fn from_wire(wire: WireRequest) -> Result<Request, ApiError> {
         request.tools.push(Tool {
             name: t.name.0.unwrap_or_default(),
             description: t.description.0,
-            schema: t.input_schema.unwrap_or_else(|| json!({"type": "object"})),
+            schema: t
+                .input_schema
+                .unwrap_or_else(|| Schema::from_value(&json!({"type": "object"}))),
             cache: t.cache_control,
         });
     }

@@ -580,7 +580,7 @@ pub fn render_request(request: &Request, model: &str, target: &Target, names: &T
                 if let Some(d) = &t.description {
                     f["description"] = json!(d);
                 }
-                let parameters = clean_schema(&t.schema);
+                let parameters = clean_schema(&t.schema.to_value());
                 // Gemini refuses an object without properties: a function without
                 // parameters simply has none.
                 if parameters.get("properties").is_some()

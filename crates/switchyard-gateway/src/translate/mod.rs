@@ -17,12 +17,14 @@ mod lenient;
 mod object_only;
 pub mod openai;
 pub mod responses;
+mod schema;
 pub mod stream;
 #[cfg(test)]
 mod tests;
 mod wire_content;
 
 use crate::errors::ApiError;
+pub use schema::Schema;
 use serde_json::Value;
 use std::borrow::Cow;
 use switchyard_store::TokenCounts;
@@ -146,7 +148,7 @@ pub struct Tool {
     pub name: String,
     pub description: Option<String>,
     /// JSON schema of the input.
-    pub schema: Value,
+    pub schema: Schema,
     pub cache: CacheControl,
 }
 
@@ -384,7 +386,7 @@ mod request_tests {
         let tools = vec![Tool {
             name: long.clone(),
             description: None,
-            schema: Value::Null,
+            schema: Value::Null.into(),
             cache: None,
         }];
         let names = ToolNames::for_tools(&tools, MAX_TOOL_NAME);

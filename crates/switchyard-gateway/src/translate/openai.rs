@@ -202,9 +202,9 @@ fn request_from_wire(body: WireChat) -> Result<Request, ApiError> {
         request.tools.push(Tool {
             name: f.name.unwrap_or_default(),
             description: f.description,
-            schema: f
-                .parameters
-                .unwrap_or_else(|| json!({"type": "object", "properties": {}})),
+            schema: f.parameters.unwrap_or_else(|| {
+                Schema::from_value(&json!({"type": "object", "properties": {}}))
+            }),
             cache,
         });
     }

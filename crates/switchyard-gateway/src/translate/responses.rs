@@ -225,9 +225,9 @@ fn request_from_wire(body: WireResponses) -> Result<Request, ApiError> {
         request.tools.push(Tool {
             name: t.name.unwrap_or_default(),
             description: t.description,
-            schema: t
-                .parameters
-                .unwrap_or_else(|| json!({"type": "object", "properties": {}})),
+            schema: t.parameters.unwrap_or_else(|| {
+                Schema::from_value(&json!({"type": "object", "properties": {}}))
+            }),
             cache: None,
         });
     }

@@ -42,7 +42,7 @@ pub struct WireTool {
     pub kind: Lenient<String>,
     pub name: Lenient<String>,
     pub description: Lenient<String>,
-    pub input_schema: Option<Value>,
+    pub input_schema: Option<crate::translate::Schema>,
     pub cache_control: Option<Value>,
 }
 

@@ -446,7 +446,7 @@ fn shortened_names_come_back_and_finish_reasons_map() {
         &[Tool {
             name: long.clone(),
             description: None,
-            schema: json!({}),
+            schema: json!({}).into(),
             cache: None,
         }],
         MAX_TOOL_NAME,

@@ -259,7 +259,7 @@ struct ChatTool<'a> {
 #[derive(Serialize)]
 struct ToolFunction<'a> {
     name: &'a str,
-    parameters: &'a Value,
+    parameters: &'a crate::translate::Schema,
     #[serde(skip_serializing_if = "Option::is_none")]
     description: Option<&'a str>,
 }

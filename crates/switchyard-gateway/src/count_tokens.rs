@@ -118,7 +118,7 @@ pub fn estimate(request: &Pivot) -> u64 {
         for b in blocks {
             match b {
                 Block::Text { text, .. } | Block::Thinking { text, .. } => chars += text.len(),
-                Block::ToolUse { name, input, .. } => chars += name.len() + input.to_string().len(),
+                Block::ToolUse { name, input, .. } => chars += name.len() + input.json().len(),
                 Block::ToolResult { content, .. } => {
                     for c in content {
                         match c {

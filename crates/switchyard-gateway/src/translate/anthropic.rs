@@ -74,7 +74,7 @@ fn parse_block(b: WireBlock) -> Result<Block, ApiError> {
         "tool_use" => Block::ToolUse {
             id: b.id.0.unwrap_or_default(),
             name: b.name.0.unwrap_or_default(),
-            input: b.input.unwrap_or_else(|| json!({})),
+            input: b.input.unwrap_or_else(RawJson::empty_object),
             cache,
         },
         "tool_result" => Block::ToolResult {
@@ -174,7 +174,7 @@ fn from_wire(wire: WireRequest) -> Result<Request, ApiError> {
             description: t.description.0,
             schema: t
                 .input_schema
-                .unwrap_or_else(|| Schema::from_value(&json!({"type": "object"}))),
+                .unwrap_or_else(|| RawJson::from_value(&json!({"type": "object"}))),
             cache: t.cache_control,
         });
     }

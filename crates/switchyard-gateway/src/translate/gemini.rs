@@ -478,7 +478,7 @@ pub fn render_request(request: &Request, model: &str, target: &Target, names: &T
                             id, name, input, ..
                         } => {
                             let args = if input.is_object() {
-                                input.clone()
+                                input.to_value()
                             } else {
                                 json!({})
                             };
@@ -800,8 +800,7 @@ pub fn parse_response(body: &Value, names: &ToolNames) -> Result<Response, ApiEr
                     input: call
                         .get("args")
                         .filter(|a| a.is_object())
-                        .cloned()
-                        .unwrap_or_else(|| json!({})),
+                        .map_or_else(RawJson::empty_object, RawJson::from_value),
                     cache: None,
                 });
                 calls += 1;

@@ -16,15 +16,15 @@ mod json_gen;
 mod lenient;
 mod object_only;
 pub mod openai;
+mod raw_json;
 pub mod responses;
-mod schema;
 pub mod stream;
 #[cfg(test)]
 mod tests;
 mod wire_content;
 
 use crate::errors::ApiError;
-pub use schema::Schema;
+pub use raw_json::RawJson;
 use serde_json::Value;
 use std::borrow::Cow;
 use switchyard_store::TokenCounts;
@@ -83,7 +83,7 @@ pub enum Block {
     ToolUse {
         id: String,
         name: String,
-        input: Value,
+        input: RawJson,
         cache: CacheControl,
     },
     ToolResult {
@@ -148,7 +148,7 @@ pub struct Tool {
     pub name: String,
     pub description: Option<String>,
     /// JSON schema of the input.
-    pub schema: Schema,
+    pub schema: RawJson,
     pub cache: CacheControl,
 }
 

@@ -147,13 +147,8 @@ fn request_from_wire(body: WireChat) -> Result<Request, ApiError> {
                 }
                 for call in m.tool_calls.into_iter().flatten() {
                     let function = call.function.unwrap_or_default();
-                    let arguments = function.arguments.unwrap_or_default();
-                    let input = if arguments.trim().is_empty() {
-                        json!({})
-                    } else {
-                        serde_json::from_str(&arguments)
-                            .unwrap_or_else(|_| json!({"arguments": arguments}))
-                    };
+                    let input =
+                        RawJson::from_arguments(function.arguments.as_deref().unwrap_or(""));
                     blocks.push(Block::ToolUse {
                         id: call.id.unwrap_or_default(),
                         name: function.name.unwrap_or_default(),
@@ -203,7 +198,7 @@ fn request_from_wire(body: WireChat) -> Result<Request, ApiError> {
             name: f.name.unwrap_or_default(),
             description: f.description,
             schema: f.parameters.unwrap_or_else(|| {
-                Schema::from_value(&json!({"type": "object", "properties": {}}))
+                RawJson::from_value(&json!({"type": "object", "properties": {}}))
             }),
             cache,
         });
@@ -348,7 +343,7 @@ pub fn render_response<'a>(response: &'a Response, model: &'a str, created: u64)
                 kind: "function",
                 function: AnswerFunction {
                     name,
-                    arguments: input.to_string(),
+                    arguments: input.json().to_string(),
                 },
             }),
             _ => None,
@@ -397,7 +392,7 @@ mod answer_tests {
                 Block::ToolUse {
                     id: "toolu_1".into(),
                     name: "get_weather".into(),
-                    input: json!({"city": "Paris"}),
+                    input: json!({"city": "Paris"}).into(),
                     cache: None,
                 },
             ],

@@ -161,13 +161,8 @@ fn request_from_wire(body: WireResponses) -> Result<Request, ApiError> {
                         push(&mut messages, role, blocks);
                     }
                     "function_call" => {
-                        let arguments = item.arguments.as_deref().unwrap_or("");
-                        let input = if arguments.trim().is_empty() {
-                            json!({})
-                        } else {
-                            serde_json::from_str(arguments)
-                                .unwrap_or_else(|_| json!({"arguments": arguments}))
-                        };
+                        let input =
+                            RawJson::from_arguments(item.arguments.as_deref().unwrap_or(""));
                         push(
                             &mut messages,
                             Role::Assistant,
@@ -226,7 +221,7 @@ fn request_from_wire(body: WireResponses) -> Result<Request, ApiError> {
             name: t.name.unwrap_or_default(),
             description: t.description,
             schema: t.parameters.unwrap_or_else(|| {
-                Schema::from_value(&json!({"type": "object", "properties": {}}))
+                RawJson::from_value(&json!({"type": "object", "properties": {}}))
             }),
             cache: None,
         });
@@ -285,7 +280,7 @@ pub fn render_response<'a>(response: &'a Response, model: &'a str, created: u64)
                 id: format!("fc_{i}").into(),
                 call_id: id.as_str().into(),
                 name: name.as_str().into(),
-                arguments: input.to_string().into(),
+                arguments: input.json().into(),
                 status: "completed",
             });
         }

@@ -463,7 +463,7 @@ fn openai_answers_are_read_forgivingly_and_refused_when_misshapen() {
             Block::ToolUse {
                 id: "c1".into(),
                 name: "Read".into(),
-                input: json!({}),
+                input: json!({}).into(),
                 cache: None
             },
         ]

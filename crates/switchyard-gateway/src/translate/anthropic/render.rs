@@ -60,7 +60,7 @@ pub enum SourceOut<'a> {
 #[derive(Serialize)]
 #[serde(untagged)]
 pub enum ToolInput<'a> {
-    Object(&'a Value),
+    Object(&'a crate::translate::RawJson),
     Empty {},
 }
 
@@ -235,7 +235,7 @@ mod tests {
                 Block::ToolUse {
                     id: "call_1".into(),
                     name: "get_weather".into(),
-                    input: serde_json::json!({"city": strange}),
+                    input: serde_json::json!({"city": strange}).into(),
                     cache: None,
                 },
             ],

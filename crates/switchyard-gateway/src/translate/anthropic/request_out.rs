@@ -91,7 +91,7 @@ pub struct ThinkingOut {
 #[derive(Serialize)]
 pub struct ToolOut<'a> {
     pub name: &'a str,
-    pub input_schema: &'a crate::translate::Schema,
+    pub input_schema: &'a crate::translate::RawJson,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -42,7 +42,7 @@ pub struct WireTool {
     pub kind: Lenient<String>,
     pub name: Lenient<String>,
     pub description: Lenient<String>,
-    pub input_schema: Option<crate::translate::Schema>,
+    pub input_schema: Option<crate::translate::RawJson>,
     pub cache_control: Option<Value>,
 }
 
@@ -56,7 +56,7 @@ pub struct WireBlock {
     pub source: WireSource,
     pub id: Lenient<String>,
     pub name: Lenient<String>,
-    pub input: Option<Value>,
+    pub input: Option<crate::translate::RawJson>,
     pub tool_use_id: Lenient<String>,
     pub content: WireContent,
     pub is_error: Lenient<bool>,

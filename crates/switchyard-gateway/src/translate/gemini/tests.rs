@@ -158,7 +158,7 @@ fn calls_without_results_get_error_responses_and_model_turns_never_come_first() 
                 content: vec![Block::ToolUse {
                     id: "c1".into(),
                     name: "a".into(),
-                    input: json!("not an object"),
+                    input: json!("not an object").into(),
                     cache: None,
                 }],
             },
@@ -167,7 +167,7 @@ fn calls_without_results_get_error_responses_and_model_turns_never_come_first() 
                 content: vec![Block::ToolUse {
                     id: "c2".into(),
                     name: "b".into(),
-                    input: json!({}),
+                    input: json!({}).into(),
                     cache: None,
                 }],
             },
@@ -459,7 +459,7 @@ fn shortened_names_come_back_and_finish_reasons_map() {
         vec![Block::ToolUse {
             id: "fc-7".into(),
             name: long,
-            input: json!({}),
+            input: json!({}).into(),
             cache: None
         }]
     );

@@ -6,7 +6,6 @@ use super::super::lenient::Lenient;
 use super::super::*;
 use super::parse_stop;
 use serde::Deserialize;
-use serde_json::json;
 use serde_json::value::RawValue;
 
 #[derive(Deserialize, Default)]
@@ -94,7 +93,7 @@ pub fn parse_response(body: &[u8], names: &ToolNames) -> Result<Response, ApiErr
         content.push(Block::ToolUse {
             id: call.id.0.unwrap_or_default(),
             name: names.inbound(&function.name.0.unwrap_or_default()),
-            input: serde_json::from_str(&arguments).unwrap_or_else(|_| json!({})),
+            input: RawJson::parse(arguments).unwrap_or_else(RawJson::empty_object),
             cache: None,
         });
     }

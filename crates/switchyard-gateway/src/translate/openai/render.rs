@@ -259,7 +259,7 @@ struct ChatTool<'a> {
 #[derive(Serialize)]
 struct ToolFunction<'a> {
     name: &'a str,
-    parameters: &'a crate::translate::Schema,
+    parameters: &'a crate::translate::RawJson,
     #[serde(skip_serializing_if = "Option::is_none")]
     description: Option<&'a str>,
 }
@@ -383,7 +383,7 @@ fn assistant_turn<'a>(
                 kind: "function",
                 function: CallFunction {
                     name: names.outbound(name),
-                    arguments: input.to_string(),
+                    arguments: input.json().to_string(),
                 },
             }),
             _ => None,

@@ -11,7 +11,7 @@
 //! one conversion turns it into the pivot, so they cannot disagree on what a field means.
 
 use crate::translate::object_only::{optional, optional_list};
-use crate::translate::Schema;
+use crate::translate::RawJson;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
@@ -112,7 +112,7 @@ pub struct WireTool {
     pub name: Option<String>,
     pub description: Option<String>,
     #[serde(deserialize_with = "present")]
-    pub parameters: Option<Schema>,
+    pub parameters: Option<RawJson>,
     #[serde(deserialize_with = "present")]
     pub cache_control: Option<Value>,
 }
@@ -123,7 +123,7 @@ pub struct WireToolFunction {
     pub name: Option<String>,
     pub description: Option<String>,
     #[serde(deserialize_with = "present")]
-    pub parameters: Option<Schema>,
+    pub parameters: Option<RawJson>,
 }
 
 impl WireChat {
@@ -225,7 +225,7 @@ impl WireTool {
                 .map(|f| Some(WireToolFunction::from_value(f))),
             name: string_field(t, "name"),
             description: string_field(t, "description"),
-            parameters: t.get("parameters").map(Schema::from_value),
+            parameters: t.get("parameters").map(RawJson::from_value),
             cache_control: t.get("cache_control").cloned(),
         }
     }
@@ -251,7 +251,7 @@ impl WireToolFunction {
         WireToolFunction {
             name: string_field(f, "name"),
             description: string_field(f, "description"),
-            parameters: f.get("parameters").map(Schema::from_value),
+            parameters: f.get("parameters").map(RawJson::from_value),
         }
     }
 }

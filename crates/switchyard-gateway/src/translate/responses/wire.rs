@@ -14,14 +14,14 @@
 use crate::translate::object_only::optional_list;
 use crate::translate::str_field;
 use crate::translate::wire_content::WireContent;
-use crate::translate::Schema;
+use crate::translate::RawJson;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 /// A field's value whenever the key is there, `null` included (which `Option` alone
 /// would read as absent).
-fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Schema>, D::Error> {
-    Schema::deserialize(d).map(Some)
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<RawJson>, D::Error> {
+    RawJson::deserialize(d).map(Some)
 }
 
 fn string_field(value: &Value, key: &str) -> Option<String> {
@@ -94,7 +94,7 @@ pub struct WireTool {
     pub description: Option<String>,
     /// `Some(Null)` for `"parameters": null`, which is passed on as it is.
     #[serde(deserialize_with = "present")]
-    pub parameters: Option<Schema>,
+    pub parameters: Option<RawJson>,
 }
 
 impl WireResponses {
@@ -184,7 +184,7 @@ impl WireTool {
             kind: string_field(t, "type"),
             name: string_field(t, "name"),
             description: string_field(t, "description"),
-            parameters: t.get("parameters").map(Schema::from_value),
+            parameters: t.get("parameters").map(RawJson::from_value),
         }
     }
 }

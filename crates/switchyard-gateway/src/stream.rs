@@ -305,9 +305,7 @@ impl PassThrough {
             StreamObserver::Anthropic { .. } => WireFormat::AnthropicMessages,
             StreamObserver::Responses { .. } => WireFormat::OpenAiResponses,
         };
-        if let Some(data) = event_data(event) {
-            crate::tool_names::in_event(format, &data, &mut self.tool_calls);
-        }
+        crate::tool_names::in_event(format, event, &mut self.tool_calls);
     }
 }
 

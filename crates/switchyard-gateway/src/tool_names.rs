@@ -10,7 +10,7 @@
 
 use crate::json_body::parse_json;
 use crate::providers::WireFormat;
-use crate::sse::Marker;
+use crate::sse::{event_data, Marker};
 use serde::Deserialize;
 use std::borrow::Cow;
 
@@ -73,15 +73,27 @@ pub fn in_answer(format: WireFormat, body: &[u8]) -> Vec<String> {
     names.unwrap_or_default()
 }
 
-/// Adds to `names` the tool calls that start in one streamed event's `data` (Gemini
-/// streams are always translated, and their translator reads the calls).
-pub fn in_event(format: WireFormat, data: &[u8], names: &mut Vec<String>) {
+/// Adds to `names` the tool calls that start in one streamed event (a whole SSE event,
+/// its blank line included). Gemini streams are always translated, and their translator
+/// reads the calls.
+pub fn in_event(format: WireFormat, event: &[u8], names: &mut Vec<String>) {
+    // Checked on the event as it came: most events start no call, and getting at their
+    // data costs more than the search.
+    let marked = match format {
+        WireFormat::OpenAiChat => TOOL_CALLS.is_in(event) && NAME.is_in(event),
+        WireFormat::AnthropicMessages => TOOL_USE.is_in(event),
+        WireFormat::OpenAiResponses => OUTPUT_ITEM_ADDED.is_in(event),
+        WireFormat::Gemini | WireFormat::OpenAiEmbeddings => false,
+    };
+    if !marked {
+        return;
+    }
+    let Some(data) = event_data(event) else {
+        return;
+    };
     match format {
         WireFormat::OpenAiChat => {
-            if !(TOOL_CALLS.is_in(data) && NAME.is_in(data)) {
-                return;
-            }
-            let Ok(chunk) = parse_json::<ChatChunk>(data) else {
+            let Ok(chunk) = parse_json::<ChatChunk>(&data) else {
                 return;
             };
             if let Some(delta) = first(chunk.choices).and_then(|c| c.delta) {
@@ -90,18 +102,12 @@ pub fn in_event(format: WireFormat, data: &[u8], names: &mut Vec<String>) {
             }
         }
         WireFormat::AnthropicMessages => {
-            if !TOOL_USE.is_in(data) {
-                return;
-            }
-            if let Ok(event) = parse_json::<AnthropicEvent>(data) {
+            if let Ok(event) = parse_json::<AnthropicEvent>(&data) {
                 names.extend(event.content_block.and_then(Block::tool_name));
             }
         }
         WireFormat::OpenAiResponses => {
-            if !OUTPUT_ITEM_ADDED.is_in(data) {
-                return;
-            }
-            if let Ok(event) = parse_json::<ResponsesEvent>(data) {
+            if let Ok(event) = parse_json::<ResponsesEvent>(&data) {
                 names.extend(event.item.and_then(Block::function_call_name));
             }
         }
@@ -285,7 +291,7 @@ mod tests {
 
     fn event_names(format: WireFormat, data: &str) -> Vec<String> {
         let mut names = Vec::new();
-        in_event(format, data.as_bytes(), &mut names);
+        in_event(format, format!("data: {data}\n\n").as_bytes(), &mut names);
         names
     }
 
@@ -382,6 +388,10 @@ mod tests {
 
         let block = r#"{"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":"t","name":"Read","input":{}}}"#;
         assert_eq!(event_names(WireFormat::AnthropicMessages, block), ["Read"]);
+        let mut names = Vec::new();
+        let named = format!("event: content_block_start\ndata: {block}\n\n");
+        in_event(WireFormat::AnthropicMessages, named.as_bytes(), &mut names);
+        assert_eq!(names, ["Read"]);
         let text_block = r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"\"tool_use\""}}"#;
         assert!(event_names(WireFormat::AnthropicMessages, text_block).is_empty());
 

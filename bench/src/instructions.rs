@@ -31,6 +31,9 @@ pub const RATE: f64 = 200.0;
 /// The rate for paced streams, which last about 12 ms each: one connection carries
 /// one at a time, and at [`RATE`] they would queue.
 pub const PACED_RATE: f64 = 50.0;
+/// The rate for agent-sized requests (~260 KB): each costs the gateway about a
+/// millisecond of CPU natively, tens of milliseconds under valgrind.
+pub const AGENT_RATE: f64 = 5.0;
 /// Requests before counting starts: connections, pools and caches settle.
 const WARMUP: Duration = Duration::from_secs(2);
 const MEASURE: Duration = Duration::from_secs(10);
@@ -63,7 +66,7 @@ pub struct Counted {
     /// Headers besides the gateway key, which `key_header` carries.
     pub headers: Vec<(&'static str, String)>,
     pub key_header: &'static str,
-    /// The body (1 KB); it must ask for a stream when `stream` is set.
+    /// The body (1 KB, or agent-sized); it must ask for a stream when `stream` is set.
     pub body: String,
     pub stream: bool,
     /// Requests per second ([`RATE`] unless they cannot keep it on one connection).

@@ -583,7 +583,7 @@ fn run_in(
         let mut texts = String::new();
         let version = || vec![("anthropic-version", "2023-06-01".to_string())];
         // (name, label, whether the client speaks Anthropic's dialect, model, streaming,
-        // requests per second)
+        // requests per second, whether the request is agent-sized)
         let runs = [
             (
                 "non_streaming",
@@ -592,6 +592,7 @@ fn run_in(
                 "mock/bench-model",
                 false,
                 instructions::RATE,
+                false,
             ),
             (
                 "streaming",
@@ -600,6 +601,7 @@ fn run_in(
                 "mock/bench-model",
                 true,
                 instructions::RATE,
+                false,
             ),
             (
                 "paced_streaming",
@@ -608,6 +610,7 @@ fn run_in(
                 "mock/bench-paced",
                 true,
                 instructions::PACED_RATE,
+                false,
             ),
             (
                 "anthropic_non_streaming",
@@ -616,6 +619,7 @@ fn run_in(
                 "mockant/bench-model",
                 false,
                 instructions::RATE,
+                false,
             ),
             (
                 "anthropic_streaming",
@@ -624,6 +628,7 @@ fn run_in(
                 "mockant/bench-model",
                 true,
                 instructions::RATE,
+                false,
             ),
             (
                 "translated_non_streaming",
@@ -632,6 +637,7 @@ fn run_in(
                 "mock/bench-model",
                 false,
                 instructions::RATE,
+                false,
             ),
             (
                 "translated_streaming",
@@ -640,6 +646,7 @@ fn run_in(
                 "mock/bench-model",
                 true,
                 instructions::RATE,
+                false,
             ),
             (
                 "reverse_non_streaming",
@@ -648,6 +655,7 @@ fn run_in(
                 "mockant/bench-model",
                 false,
                 instructions::RATE,
+                false,
             ),
             (
                 "reverse_streaming",
@@ -656,9 +664,28 @@ fn run_in(
                 "mockant/bench-model",
                 true,
                 instructions::RATE,
+                false,
+            ),
+            (
+                "agent_non_streaming",
+                "OpenAI pass-through, agent-sized, non-streaming",
+                false,
+                "mock/bench-model",
+                false,
+                instructions::AGENT_RATE,
+                true,
+            ),
+            (
+                "agent_translated_non_streaming",
+                "Anthropic to OpenAI, translated, agent-sized, non-streaming",
+                true,
+                "mock/bench-model",
+                false,
+                instructions::AGENT_RATE,
+                true,
             ),
         ];
-        for (name, label, anthropic_client, model, stream, rate) in runs {
+        for (name, label, anthropic_client, model, stream, rate, agent_sized) in runs {
             say(format!("instructions per request, {label}, under valgrind"));
             let counted = if anthropic_client {
                 instructions::Counted {
@@ -666,7 +693,11 @@ fn run_in(
                     path: "/v1/messages",
                     headers: version(),
                     key_header: "x-api-key",
-                    body: anthropic_body(model, stream),
+                    body: if agent_sized {
+                        agent::anthropic_body(model)
+                    } else {
+                        anthropic_body(model, stream)
+                    },
                     stream,
                     rate,
                 }
@@ -676,7 +707,11 @@ fn run_in(
                     path: "/v1/chat/completions",
                     headers: Vec::new(),
                     key_header: "authorization",
-                    body: openai_body(model, stream),
+                    body: if agent_sized {
+                        agent::openai_body(model)
+                    } else {
+                        openai_body(model, stream)
+                    },
                     stream,
                     rate,
                 }

@@ -71,7 +71,7 @@ struct Route {
     name: &'static str,
     client: Api,
     /// `provider/model`: `chat/…` (chat completions only), `openai/…` (chat and
-    /// Responses) or `anthropic/…`.
+    /// Responses), `anthropic/…` or `gemini/…`.
     model: &'static str,
     stream: bool,
     /// Allocations per request, log writer included, when this was last measured: a
@@ -99,7 +99,7 @@ const fn route(
     }
 }
 
-const ROUTES: [Route; 12] = [
+const ROUTES: [Route; 15] = [
     route(
         "OpenAI pass-through",
         Api::Chat,
@@ -183,6 +183,27 @@ const ROUTES: [Route; 12] = [
         "anthropic/agent-model",
         true,
         264.1,
+    ),
+    route(
+        "Anthropic client to Gemini",
+        Api::Messages,
+        "gemini/agent-model",
+        false,
+        472.4,
+    ),
+    route(
+        "Anthropic client to Gemini, streaming",
+        Api::Messages,
+        "gemini/agent-model",
+        true,
+        626.8,
+    ),
+    route(
+        "OpenAI client to Gemini, streaming",
+        Api::Chat,
+        "gemini/agent-model",
+        true,
+        625.1,
     ),
 ];
 
@@ -270,6 +291,12 @@ name = "anthropic"
 kind = "anthropic"
 base_url = "http://{provider}"
 api_key = {{ keyring = "provider" }}
+
+[[providers]]
+name = "gemini"
+kind = "gemini"
+base_url = "http://{provider}/v1beta"
+api_key = {{ keyring = "provider" }}
 "#
     )
 }
@@ -341,6 +368,8 @@ struct Answers {
     anthropic_stream: Vec<u8>,
     responses: Vec<u8>,
     responses_stream: Vec<u8>,
+    gemini: Vec<u8>,
+    gemini_stream: Vec<u8>,
 }
 
 impl Answers {
@@ -367,10 +396,27 @@ impl Answers {
             anthropic_stream: chunked(&anthropic_events()),
             responses: whole("application/json", &responses_answer().to_string()),
             responses_stream: chunked(&responses_events()),
+            gemini: whole(
+                "application/json",
+                &gemini_answer(&gemini_parts(), true).to_string(),
+            ),
+            gemini_stream: chunked(&gemini_events()),
         }
     }
 
     fn to(&self, request_head: &[u8], request_body: &[u8]) -> &[u8] {
+        // Gemini says which in the path, the others in the body.
+        if request_head.starts_with(b"POST /v1beta/models/") {
+            let line = request_head
+                .split(|&b| b == b'\n')
+                .next()
+                .unwrap_or_default();
+            return if contains(line, b":streamGenerateContent") {
+                &self.gemini_stream
+            } else {
+                &self.gemini
+            };
+        }
         let stream = contains(request_body, b"\"stream\":true");
         let api = if request_head.starts_with(b"POST /v1/messages") {
             Api::Messages
@@ -531,6 +577,40 @@ fn responses_events() -> String {
     );
     events
         + &event(serde_json::json!({"type": "response.completed", "response": responses_answer()}))
+}
+
+/// A Gemini answer's parts: the text, then a function call.
+fn gemini_parts() -> Vec<serde_json::Value> {
+    vec![
+        serde_json::json!({"text": WORDS.concat()}),
+        serde_json::json!({"functionCall": {"name": "write_file", "args": {"path": "src/main.rs"}}}),
+    ]
+}
+
+/// A Gemini answer, or one chunk of a stream (`last` carries the finish reason and the
+/// whole usage).
+fn gemini_answer(parts: &[serde_json::Value], last: bool) -> serde_json::Value {
+    let mut candidate =
+        serde_json::json!({"content": {"role": "model", "parts": parts}, "index": 0});
+    let usage = if last {
+        candidate["finishReason"] = "STOP".into();
+        serde_json::json!({"promptTokenCount": 412, "cachedContentTokenCount": 256,
+            "candidatesTokenCount": 40, "totalTokenCount": 452})
+    } else {
+        serde_json::json!({"promptTokenCount": 412, "totalTokenCount": 412})
+    };
+    serde_json::json!({"candidates": [candidate], "usageMetadata": usage,
+        "modelVersion": "agent-model", "responseId": "gemini-1"})
+}
+
+fn gemini_events() -> String {
+    let mut events = String::new();
+    for word in WORDS {
+        let chunk = gemini_answer(&[serde_json::json!({ "text": word })], false);
+        events += &format!("data: {chunk}\r\n\r\n");
+    }
+    let call = gemini_answer(&gemini_parts()[1..], true);
+    events + &format!("data: {call}\r\n\r\n")
 }
 
 fn whole(content_type: &str, body: &str) -> Vec<u8> {

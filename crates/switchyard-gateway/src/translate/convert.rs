@@ -77,7 +77,7 @@ pub fn response(
             Some(response) => response?,
             None => anthropic::parse_response(value()?)?,
         },
-        WireFormat::Gemini => gemini::parse_response(&value()?, names)?,
+        WireFormat::Gemini => gemini::parse_response_body(body, names)?,
         WireFormat::OpenAiResponses | WireFormat::OpenAiEmbeddings => {
             return Err(not_yet("translating answers from", from))
         }

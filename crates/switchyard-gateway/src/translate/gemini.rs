@@ -6,8 +6,11 @@
 //! result finds its function's name (which Gemini wants instead of an id) through the
 //! earlier assistant turn that made the call.
 
+mod chunk;
+
 use super::stream::{error_event, Event, Parser};
 use super::*;
+use chunk::{Chunk, Counts, Part};
 use serde_json::{json, Map};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -677,14 +680,17 @@ pub fn parse_stop(reason: &str) -> StopReason {
 /// cached tokens (`cachedContentTokenCount`), and the output is the answer
 /// (`candidatesTokenCount`) plus the thinking (`thoughtsTokenCount`), billed alike.
 pub fn usage_counts(usage: &Value) -> TokenCounts {
-    let count = |key: &str| usage.get(key).and_then(Value::as_u64).unwrap_or(0);
-    let prompt = count("promptTokenCount") + count("toolUsePromptTokenCount");
-    let cached = count("cachedContentTokenCount").min(prompt);
-    let thoughts = count("thoughtsTokenCount");
+    token_counts(&Counts::from_value(usage))
+}
+
+fn token_counts(c: &Counts) -> TokenCounts {
+    let prompt = c.prompt_token_count + c.tool_use_prompt_token_count;
+    let cached = c.cached_content_token_count.min(prompt);
+    let thoughts = c.thoughts_token_count;
     TokenCounts {
         input: prompt - cached,
         cache_read: cached,
-        output: count("candidatesTokenCount") + thoughts,
+        output: c.candidates_token_count + thoughts,
         reasoning: thoughts,
         ..Default::default()
     }
@@ -692,9 +698,9 @@ pub fn usage_counts(usage: &Value) -> TokenCounts {
 
 /// Something unique to one answer, to derive its tool-call ids from: Gemini's
 /// `responseId`, or a fresh value when it sent none.
-fn answer_seed(body: &Value) -> String {
+fn answer_seed(response_id: Option<&str>) -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    match str_field(body, "responseId") {
+    match response_id {
         Some(id) => id.to_string(),
         None => format!(
             "{}-{}",
@@ -710,8 +716,8 @@ fn answer_seed(body: &Value) -> String {
 /// The id of an answer's `index`-th function call: the call's own id when Gemini gave
 /// one, else derived from the answer, so that it is the same however often the answer
 /// is read and short enough for every client (OpenAI allows 40 characters).
-fn call_id(call: &Value, seed: &str, index: u64) -> String {
-    match str_field(call, "id").filter(|id| !id.is_empty()) {
+fn call_id(own: Option<&str>, seed: &str, index: u64) -> String {
+    match own.filter(|id| !id.is_empty()) {
         Some(id) => id.to_string(),
         None => format!(
             "call_{:016x}",
@@ -720,48 +726,38 @@ fn call_id(call: &Value, seed: &str, index: u64) -> String {
     }
 }
 
-/// What a part of an answer holds.
-enum PartKind<'a> {
-    Text(&'a str),
-    Thought(&'a str),
-    Call(&'a Value),
-    Nothing,
-}
-
-fn part_kind(part: &Value) -> PartKind<'_> {
-    if let Some(call) = part.get("functionCall") {
-        return PartKind::Call(call);
-    }
-    match str_field(part, "text").filter(|t| !t.is_empty()) {
-        Some(t) if part.get("thought") == Some(&Value::Bool(true)) => PartKind::Thought(t),
-        Some(t) => PartKind::Text(t),
-        // Empty text parts carry only a thought signature.
-        None => PartKind::Nothing,
+/// A Gemini answer as the pivot: read typed from its bytes when it has the documented
+/// shape, through a `Value` tree otherwise.
+pub fn parse_response_body(body: &[u8], names: &ToolNames) -> Result<Response, ApiError> {
+    match Chunk::read(body) {
+        Some(answer) => response_from(answer, names),
+        None => {
+            let value = crate::json_body::parse_json::<Value>(body)
+                .map_err(|e| invalid(format!("the provider's answer is not valid JSON: {e}")))?;
+            parse_response(&value, names)
+        }
     }
 }
 
-fn parts(candidate: &Value) -> impl Iterator<Item = &Value> {
-    candidate
-        .pointer("/content/parts")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-}
-
-/// A Gemini answer as the pivot.
+/// A Gemini answer, already parsed, as the pivot.
 pub fn parse_response(body: &Value, names: &ToolNames) -> Result<Response, ApiError> {
-    let id = str_field(body, "responseId")
+    response_from(Chunk::from_value(body), names)
+}
+
+fn response_from(answer: Chunk<'_>, names: &ToolNames) -> Result<Response, ApiError> {
+    let id = answer
+        .response_id
+        .as_deref()
         .unwrap_or("gemini")
         .to_string();
-    let model = str_field(body, "modelVersion")
+    let model = answer
+        .model_version
+        .as_deref()
         .unwrap_or_default()
         .to_string();
-    let usage = body
-        .get("usageMetadata")
-        .map(usage_counts)
-        .unwrap_or_default();
-    let Some(candidate) = body.pointer("/candidates/0") else {
-        if body.pointer("/promptFeedback/blockReason").is_some() {
+    let usage = answer.usage.as_ref().map(token_counts).unwrap_or_default();
+    let Some(candidate) = answer.candidate else {
+        if answer.blocked {
             // The prompt itself was blocked: an empty, filtered answer.
             return Ok(Response {
                 id,
@@ -773,46 +769,43 @@ pub fn parse_response(body: &Value, names: &ToolNames) -> Result<Response, ApiEr
         }
         return Err(invalid("the provider's answer has no candidates"));
     };
-    let seed = answer_seed(body);
+    let seed = answer_seed(answer.response_id.as_deref());
     let mut content: Vec<Block> = Vec::new();
     let mut calls = 0;
-    for part in parts(candidate) {
-        match part_kind(part) {
+    for part in candidate.parts {
+        match part {
             // Consecutive text parts are one block to the client.
-            PartKind::Text(t) => match content.last_mut() {
-                Some(Block::Text { text, .. }) => text.push_str(t),
+            Part::Text(t) => match content.last_mut() {
+                Some(Block::Text { text, .. }) => text.push_str(&t),
                 _ => content.push(Block::Text {
-                    text: t.to_string(),
+                    text: t.into_owned(),
                     cache: None,
                 }),
             },
-            PartKind::Thought(t) => match content.last_mut() {
-                Some(Block::Thinking { text, .. }) => text.push_str(t),
+            Part::Thought(t) => match content.last_mut() {
+                Some(Block::Thinking { text, .. }) => text.push_str(&t),
                 _ => content.push(Block::Thinking {
-                    text: t.to_string(),
+                    text: t.into_owned(),
                     signature: None,
                 }),
             },
-            PartKind::Call(call) => {
+            Part::Call { id, name, args } => {
                 content.push(Block::ToolUse {
-                    id: call_id(call, &seed, calls),
-                    name: names.inbound(str_field(call, "name").unwrap_or_default()),
-                    input: call
-                        .get("args")
-                        .filter(|a| a.is_object())
-                        .map_or_else(RawJson::empty_object, RawJson::from_value),
+                    id: call_id(id.as_deref(), &seed, calls),
+                    name: names.inbound(name.as_deref().unwrap_or_default()),
+                    input: args,
                     cache: None,
                 });
                 calls += 1;
             }
-            PartKind::Nothing => {}
+            Part::Nothing => {}
         }
     }
     Ok(Response {
         id,
         model,
         content,
-        stop: parse_stop(str_field(candidate, "finishReason").unwrap_or("STOP")),
+        stop: parse_stop(candidate.finish_reason.as_deref().unwrap_or("STOP")),
         usage,
     })
 }
@@ -838,68 +831,68 @@ impl GeminiParser {
             finished: false,
         }
     }
-}
 
-impl Parser for GeminiParser {
-    fn parse(&mut self, data: &[u8], out: &mut Vec<Event>) {
-        let Ok(chunk) = crate::json_body::parse_json::<Value>(data) else {
-            return;
-        };
-        if let Some(error) = chunk.get("error") {
+    fn chunk_events(&mut self, chunk: Chunk<'_>, out: &mut Vec<Event>) {
+        if let Some(error) = &chunk.error {
             out.push(error_event(Some(error)));
             return;
         }
         if !self.started {
             self.started = true;
-            self.seed = answer_seed(&chunk);
+            self.seed = answer_seed(chunk.response_id.as_deref());
             out.push(Event::Start {
-                id: str_field(&chunk, "responseId")
-                    .unwrap_or("gemini")
-                    .to_string(),
-                model: str_field(&chunk, "modelVersion")
+                id: chunk.response_id.as_deref().unwrap_or("gemini").to_string(),
+                model: chunk
+                    .model_version
+                    .as_deref()
                     .unwrap_or_default()
                     .to_string(),
             });
         }
-        if let Some(candidate) = chunk.pointer("/candidates/0") {
-            for part in parts(candidate) {
-                match part_kind(part) {
-                    PartKind::Text(t) => out.push(Event::Text(t.to_string())),
-                    PartKind::Thought(t) => out.push(Event::Thinking(t.to_string())),
-                    PartKind::Call(call) => {
+        if let Some(candidate) = chunk.candidate {
+            for part in candidate.parts {
+                match part {
+                    Part::Text(t) => out.push(Event::Text(t.into_owned())),
+                    Part::Thought(t) => out.push(Event::Thinking(t.into_owned())),
+                    Part::Call { id, name, args } => {
                         let index = self.calls;
                         self.calls += 1;
                         out.push(Event::ToolStart {
                             index,
-                            id: call_id(call, &self.seed, index),
-                            name: self
-                                .names
-                                .inbound(str_field(call, "name").unwrap_or_default()),
+                            id: call_id(id.as_deref(), &self.seed, index),
+                            name: self.names.inbound(name.as_deref().unwrap_or_default()),
                         });
-                        let args = call
-                            .get("args")
-                            .filter(|a| a.is_object())
-                            .cloned()
-                            .unwrap_or_else(|| json!({}));
                         out.push(Event::ToolArgs {
                             index,
-                            fragment: args.to_string(),
+                            fragment: args.json().to_string(),
                         });
                     }
-                    PartKind::Nothing => {}
+                    Part::Nothing => {}
                 }
             }
-            if let Some(reason) = str_field(candidate, "finishReason") {
-                out.push(Event::Stop(parse_stop(reason)));
+            if let Some(reason) = candidate.finish_reason {
+                out.push(Event::Stop(parse_stop(&reason)));
                 self.finished = true;
             }
-        } else if chunk.pointer("/promptFeedback/blockReason").is_some() {
+        } else if chunk.blocked {
             out.push(Event::Stop(StopReason::ContentFilter));
             self.finished = true;
         }
-        if let Some(usage) = chunk.get("usageMetadata") {
-            out.push(Event::Usage(usage_counts(usage)));
+        if let Some(usage) = &chunk.usage {
+            out.push(Event::Usage(token_counts(usage)));
         }
+    }
+}
+
+impl Parser for GeminiParser {
+    fn parse(&mut self, data: &[u8], out: &mut Vec<Event>) {
+        if let Some(chunk) = Chunk::read(data) {
+            return self.chunk_events(chunk, out);
+        }
+        let Ok(chunk) = crate::json_body::parse_json::<Value>(data) else {
+            return;
+        };
+        self.chunk_events(Chunk::from_value(&chunk), out);
     }
 
     fn finished(&self) -> bool {

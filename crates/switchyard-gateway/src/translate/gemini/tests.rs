@@ -367,7 +367,7 @@ fn an_answer_with_thinking_and_calls_reaches_both_client_formats() {
     let names = ToolNames::default();
     let parsed = parse_response(&serde_json::from_str(RESPONSE_FIXTURE).unwrap(), &names).unwrap();
     let seed = "mcZRaPXbJ8ySz7IP8J2e0Ao";
-    let (id0, id1) = (call_id(&json!({}), seed, 0), call_id(&json!({}), seed, 1));
+    let (id0, id1) = (call_id(None, seed, 0), call_id(None, seed, 1));
     assert!(id0.starts_with("call_") && id0.len() <= 40 && id0 != id1);
     let again = parse_response(&serde_json::from_str(RESPONSE_FIXTURE).unwrap(), &names).unwrap();
     assert_eq!(parsed, again, "ids are stable for one answer");
@@ -541,8 +541,8 @@ fn translator(to: WireFormat, wants_usage: bool) -> stream::Translator {
 #[test]
 fn a_gemini_stream_becomes_a_well_formed_anthropic_stream() {
     let ids = (
-        call_id(&json!({}), "r-stream-1", 0),
-        call_id(&json!({}), "r-stream-1", 1),
+        call_id(None, "r-stream-1", 0),
+        call_id(None, "r-stream-1", 1),
     );
     for chunk in [1, 3, 17, 64, 100_000] {
         let (events, usage, complete) = run(

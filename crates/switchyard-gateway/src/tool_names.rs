@@ -5,8 +5,9 @@
 //! whole file, for a write) come as dozens of chunks. So the names are read typed and
 //! borrowed: only the path to each name is followed, and everything else, the answer's
 //! text and the calls' arguments included, is stepped over without being built. An
-//! answer of another shape than its format's (a field of an unexpected type, a key
-//! given twice) gives no names.
+//! answer not shaped as its format says (a field of an unexpected type, a key given
+//! twice, an array where an object belongs) may give no names, or odd ones: they only
+//! label the request in the log.
 
 use crate::json_body::parse_json;
 use crate::providers::WireFormat;

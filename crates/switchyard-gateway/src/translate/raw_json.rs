@@ -40,9 +40,12 @@ impl RawJson {
             .unwrap_or_else(|| RawJson::from_value(&serde_json::json!({ "arguments": arguments })))
     }
 
-    /// `text` if it is JSON (checked, not built into a tree).
+    /// `text` if it is JSON that a tree would take (checked, not built into one).
     pub fn parse(text: String) -> Option<RawJson> {
-        RawValue::from_string(text).ok().map(RawJson)
+        RawValue::from_string(text)
+            .ok()
+            .filter(|raw| tree_takes(raw.get()))
+            .map(RawJson)
     }
 
     /// Whether the JSON is an object.
@@ -60,6 +63,23 @@ impl RawJson {
     pub fn to_value(&self) -> Value {
         serde_json::from_str(self.0.get()).unwrap_or(Value::Null)
     }
+}
+
+/// Whether `serde_json` would build a tree of `json`, which a raw value has only been
+/// checked to be JSON: a tree also refuses an unpaired surrogate escape (`"\ud800"`)
+/// and a number out of range (`1e400`). Both need a `\u` escape, an exponent or a
+/// very long number, so most JSON is taken without building the tree; the rest is
+/// built once, as it was before raw values.
+fn tree_takes(json: &str) -> bool {
+    let bytes = json.as_bytes();
+    let suspect = json.contains("\\u")
+        || bytes
+            .windows(2)
+            .any(|w| w[0].is_ascii_digit() && matches!(w[1], b'e' | b'E'))
+        || bytes
+            .split(|b| !b.is_ascii_digit())
+            .any(|digits| digits.len() > 300);
+    !suspect || serde_json::from_str::<Value>(json).is_ok()
 }
 
 fn null() -> Box<RawValue> {
@@ -94,7 +114,15 @@ impl Serialize for RawJson {
 
 impl<'de> Deserialize<'de> for RawJson {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<RawJson, D::Error> {
-        Box::<RawValue>::deserialize(d).map(RawJson)
+        let raw = Box::<RawValue>::deserialize(d)?;
+        if !tree_takes(raw.get()) {
+            // The typed reading refuses the request; the `Value` reading behind it then
+            // says what is wrong, as it always has.
+            return Err(serde::de::Error::custom(
+                "an unpaired surrogate or a number out of range",
+            ));
+        }
+        Ok(RawJson(raw))
     }
 }
 
@@ -124,5 +152,38 @@ mod tests {
         );
         assert_ne!(tool.parameters, RawJson::from(json!({"type": "object"})));
         assert_eq!(RawJson::from(Value::Null).to_value(), Value::Null);
+    }
+
+    #[test]
+    fn json_a_tree_would_refuse_is_refused_as_the_tree_refused_it() {
+        for refused in [
+            r#"{"x":"\ud800"}"#,
+            r#"{"x":1e400}"#,
+            r#"{"x":"\udc00 lone"}"#,
+        ] {
+            assert!(RawJson::parse(refused.to_string()).is_none(), "{refused}");
+            assert_eq!(
+                RawJson::from_arguments(refused).to_value(),
+                json!({ "arguments": refused })
+            );
+            let field = format!(r#"{{"parameters":{refused}}}"#);
+            assert!(serde_json::from_str::<Holder>(&field).is_err(), "{field}");
+        }
+        for taken in [
+            r#"{"x":"\u00e9 \ud83d\ude00"}"#,
+            r#"{"x":1e5,"y":2E-3,"z":12345678901234567890}"#,
+            r#"{"sha3e":"abc3e"}"#,
+        ] {
+            let raw = RawJson::parse(taken.to_string()).expect(taken);
+            assert_eq!(raw.json(), taken);
+            let field = format!(r#"{{"parameters":{taken}}}"#);
+            assert!(serde_json::from_str::<Holder>(&field).is_ok(), "{field}");
+        }
+    }
+
+    #[derive(Deserialize)]
+    struct Holder {
+        #[allow(dead_code)]
+        parameters: RawJson,
     }
 }

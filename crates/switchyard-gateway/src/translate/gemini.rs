@@ -679,10 +679,6 @@ pub fn parse_stop(reason: &str) -> StopReason {
 /// `usageMetadata` in the log's disjoint buckets: `promptTokenCount` includes the
 /// cached tokens (`cachedContentTokenCount`), and the output is the answer
 /// (`candidatesTokenCount`) plus the thinking (`thoughtsTokenCount`), billed alike.
-pub fn usage_counts(usage: &Value) -> TokenCounts {
-    token_counts(&Counts::from_value(usage))
-}
-
 fn token_counts(c: &Counts) -> TokenCounts {
     let prompt = c.prompt_token_count + c.tool_use_prompt_token_count;
     let cached = c.cached_content_token_count.min(prompt);

@@ -362,6 +362,11 @@ pub fn str_field<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key).and_then(Value::as_str)
 }
 
+/// A JSON string field, if present, as an owned string.
+pub fn string_field(v: &Value, key: &str) -> Option<String> {
+    str_field(v, key).map(str::to_string)
+}
+
 #[cfg(test)]
 mod request_tests {
     use super::*;

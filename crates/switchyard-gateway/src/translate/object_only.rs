@@ -4,7 +4,7 @@
 //! order, so `["user", "hi"]` would read as a message. The readings of `Value` trees
 //! that the typed readers must agree with see no fields in an array, and no format
 //! sends one where an object belongs: a struct read through these is refused unless its
-//! JSON is an object.
+//! JSON is an object. Also the other `deserialize_with` helpers the typed readers share.
 
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
@@ -24,6 +24,22 @@ pub fn optional<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     d: D,
 ) -> Result<Option<T>, D::Error> {
     Ok(Option::<Object<T>>::deserialize(d)?.map(|Object(t)| t))
+}
+
+/// For `#[serde(deserialize_with)]`: a field's value whenever the key is there, `null`
+/// included (which `Option` alone would read as absent).
+pub fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+/// For `#[serde(deserialize_with)]`: a struct whenever the key is there, read only from
+/// an object; `Some(None)` for `null`.
+pub fn present_object<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    optional(d).map(Some)
 }
 
 /// For `#[serde(deserialize_with)]`: an optional array of structs, each read only from

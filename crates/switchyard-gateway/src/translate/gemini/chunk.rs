@@ -9,9 +9,9 @@
 //! twice: refused), and [`Chunk::from_value`] reads any shape as the gateway always has.
 //! Both give a [`Chunk`], which the stream and the complete answer are made from.
 
-use crate::translate::object_only::{optional, optional_list};
+use crate::translate::object_only::{optional, optional_list, present, present_object};
 use crate::translate::{str_field, RawJson};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use serde_json::Value;
 use std::borrow::Cow;
 
@@ -152,19 +152,6 @@ fn text_part(text: Option<Cow<'_, str>>, thought: bool) -> Part<'_> {
         Some(t) => Part::Text(t),
         None => Part::Nothing,
     }
-}
-
-/// A field's value whenever the key is there, `null` included (which `Option` alone
-/// would read as absent).
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
-    T::deserialize(d).map(Some)
-}
-
-/// An object whenever the key is there: `Some(None)` for `null`.
-fn present_object<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    optional(d).map(Some)
 }
 
 #[derive(Deserialize)]

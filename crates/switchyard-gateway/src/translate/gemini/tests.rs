@@ -345,10 +345,10 @@ fn thinking_settings_follow_the_model_generation() {
 
 #[test]
 fn usage_is_split_into_disjoint_buckets() {
-    let counts = usage_counts(&json!({
+    let counts = token_counts(&Counts::from_value(&json!({
         "promptTokenCount": 1200, "cachedContentTokenCount": 1000, "toolUsePromptTokenCount": 10,
         "candidatesTokenCount": 40, "thoughtsTokenCount": 25, "totalTokenCount": 1275
-    }));
+    })));
     assert_eq!(
         counts,
         TokenCounts {
@@ -359,7 +359,10 @@ fn usage_is_split_into_disjoint_buckets() {
             ..Default::default()
         }
     );
-    assert_eq!(usage_counts(&json!({})), TokenCounts::default());
+    assert_eq!(
+        token_counts(&Counts::from_value(&json!({}))),
+        TokenCounts::default()
+    );
 }
 
 #[test]

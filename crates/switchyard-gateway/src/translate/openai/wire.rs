@@ -10,27 +10,11 @@
 //! has (a field of another type counts as absent). Both readings give a `WireChat`, and
 //! one conversion turns it into the pivot, so they cannot disagree on what a field means.
 
-use crate::translate::object_only::{optional, optional_list};
+use crate::translate::object_only::{optional, optional_list, present, present_object};
+use crate::translate::string_field;
 use crate::translate::RawJson;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use serde_json::Value;
-
-/// A field's value whenever the key is there, `null` included (which `Option` alone
-/// would read as absent).
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
-    T::deserialize(d).map(Some)
-}
-
-/// A nested function whenever the key is there: `Some(None)` for `null`.
-fn present_object<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Option<WireToolFunction>>, D::Error> {
-    optional(d).map(Some)
-}
-
-fn string_field(value: &Value, key: &str) -> Option<String> {
-    value.get(key).and_then(Value::as_str).map(str::to_string)
-}
 
 #[derive(Deserialize, Default)]
 #[serde(default)]

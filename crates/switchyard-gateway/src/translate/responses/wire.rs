@@ -11,22 +11,12 @@
 //! [`WireResponses::from_value`], which reads any shape as the gateway always has (a
 //! field of another type counts as absent). One conversion turns either into the pivot.
 
-use crate::translate::object_only::optional_list;
-use crate::translate::str_field;
+use crate::translate::object_only::{optional_list, present};
+use crate::translate::string_field;
 use crate::translate::wire_content::WireContent;
 use crate::translate::RawJson;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use serde_json::Value;
-
-/// A field's value whenever the key is there, `null` included (which `Option` alone
-/// would read as absent).
-fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<RawJson>, D::Error> {
-    RawJson::deserialize(d).map(Some)
-}
-
-fn string_field(value: &Value, key: &str) -> Option<String> {
-    str_field(value, key).map(str::to_string)
-}
 
 #[derive(Deserialize, Default)]
 #[serde(default)]

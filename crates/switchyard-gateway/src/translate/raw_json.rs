@@ -71,15 +71,29 @@ impl RawJson {
 /// very long number, so most JSON is taken without building the tree; the rest is
 /// built once, as it was before raw values.
 fn tree_takes(json: &str) -> bool {
-    let bytes = json.as_bytes();
-    let suspect = json.contains("\\u")
-        || bytes
-            .windows(2)
-            .any(|w| w[0].is_ascii_digit() && matches!(w[1], b'e' | b'E'))
-        || bytes
-            .split(|b| !b.is_ascii_digit())
-            .any(|digits| digits.len() > 300);
-    !suspect || serde_json::from_str::<Value>(json).is_ok()
+    !might_be_refused(json.as_bytes()) || serde_json::from_str::<Value>(json).is_ok()
+}
+
+/// A `\u` escape, a digit followed by an exponent mark, or a run of over 300 digits:
+/// one pass over the text, which every schema and call input takes.
+fn might_be_refused(bytes: &[u8]) -> bool {
+    let mut digits = 0usize;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b.is_ascii_digit() {
+            digits += 1;
+            if digits > 300 {
+                return true;
+            }
+            continue;
+        }
+        if (digits > 0 && matches!(b, b'e' | b'E'))
+            || (b == b'\\' && bytes.get(i + 1) == Some(&b'u'))
+        {
+            return true;
+        }
+        digits = 0;
+    }
+    false
 }
 
 fn null() -> Box<RawValue> {

@@ -189,21 +189,21 @@ const ROUTES: [Route; 15] = [
         Api::Messages,
         "gemini/agent-model",
         false,
-        472.4,
+        256.3,
     ),
     route(
         "Anthropic client to Gemini, streaming",
         Api::Messages,
         "gemini/agent-model",
         true,
-        626.8,
+        410.1,
     ),
     route(
         "OpenAI client to Gemini, streaming",
         Api::Chat,
         "gemini/agent-model",
         true,
-        625.1,
+        409.1,
     ),
 ];
 

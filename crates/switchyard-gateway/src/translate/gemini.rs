@@ -7,11 +7,19 @@
 //! earlier assistant turn that made the call.
 
 mod chunk;
+mod request_out;
 
 use super::stream::{error_event, Event, Parser};
 use super::*;
 use chunk::{Chunk, Counts, Part};
+pub use request_out::RequestOut;
+use request_out::{
+    CallArgs, ContentOut, FileData, FunctionCall, FunctionCallingConfig, FunctionDeclaration,
+    FunctionResponse, GenerationConfig, InlineData, PartOut, ResponseOut, SystemOut,
+    ThinkingConfig, ToolConfig, ToolGroup,
+};
 use serde_json::{json, Map};
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -323,12 +331,16 @@ fn generation(model: &str) -> Generation {
 /// `generationConfig.thinkingConfig` for the requested reasoning, in the form the model
 /// takes: a level for Gemini 3, a budget within the model's documented range for 2.5
 /// (Pro 128–32768 and always on; Flash 0–24576; Flash-Lite 512–24576 or 0).
-fn thinking_config(reasoning: Reasoning, model: &str, max_tokens: Option<u64>) -> Option<Value> {
+fn thinking_config(
+    reasoning: Reasoning,
+    model: &str,
+    max_tokens: Option<u64>,
+) -> Option<ThinkingConfig> {
     let effort = match reasoning {
         Reasoning::Effort(e) => e,
         Reasoning::Budget(b) => budget_effort(b),
     };
-    let include = effort != Effort::None;
+    let include_thoughts = effort != Effort::None;
     match generation(model) {
         Generation::Old | Generation::Other => None,
         Generation::Level => {
@@ -341,11 +353,11 @@ fn thinking_config(reasoning: Reasoning, model: &str, max_tokens: Option<u64>) -
                 Effort::Medium => "medium",
                 Effort::High | Effort::Max => "high",
             };
-            let mut config = json!({"thinkingLevel": level});
-            if include {
-                config["includeThoughts"] = json!(true);
-            }
-            Some(config)
+            Some(ThinkingConfig {
+                thinking_level: Some(level),
+                thinking_budget: None,
+                include_thoughts,
+            })
         }
         Generation::Budget => {
             let (min, max, can_disable) = if model.contains("flash-lite") {
@@ -369,11 +381,11 @@ fn thinking_config(reasoning: Reasoning, model: &str, max_tokens: Option<u64>) -
             } else {
                 budget.clamp(min, max)
             };
-            let mut config = json!({"thinkingBudget": budget});
-            if include {
-                config["includeThoughts"] = json!(true);
-            }
-            Some(config)
+            Some(ThinkingConfig {
+                thinking_level: None,
+                thinking_budget: Some(budget),
+                include_thoughts,
+            })
         }
     }
 }
@@ -398,26 +410,30 @@ fn guess_mime(url: &str) -> Option<&'static str> {
     })
 }
 
-fn media_part(source: &MediaSource) -> Value {
+fn media_part(source: &MediaSource) -> PartOut<'_> {
     match source {
-        MediaSource::Base64 { media_type, data } => {
-            json!({"inlineData": {"mimeType": media_type, "data": data}})
-        }
-        MediaSource::Url(url) => {
-            let mut file = json!({"fileUri": url});
-            if let Some(mime) = guess_mime(url) {
-                file["mimeType"] = json!(mime);
-            }
-            json!({"fileData": file})
-        }
+        MediaSource::Base64 { media_type, data } => PartOut::InlineData {
+            inline_data: InlineData {
+                mime_type: media_type,
+                data,
+            },
+        },
+        MediaSource::Url(url) => PartOut::FileData {
+            file_data: FileData {
+                file_uri: url,
+                mime_type: guess_mime(url),
+            },
+        },
     }
 }
 
 /// A plain content part (text, image, document), or nothing for empty text, which
 /// Gemini refuses.
-fn content_part(b: &Block) -> Option<Value> {
+fn content_part(b: &Block) -> Option<PartOut<'_>> {
     match b {
-        Block::Text { text, .. } if !text.is_empty() => Some(json!({"text": text})),
+        Block::Text { text, .. } if !text.is_empty() => Some(PartOut::Text {
+            text: Cow::Borrowed(text),
+        }),
         Block::Image { source, .. } | Block::Document { source, .. } => Some(media_part(source)),
         _ => None,
     }
@@ -425,53 +441,65 @@ fn content_part(b: &Block) -> Option<Value> {
 
 /// A `functionResponse` part for a tool result: Gemini wants an object, with the
 /// function's output under `output` or its failure under `error`.
-fn function_response(name: &str, content: &[Block], is_error: bool) -> Value {
-    let text = joined_text(content);
+fn function_response<'a>(name: &'a str, content: &'a [Block], is_error: bool) -> PartOut<'a> {
+    let text = text_content(content);
     let response = if is_error {
-        json!({"error": text})
+        ResponseOut::Error(text)
     } else {
-        json!({"output": text})
+        ResponseOut::Output(text)
     };
-    json!({"functionResponse": {"name": name, "response": response}})
+    PartOut::FunctionResponse {
+        function_response: FunctionResponse { name, response },
+    }
 }
 
-fn missing_result(name: &str) -> Value {
-    json!({"functionResponse": {"name": name, "response": {"error": "(no result)"}}})
+fn missing_result(name: &str) -> PartOut<'_> {
+    PartOut::FunctionResponse {
+        function_response: FunctionResponse {
+            name,
+            response: ResponseOut::Error(Cow::Borrowed("(no result)")),
+        },
+    }
 }
 
 /// Appends a turn, merged into the previous one when the role is the same: Gemini
 /// expects user and model turns to alternate.
-fn push_merged(
-    contents: &mut Vec<(&'static str, Vec<Value>)>,
+fn push_merged<'a>(
+    contents: &mut Vec<ContentOut<'a>>,
     role: &'static str,
-    parts: Vec<Value>,
+    parts: Vec<PartOut<'a>>,
 ) {
     if parts.is_empty() {
         return;
     }
     match contents.last_mut() {
-        Some((last, existing)) if *last == role => existing.extend(parts),
-        _ => contents.push((role, parts)),
+        Some(last) if last.role == role => last.parts.extend(parts),
+        _ => contents.push(ContentOut { role, parts }),
     }
 }
 
 /// The pivot as a Gemini `generateContent` body for `model` (which goes in the URL,
 /// as does streaming).
-pub fn render_request(request: &Request, model: &str, target: &Target, names: &ToolNames) -> Value {
+pub fn render_request<'a>(
+    request: &'a Request,
+    model: &str,
+    target: &Target,
+    names: &'a ToolNames,
+) -> RequestOut<'a> {
     let generation = generation(model);
-    let mut system: Vec<Value> = request.system.iter().filter_map(content_part).collect();
-    let mut contents: Vec<(&'static str, Vec<Value>)> = Vec::new();
+    let mut system: Vec<PartOut> = request.system.iter().filter_map(content_part).collect();
+    let mut contents: Vec<ContentOut> = Vec::new();
     // Calls of the latest model turn still waiting for their results: (id, name).
-    let mut open_calls: Vec<(String, String)> = Vec::new();
+    let mut open_calls: Vec<(&str, &str)> = Vec::new();
     for m in &request.messages {
         match m.role {
             // Gemini has no mid-conversation system turns: they join the instruction.
             Role::System => system.extend(m.content.iter().filter_map(content_part)),
             Role::Assistant => {
                 // Calls nobody answered still need answers before the next model turn.
-                let missing: Vec<Value> = open_calls
+                let missing: Vec<PartOut> = open_calls
                     .drain(..)
-                    .map(|(_, name)| missing_result(names.outbound(&name)))
+                    .map(|(_, name)| missing_result(names.outbound(name)))
                     .collect();
                 push_merged(&mut contents, "user", missing);
                 let mut parts = Vec::new();
@@ -480,19 +508,21 @@ pub fn render_request(request: &Request, model: &str, target: &Target, names: &T
                         Block::ToolUse {
                             id, name, input, ..
                         } => {
-                            let args = if input.is_object() {
-                                input.to_value()
-                            } else {
-                                json!({})
-                            };
-                            let mut part = json!({"functionCall": {"name": names.outbound(name), "args": args}});
                             // The first call of a turn carries the turn's signature.
                             let first_call = open_calls.is_empty();
-                            if generation == Generation::Level && first_call {
-                                part["thoughtSignature"] = json!(SKIP_SIGNATURE);
-                            }
-                            open_calls.push((id.clone(), name.clone()));
-                            parts.push(part);
+                            let signed = generation == Generation::Level && first_call;
+                            parts.push(PartOut::FunctionCall {
+                                function_call: FunctionCall {
+                                    name: names.outbound(name),
+                                    args: if input.is_object() {
+                                        CallArgs::Object(input)
+                                    } else {
+                                        CallArgs::Empty
+                                    },
+                                },
+                                thought_signature: signed.then_some(SKIP_SIGNATURE),
+                            });
+                            open_calls.push((id, name));
                         }
                         // Reasoning, Gemini's own included, does not go back to Gemini.
                         Block::Thinking { .. } | Block::RedactedThinking { .. } => {}
@@ -510,13 +540,13 @@ pub fn render_request(request: &Request, model: &str, target: &Target, names: &T
                         _ => None,
                     })
                     .collect();
-                let open_ids: Vec<String> = open_calls.iter().map(|(id, _)| id.clone()).collect();
+                let open_ids: Vec<&str> = open_calls.iter().map(|(id, _)| *id).collect();
                 // One response per call of the model turn before, in the calls' order.
                 let mut parts = Vec::new();
                 let mut media = Vec::new();
                 for (id, name) in open_calls.drain(..) {
-                    let name = names.outbound(&name);
-                    match results.get(id.as_str()) {
+                    let name = names.outbound(name);
+                    match results.get(id) {
                         Some(Block::ToolResult {
                             content, is_error, ..
                         }) => {
@@ -536,8 +566,15 @@ pub fn render_request(request: &Request, model: &str, target: &Target, names: &T
                 for b in &m.content {
                     match b {
                         // A result whose call is not in the turn before: keep what it says.
-                        Block::ToolResult { id, content, .. } if !open_ids.contains(id) => {
-                            parts.push(json!({"text": format!("[result of tool call {id}]\n{}", joined_text(content))}));
+                        Block::ToolResult { id, content, .. }
+                            if !open_ids.contains(&id.as_str()) =>
+                        {
+                            parts.push(PartOut::Text {
+                                text: Cow::Owned(format!(
+                                    "[result of tool call {id}]\n{}",
+                                    text_content(content)
+                                )),
+                            });
                         }
                         Block::ToolResult { .. } => {}
                         other => parts.extend(content_part(other)),
@@ -550,111 +587,96 @@ pub fn render_request(request: &Request, model: &str, target: &Target, names: &T
     if !open_calls.is_empty() {
         let missing = open_calls
             .drain(..)
-            .map(|(_, name)| missing_result(names.outbound(&name)))
+            .map(|(_, name)| missing_result(names.outbound(name)))
             .collect();
         push_merged(&mut contents, "user", missing);
     }
-    if contents.first().is_some_and(|(role, _)| *role == "model") {
+    if contents.first().is_some_and(|c| c.role == "model") {
+        let opening = PartOut::Text {
+            text: Cow::Borrowed("(conversation continues)"),
+        };
         contents.insert(
             0,
-            ("user", vec![json!({"text": "(conversation continues)"})]),
+            ContentOut {
+                role: "user",
+                parts: vec![opening],
+            },
         );
     }
 
-    let mut body = Map::new();
-    body.insert(
-        "contents".into(),
-        Value::Array(
-            contents
-                .into_iter()
-                .map(|(role, parts)| json!({"role": role, "parts": parts}))
-                .collect(),
-        ),
-    );
-    if !system.is_empty() {
-        body.insert("systemInstruction".into(), json!({"parts": system}));
-    }
-    if !request.tools.is_empty() {
-        let declarations: Vec<Value> = request
+    let tools = (!request.tools.is_empty()).then(|| {
+        let function_declarations = request
             .tools
             .iter()
             .map(|t| {
-                let mut f = json!({"name": names.outbound(&t.name)});
-                if let Some(d) = &t.description {
-                    f["description"] = json!(d);
-                }
                 let parameters = clean_schema(&t.schema.to_value());
                 // Gemini refuses an object without properties: a function without
                 // parameters simply has none.
-                if parameters.get("properties").is_some()
-                    || parameters.get("type").is_some_and(|t| t != "object")
-                {
-                    f["parameters"] = parameters;
+                let has_parameters = parameters.get("properties").is_some()
+                    || parameters.get("type").is_some_and(|t| t != "object");
+                FunctionDeclaration {
+                    name: names.outbound(&t.name),
+                    description: t.description.as_deref(),
+                    parameters: has_parameters.then_some(parameters),
                 }
-                f
             })
             .collect();
-        body.insert(
-            "tools".into(),
-            json!([{"functionDeclarations": declarations}]),
-        );
-        if let Some(choice) = &request.tool_choice {
-            let config = match choice {
-                ToolChoice::Auto => json!({"mode": "AUTO"}),
-                ToolChoice::None => json!({"mode": "NONE"}),
-                ToolChoice::Required => json!({"mode": "ANY"}),
-                ToolChoice::Named(n) => {
-                    json!({"mode": "ANY", "allowedFunctionNames": [names.outbound(n)]})
-                }
+        [ToolGroup {
+            function_declarations,
+        }]
+    });
+    let tool_config = match (&tools, &request.tool_choice) {
+        (Some(_), Some(choice)) => {
+            let (mode, allowed) = match choice {
+                ToolChoice::Auto => ("AUTO", None),
+                ToolChoice::None => ("NONE", None),
+                ToolChoice::Required => ("ANY", None),
+                ToolChoice::Named(n) => ("ANY", Some([names.outbound(n)])),
             };
-            body.insert(
-                "toolConfig".into(),
-                json!({"functionCallingConfig": config}),
-            );
+            Some(ToolConfig {
+                function_calling_config: FunctionCallingConfig {
+                    mode,
+                    allowed_function_names: allowed,
+                },
+            })
         }
-    }
+        _ => None,
+    };
 
-    let mut config = Map::new();
-    let max_tokens = request
+    let max_output_tokens = request
         .max_tokens
         .map(|m| target.max_output_tokens.map_or(m, |limit| m.min(limit)));
-    if let Some(max) = max_tokens {
-        config.insert("maxOutputTokens".into(), json!(max));
-    }
-    if let Some(t) = request.temperature {
-        config.insert("temperature".into(), json!(t));
-    }
-    if let Some(p) = request.top_p {
-        config.insert("topP".into(), json!(p));
-    }
-    if !request.stop.is_empty() {
-        let stops: Vec<&String> = request.stop.iter().take(MAX_STOP_SEQUENCES).collect();
-        config.insert("stopSequences".into(), json!(stops));
-    }
+    let mut generation_config = GenerationConfig {
+        max_output_tokens,
+        temperature: request.temperature,
+        top_p: request.top_p,
+        stop_sequences: &request.stop[..request.stop.len().min(MAX_STOP_SEQUENCES)],
+        thinking_config: request.reasoning.and_then(|r| {
+            thinking_config(r, model, max_output_tokens.or(target.max_output_tokens))
+        }),
+        ..GenerationConfig::default()
+    };
     if let Some(format) = &request.response_format {
         match str_field(format, "type") {
             Some("json_object") => {
-                config.insert("responseMimeType".into(), json!("application/json"));
+                generation_config.response_mime_type = Some("application/json");
             }
             Some("json_schema") => {
-                config.insert("responseMimeType".into(), json!("application/json"));
-                if let Some(schema) = format.pointer("/json_schema/schema") {
-                    config.insert("responseSchema".into(), clean_schema(schema));
-                }
+                generation_config.response_mime_type = Some("application/json");
+                generation_config.response_schema =
+                    format.pointer("/json_schema/schema").map(clean_schema);
             }
             _ => {}
         }
     }
-    if let Some(thinking) = request
-        .reasoning
-        .and_then(|r| thinking_config(r, model, max_tokens.or(target.max_output_tokens)))
-    {
-        config.insert("thinkingConfig".into(), thinking);
+
+    RequestOut {
+        contents,
+        system_instruction: (!system.is_empty()).then_some(SystemOut { parts: system }),
+        tools,
+        tool_config,
+        generation_config,
     }
-    if !config.is_empty() {
-        body.insert("generationConfig".into(), Value::Object(config));
-    }
-    Value::Object(body)
 }
 
 /// Gemini's `finishReason` as the pivot's stop reason.

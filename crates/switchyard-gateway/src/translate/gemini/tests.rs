@@ -15,6 +15,11 @@ const RESPONSE_FIXTURE: &str =
 const STREAM_FIXTURE: &str =
     include_str!("../../../../../tests/fixtures/gemini/stream-thinking-text-calls.sse");
 
+/// The Gemini request as the JSON that would be sent.
+fn render_value(request: &Request, model: &str, target: &Target, names: &ToolNames) -> Value {
+    serde_json::to_value(render_request(request, model, target, names)).expect("serializes")
+}
+
 fn gemini_target() -> Target {
     Target {
         max_output_tokens: Some(65_535),
@@ -58,7 +63,7 @@ fn a_claude_code_request_becomes_generate_content() {
     });
     let request = anthropic::parse_request(body).unwrap();
     let names = ToolNames::for_tools(&request.tools, MAX_TOOL_NAME);
-    let out = render_request(&request, "gemini-2.5-pro", &gemini_target(), &names);
+    let out = render_value(&request, "gemini-2.5-pro", &gemini_target(), &names);
     assert_eq!(
         out,
         json!({
@@ -123,7 +128,7 @@ fn an_openai_request_becomes_generate_content() {
     let names = ToolNames::for_tools(&request.tools, MAX_TOOL_NAME);
     let short = names.outbound(&long);
     assert_eq!(short.len(), MAX_TOOL_NAME);
-    let out = render_request(&request, "gemini-2.5-flash", &gemini_target(), &names);
+    let out = render_value(&request, "gemini-2.5-flash", &gemini_target(), &names);
     assert_eq!(
         out,
         json!({
@@ -175,7 +180,7 @@ fn calls_without_results_get_error_responses_and_model_turns_never_come_first() 
         tool_choice: Some(ToolChoice::None),
         ..Default::default()
     };
-    let out = render_request(
+    let out = render_value(
         &request,
         "gemini-3-pro-preview",
         &Target::default(),
@@ -193,6 +198,45 @@ fn calls_without_results_get_error_responses_and_model_turns_never_come_first() 
     );
     assert!(out.get("tools").is_none() && out.get("toolConfig").is_none());
     assert!(out.get("generationConfig").is_none());
+}
+
+#[test]
+fn call_arguments_go_to_gemini_as_the_client_wrote_them() {
+    let written = r#"{"path": "src/a.rs",  "text": "caf\u00e9 \"quoted\"", "n": 1.50}"#;
+    let request = Request {
+        messages: vec![
+            Message {
+                role: Role::User,
+                content: vec![Block::Text {
+                    text: "edit it".into(),
+                    cache: None,
+                }],
+            },
+            Message {
+                role: Role::Assistant,
+                content: vec![Block::ToolUse {
+                    id: "c1".into(),
+                    name: "Write".into(),
+                    input: RawJson::parse(written.to_string()).expect("JSON"),
+                    cache: None,
+                }],
+            },
+        ],
+        ..Default::default()
+    };
+    let body = serde_json::to_string(&render_request(
+        &request,
+        "gemini-2.5-pro",
+        &Target::default(),
+        &ToolNames::default(),
+    ))
+    .expect("serializes");
+    assert!(
+        body.contains(&format!(
+            r#""functionCall":{{"name":"Write","args":{written}}}"#
+        )),
+        "{body}"
+    );
 }
 
 #[test]
@@ -283,7 +327,9 @@ fn schemas_are_cleaned_to_the_subset_gemini_accepts() {
 
 #[test]
 fn thinking_settings_follow_the_model_generation() {
-    let cfg = |r: Reasoning, model: &str, max: Option<u64>| thinking_config(r, model, max);
+    let cfg = |r: Reasoning, model: &str, max: Option<u64>| {
+        thinking_config(r, model, max).map(|c| serde_json::to_value(c).expect("serializes"))
+    };
     let effort = Reasoning::Effort;
     // 2.5: budgets from the effort table, within each model's range.
     assert_eq!(

@@ -13,9 +13,11 @@ use bytes::Bytes;
 use serde_json::json;
 use std::collections::VecDeque;
 
+mod anthropic_delta;
 mod anthropic_event;
 mod anthropic_wire;
 mod chunk_prefix;
+mod cursor;
 mod fields;
 mod openai_chunk;
 use anthropic::Usage;
@@ -195,14 +197,22 @@ pub struct AnthropicParser {
 
 impl Parser for AnthropicParser {
     fn parse(&mut self, data: &[u8], out: &mut Vec<Event>) {
-        match WireEvent::read(data) {
-            Some(event) => self.wire_events(event, out),
-            None => self.parse_general(data, out),
+        match anthropic_delta::read(data) {
+            Some(event) => out.push(event),
+            None => self.parse_whole(data, out),
         }
     }
 }
 
 impl AnthropicParser {
+    /// Any event, read typed when it can be, through a `Value` tree when not.
+    fn parse_whole(&mut self, data: &[u8], out: &mut Vec<Event>) {
+        match WireEvent::read(data) {
+            Some(event) => self.wire_events(event, out),
+            None => self.parse_general(data, out),
+        }
+    }
+
     /// Any event, through a `Value` tree: errors and shapes the typed reading refuses.
     fn parse_general(&mut self, data: &[u8], out: &mut Vec<Event>) {
         let Ok(value) = crate::json_body::parse_json::<Value>(data) else {

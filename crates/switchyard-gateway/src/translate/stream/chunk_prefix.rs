@@ -14,12 +14,12 @@
 //! so it is checked as strictly. What this reading does not take (a key given twice, an
 //! `error`, a key with an escape, text that is not UTF-8) is left to the whole reading.
 
+use super::cursor::Cursor;
 use super::fields::Text;
 use super::openai_chunk::{Choice, Chunk, Delta};
 use crate::translate::object_only::Object;
 use crate::usage::OpenAiUsage;
 use serde::de::IgnoredAny;
-use serde::Deserialize;
 use std::borrow::Cow;
 
 /// A stream's repeated chunk opening, once learned.
@@ -118,78 +118,8 @@ fn delta_offset(data: &[u8]) -> Option<usize> {
     Some(cursor.pos)
 }
 
-/// A position in a chunk's text, read token by token with `serde_json` for values.
-struct Cursor<'a> {
-    text: &'a str,
-    pos: usize,
-}
-
+/// The OpenAI chunk's own shapes.
 impl<'a> Cursor<'a> {
-    fn skip_whitespace(&mut self) {
-        let rest = &self.text.as_bytes()[self.pos..];
-        self.pos += rest
-            .iter()
-            .take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
-            .count();
-    }
-
-    /// Steps over `byte`, after any whitespace, if it is next.
-    fn take(&mut self, byte: u8) -> Option<()> {
-        self.skip_whitespace();
-        (self.text.as_bytes().get(self.pos) == Some(&byte)).then(|| self.pos += 1)
-    }
-
-    /// One value of type `T` from here, read as it would be inside the whole chunk.
-    fn value<T: Deserialize<'a>>(&mut self) -> Option<T> {
-        let mut values = serde_json::Deserializer::from_str(&self.text[self.pos..]).into_iter();
-        let value = values.next()?.ok()?;
-        self.pos += values.byte_offset();
-        Some(value)
-    }
-
-    /// A key and its colon; `None` for a key with an escape (left to the whole reading).
-    fn key(&mut self) -> Option<&'a str> {
-        let key = self.plain_string()?;
-        self.take(b':')?;
-        Some(key)
-    }
-
-    /// A string with no escape in it, read as `serde_json` reads a borrowed string:
-    /// plain text up to the closing quote, no control characters. `None`, and nothing
-    /// stepped over, for anything else.
-    fn plain_string(&mut self) -> Option<&'a str> {
-        self.skip_whitespace();
-        let body = self.text[self.pos..].strip_prefix('"')?;
-        // Keys and a token's text are short: one pass, byte by byte, finds the end and
-        // stops at an escape or a control character, where a vector search for the
-        // quote and a second pass for control characters cost more.
-        let len = body
-            .bytes()
-            .position(|b| b == b'"' || b == b'\\' || b < 0x20)?;
-        if body.as_bytes()[len] != b'"' {
-            return None;
-        }
-        self.pos += len + 2;
-        Some(&body[..len])
-    }
-
-    /// A string field's value, as [`Text`] reads it. Plain strings and `null` are read
-    /// here; anything else (an escape, another type) goes through `serde_json`.
-    fn text(&mut self) -> Option<Text<'a>> {
-        if let Some(text) = self.plain_string() {
-            return Some(Text::Str(Cow::Borrowed(text)));
-        }
-        self.skip_whitespace();
-        if let Some(after) = self.text[self.pos..].strip_prefix("null") {
-            // A literal ends where a delimiter starts; `nullx` is for serde to refuse.
-            if !after.starts_with(|c: char| c.is_ascii_alphanumeric()) {
-                self.pos += "null".len();
-                return Some(Text::Null);
-            }
-        }
-        self.value::<Text>()
-    }
-
     /// The first choice's delta. The one most chunks carry, `{"content":"…"}` with
     /// plain text, is read here: it is most of a stream, and going through
     /// `serde_json` twice for it (the delta, then `finish_reason`) cost more than the
@@ -216,56 +146,6 @@ impl<'a> Cursor<'a> {
             content: Text::Str(Cow::Borrowed(content)),
             ..Delta::default()
         })
-    }
-
-    /// From just inside an object, steps over its fields up to the value of `wanted`;
-    /// `None` when a key in `refused` (or the object's end) comes first.
-    fn skip_to_key(&mut self, wanted: &str, refused: &[&str]) -> Option<()> {
-        let mut first = true;
-        loop {
-            if !std::mem::take(&mut first) {
-                self.take(b',')?;
-            }
-            let key = self.key()?;
-            if key == wanted {
-                return Some(());
-            }
-            if refused.contains(&key) {
-                return None;
-            }
-            self.skip_value()?;
-        }
-    }
-
-    /// Steps over a value by its structure alone, for text already read whole.
-    fn skip_value(&mut self) -> Option<()> {
-        self.skip_whitespace();
-        self.pos = crate::json_body::value_end(self.text.as_bytes(), self.pos)?;
-        Some(())
-    }
-
-    /// After a value in an object: `true` when a `,` says another field follows,
-    /// `false` at the object's `}`.
-    fn next_field(&mut self) -> Option<bool> {
-        self.separator(b'}')
-    }
-
-    /// After a value in an array: `true` when a `,` says another item follows, `false`
-    /// at the array's `]`.
-    fn next_item(&mut self) -> Option<bool> {
-        self.separator(b']')
-    }
-
-    fn separator(&mut self, close: u8) -> Option<bool> {
-        if self.take(b',').is_some() {
-            return Some(true);
-        }
-        self.take(close).map(|()| false)
-    }
-
-    fn at_end(&mut self) -> bool {
-        self.skip_whitespace();
-        self.pos == self.text.len()
     }
 }
 

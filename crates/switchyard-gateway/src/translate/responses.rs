@@ -707,3 +707,6 @@ impl Emitter for ResponsesEmitter {
         );
     }
 }
+
+#[cfg(test)]
+mod emitter_tests;

@@ -3,8 +3,8 @@
 //! Building the request as a `Value` tree copied every text of the conversation, every
 //! tool call's arguments and every key into it only to serialize it right after (most
 //! of an Anthropic→Gemini request's allocations); these types serialize straight from
-//! the pivot. Only the tools' schemas are still trees: they are rewritten into the
-//! subset Gemini accepts. The request is assembled by
+//! the pivot. Only schemas (the tools', a response format's) are still trees: they
+//! are rewritten into the subset Gemini accepts. The request is assembled by
 //! [`render_request`](super::render_request); keys are written in the order the
 //! tree had them.
 

@@ -29,7 +29,7 @@ impl<'a> Cursor<'a> {
         (self.text.as_bytes().get(self.pos) == Some(&byte)).then(|| self.pos += 1)
     }
 
-    /// One value of type `T` from here, read as it would be inside the whole chunk.
+    /// One value of type `T` from here, read as it would be inside the whole event.
     pub(super) fn value<T: Deserialize<'a>>(&mut self) -> Option<T> {
         let mut values = serde_json::Deserializer::from_str(&self.text[self.pos..]).into_iter();
         let value = values.next()?.ok()?;

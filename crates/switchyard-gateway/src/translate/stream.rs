@@ -13,7 +13,7 @@ use bytes::Bytes;
 use serde_json::json;
 use std::collections::VecDeque;
 
-mod anthropic_delta;
+mod anthropic_common;
 mod anthropic_event;
 mod anthropic_wire;
 mod chunk_prefix;
@@ -197,8 +197,8 @@ pub struct AnthropicParser {
 
 impl Parser for AnthropicParser {
     fn parse(&mut self, data: &[u8], out: &mut Vec<Event>) {
-        match anthropic_delta::read(data) {
-            Some(event) => out.push(event),
+        match anthropic_common::read(data) {
+            Some(events) => out.extend(events),
             None => self.parse_whole(data, out),
         }
     }

@@ -147,7 +147,7 @@ const ROUTES: [Route; 15] = [
         Api::Messages,
         "chat/agent-model",
         false,
-        119.3,
+        118.5,
     ),
     route(
         "Anthropic client to OpenAI, streaming",
@@ -161,14 +161,14 @@ const ROUTES: [Route; 15] = [
         Api::Chat,
         "anthropic/agent-model",
         false,
-        134.3,
+        131.3,
     ),
     route(
         "OpenAI client to Anthropic, streaming",
         Api::Chat,
         "anthropic/agent-model",
         true,
-        203.3,
+        198.3,
     ),
     route(
         "Responses client to OpenAI chat, streaming",
@@ -182,7 +182,7 @@ const ROUTES: [Route; 15] = [
         Api::Responses,
         "anthropic/agent-model",
         true,
-        264.1,
+        259.1,
     ),
     route(
         "Anthropic client to Gemini",

@@ -21,8 +21,8 @@ pub use render::{render_response, Answer};
 pub use request_out::RequestOut;
 
 use request_out::{
-    ContentOut, MessageOut, Metadata, OutputConfig, SchemaFormat, ThinkingOut, ToolChoiceOut,
-    ToolOut,
+    ContentOut, MessageOut, Metadata, OutputConfig, RequestOptions, SchemaFormat, ThinkingOut,
+    ToolChoiceOut, ToolOut,
 };
 
 use serde::Deserialize;
@@ -392,16 +392,18 @@ pub fn render_request<'a>(
             })
             .collect(),
         system,
-        thinking,
-        temperature,
-        top_p,
-        max_tokens,
-        stop_sequences: &request.stop,
-        stream: request.stream,
-        tools,
-        tool_choice,
-        output_config,
-        metadata: request.user.as_deref().map(|user_id| Metadata { user_id }),
+        options: RequestOptions {
+            thinking,
+            temperature,
+            top_p,
+            max_tokens,
+            stop_sequences: &request.stop,
+            stream: request.stream,
+            tools,
+            tool_choice,
+            output_config,
+            metadata: request.user.as_deref().map(|user_id| Metadata { user_id }),
+        },
     }
 }
 

@@ -37,7 +37,7 @@ pub fn render_request(
     let written = match format {
         WireFormat::OpenAiChat => openai::render_request(request, model, target, names).to_json(),
         WireFormat::AnthropicMessages => {
-            serde_json::to_vec(&anthropic::render_request(request, model, target))
+            anthropic::render_request(request, model, target).to_json()
         }
         WireFormat::Gemini => {
             serde_json::to_vec(&gemini::render_request(request, model, target, names))

@@ -22,9 +22,22 @@ pub(crate) fn openai_value(
     serde_json::to_value(&chat).expect("serializes")
 }
 
-/// The Anthropic messages request as the JSON that would be sent.
+/// The Anthropic messages request as the JSON that would be sent; checks on the way
+/// that the body written by hand is byte for byte what serializing the request writes.
 pub(crate) fn anthropic_value(request: &Request, model: &str, target: &Target) -> Value {
-    serde_json::to_value(anthropic::render_request(request, model, target)).expect("serializes")
+    let messages = anthropic::render_request(request, model, target);
+    let written = messages.to_json().expect("writes");
+    assert_eq!(
+        String::from_utf8_lossy(&written),
+        serde_json::to_string(&messages).expect("serializes")
+    );
+    serde_json::to_value(&messages).expect("serializes")
+}
+
+/// Targets that change how a request is written: the defaults, a Claude model's
+/// (cache markers kept, an output limit), and an OpenAI model's.
+pub(crate) fn targets() -> [Target; 3] {
+    [Target::default(), claude_target(), openai_target()]
 }
 
 fn openai_target() -> Target {

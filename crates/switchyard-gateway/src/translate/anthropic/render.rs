@@ -6,7 +6,9 @@ use super::{stop_name, write_message_head, Usage};
 use crate::json_text::{write_field, write_optional_field};
 use serde::Serialize;
 
-/// One content block as Anthropic takes it.
+/// One content block as Anthropic takes it. Text, tool calls and their results, and
+/// signed reasoning are written by hand as well ([`BlockOut::write_json`]): a field
+/// added to one of them goes in both.
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum BlockOut<'a> {
@@ -47,6 +49,82 @@ pub enum BlockOut<'a> {
     RedactedThinking {
         data: &'a str,
     },
+}
+
+impl BlockOut<'_> {
+    /// The block as JSON, byte for byte what serializing it writes. The blocks that
+    /// carry a conversation's text are written here (see `RequestOut::to_json`); media
+    /// and redacted reasoning go through the serializer.
+    pub fn write_json(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        match self {
+            BlockOut::Text {
+                text,
+                cache_control,
+            } => {
+                write_field(out, b"{\"type\":\"text\",\"text\":", text);
+                write_cache_control(out, *cache_control)?;
+            }
+            BlockOut::ToolUse {
+                id,
+                name,
+                input,
+                cache_control,
+            } => {
+                write_field(out, b"{\"type\":\"tool_use\",\"id\":", id);
+                write_field(out, b",\"name\":", name);
+                out.extend_from_slice(b",\"input\":");
+                match input {
+                    ToolInput::Object(raw) => out.extend_from_slice(raw.json().as_bytes()),
+                    ToolInput::Empty {} => out.extend_from_slice(b"{}"),
+                }
+                write_cache_control(out, *cache_control)?;
+            }
+            BlockOut::ToolResult {
+                tool_use_id,
+                content,
+                is_error,
+                cache_control,
+            } => {
+                write_field(
+                    out,
+                    b"{\"type\":\"tool_result\",\"tool_use_id\":",
+                    tool_use_id,
+                );
+                out.extend_from_slice(b",\"content\":[");
+                for (i, block) in content.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    block.write_json(out)?;
+                }
+                out.push(b']');
+                if *is_error {
+                    out.extend_from_slice(b",\"is_error\":true");
+                }
+                write_cache_control(out, *cache_control)?;
+            }
+            BlockOut::Thinking {
+                thinking,
+                signature,
+            } => {
+                write_field(out, b"{\"type\":\"thinking\",\"thinking\":", thinking);
+                write_field(out, b",\"signature\":", signature);
+                out.push(b'}');
+            }
+            other => serde_json::to_writer(&mut *out, other)?,
+        }
+        Ok(())
+    }
+}
+
+/// A block's optional `cache_control`, then the block's closing brace.
+fn write_cache_control(out: &mut Vec<u8>, cache_control: Option<&Value>) -> serde_json::Result<()> {
+    if let Some(cache_control) = cache_control {
+        out.extend_from_slice(b",\"cache_control\":");
+        serde_json::to_writer(&mut *out, cache_control)?;
+    }
+    out.push(b'}');
+    Ok(())
 }
 
 #[derive(Serialize)]
@@ -158,8 +236,14 @@ impl Answer<'_> {
     pub fn to_json(&self) -> serde_json::Result<Vec<u8>> {
         let mut out = Vec::with_capacity(512);
         write_message_head(&mut out, self.id, self.kind, self.role, self.model);
-        out.extend_from_slice(b",\"content\":");
-        serde_json::to_writer(&mut out, &self.content)?;
+        out.extend_from_slice(b",\"content\":[");
+        for (i, block) in self.content.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            block.write_json(&mut out)?;
+        }
+        out.push(b']');
         write_field(&mut out, b",\"stop_reason\":", self.stop_reason);
         write_optional_field(&mut out, b",\"stop_sequence\":", self.stop_sequence);
         out.extend_from_slice(b",\"usage\":");
@@ -206,6 +290,67 @@ pub fn render_response<'a>(response: &'a Response, model: &'a str) -> Answer<'a>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn blocks_are_written_exactly_as_serializing_them_writes_them() {
+        let strange = "quote \" backslash \\ newline \n nul \u{0} caf\u{e9} \u{1f600}";
+        let cache = serde_json::json!({"type": "ephemeral", "ttl": "1h"});
+        let input =
+            RawJson::parse(r#"{ "path": "a \"b\"", "n": 1.50 }"#.to_string()).expect("JSON");
+        let image = MediaSource::Base64 {
+            media_type: "image/png".into(),
+            data: "iVBOR".into(),
+        };
+        let text = |cache_control| BlockOut::Text {
+            text: strange,
+            cache_control,
+        };
+        let mut blocks = Vec::new();
+        for cache_control in [None, Some(&cache)] {
+            blocks.push(text(cache_control));
+            for input in [ToolInput::Object(&input), ToolInput::Empty {}] {
+                blocks.push(BlockOut::ToolUse {
+                    id: strange,
+                    name: "Bash",
+                    input,
+                    cache_control,
+                });
+            }
+            for is_error in [false, true] {
+                for content in [
+                    vec![],
+                    vec![text(None)],
+                    vec![
+                        text(Some(&cache)),
+                        BlockOut::Image {
+                            source: source(&image),
+                            cache_control,
+                        },
+                    ],
+                ] {
+                    blocks.push(BlockOut::ToolResult {
+                        tool_use_id: strange,
+                        content,
+                        is_error,
+                        cache_control,
+                    });
+                }
+            }
+        }
+        blocks.push(BlockOut::Thinking {
+            thinking: strange,
+            signature: "sig",
+        });
+        blocks.push(BlockOut::RedactedThinking { data: strange });
+        for block in &blocks {
+            let mut written = Vec::new();
+            block.write_json(&mut written).unwrap();
+            assert_eq!(
+                String::from_utf8(written).unwrap(),
+                serde_json::to_string(block).unwrap()
+            );
+        }
+    }
 
     #[test]
     fn answers_are_written_exactly_as_serializing_them_writes_them() {

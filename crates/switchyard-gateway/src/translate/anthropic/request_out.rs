@@ -6,16 +6,28 @@
 //! by [`render_request`](super::render_request).
 
 use super::render::BlockOut;
+use crate::json_text::write_field;
 use serde::Serialize;
 use serde_json::Value;
 use std::borrow::Cow;
 
+/// Written by hand as well ([`RequestOut::to_json`]): the model, the messages and the
+/// system prompt, which carry the conversation's text; the options go through the
+/// serializer. A field added to a block or a message goes in both; the tests that
+/// compare the two catch one that is missed only if they set it.
 #[derive(Serialize)]
 pub struct RequestOut<'a> {
     pub model: &'a str,
     pub messages: Vec<MessageOut<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub system: Vec<ContentOut<'a>>,
+    #[serde(flatten)]
+    pub options: RequestOptions<'a>,
+}
+
+/// Everything of a request but its model, messages and system prompt.
+#[derive(Serialize)]
+pub struct RequestOptions<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub thinking: Option<ThinkingOut>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -35,6 +47,53 @@ pub struct RequestOut<'a> {
     pub output_config: Option<OutputConfig<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Metadata<'a>>,
+}
+
+impl RequestOut<'_> {
+    /// The request as JSON, byte for byte what serializing it writes (tests hold them
+    /// together). The conversation is written here: a serializer looks up each byte of
+    /// a string in an escape table, and [`write_string`](crate::json_text::write_string)
+    /// checks eight bytes at a time. The options go through the serializer.
+    pub fn to_json(&self) -> serde_json::Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(1024);
+        write_field(&mut out, b"{\"model\":", self.model);
+        out.extend_from_slice(b",\"messages\":[");
+        for (i, message) in self.messages.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_field(&mut out, b"{\"role\":", message.role);
+            out.extend_from_slice(b",\"content\":");
+            write_contents(&mut out, &message.content)?;
+            out.push(b'}');
+        }
+        out.push(b']');
+        if !self.system.is_empty() {
+            out.extend_from_slice(b",\"system\":");
+            write_contents(&mut out, &self.system)?;
+        }
+        // The options are an object of their own: its fields join the request's, and
+        // its closing brace closes the request (`max_tokens` is always there).
+        let options_start = out.len();
+        serde_json::to_writer(&mut out, &self.options)?;
+        out[options_start] = b',';
+        Ok(out)
+    }
+}
+
+fn write_contents(out: &mut Vec<u8>, contents: &[ContentOut<'_>]) -> serde_json::Result<()> {
+    out.push(b'[');
+    for (i, content) in contents.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        match content {
+            ContentOut::Block(block) => block.write_json(out)?,
+            ContentOut::Added(added) => serde_json::to_writer(&mut *out, added)?,
+        }
+    }
+    out.push(b']');
+    Ok(())
 }
 
 #[derive(Serialize)]

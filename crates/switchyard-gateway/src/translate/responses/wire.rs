@@ -440,5 +440,18 @@ mod tests {
             let (typed, general) = both_ways(&body);
             prop_assert_eq!(typed, general, "{}", body);
         }
+
+        /// The bodies written by hand for each provider are what serializing the
+        /// requests writes (the helpers assert it), whatever the request holds.
+        #[test]
+        fn any_request_is_written_as_serializing_it_writes_it(body in request()) {
+            if let Ok(request) = parse_request_body(body.as_bytes()) {
+                for target in crate::translate::tests::targets() {
+                    crate::translate::tests::anthropic_value(&request, "m", &target);
+                    let names = crate::translate::ToolNames::for_tools(&request.tools, 64);
+                    crate::translate::tests::openai_value(&request, "m", &target, &names);
+                }
+            }
+        }
     }
 }

@@ -34,6 +34,16 @@ pub(crate) fn anthropic_value(request: &Request, model: &str, target: &Target) -
     serde_json::to_value(&messages).expect("serializes")
 }
 
+/// Writes `request` for both providers under every target of [`targets`]; the helpers
+/// assert that each body written by hand is what serializing the request writes.
+pub(crate) fn check_written_as_serialized(request: &Request) {
+    let names = ToolNames::for_tools(&request.tools, MAX_TOOL_NAME);
+    for target in targets() {
+        anthropic_value(request, "m", &target);
+        openai_value(request, "m", &target, &names);
+    }
+}
+
 /// Targets that change how a request is written: the defaults, a Claude model's
 /// (cache markers kept, an output limit), and an OpenAI model's.
 pub(crate) fn targets() -> [Target; 3] {

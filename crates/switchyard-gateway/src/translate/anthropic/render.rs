@@ -90,14 +90,8 @@ impl BlockOut<'_> {
                     b"{\"type\":\"tool_result\",\"tool_use_id\":",
                     tool_use_id,
                 );
-                out.extend_from_slice(b",\"content\":[");
-                for (i, block) in content.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    block.write_json(out)?;
-                }
-                out.push(b']');
+                out.extend_from_slice(b",\"content\":");
+                write_blocks(out, content)?;
                 if *is_error {
                     out.extend_from_slice(b",\"is_error\":true");
                 }
@@ -115,6 +109,19 @@ impl BlockOut<'_> {
         }
         Ok(())
     }
+}
+
+/// A list of blocks as JSON, written as [`BlockOut::write_json`] writes each.
+pub fn write_blocks(out: &mut Vec<u8>, blocks: &[BlockOut<'_>]) -> serde_json::Result<()> {
+    out.push(b'[');
+    for (i, block) in blocks.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        block.write_json(out)?;
+    }
+    out.push(b']');
+    Ok(())
 }
 
 /// A block's optional `cache_control`, then the block's closing brace.
@@ -236,14 +243,8 @@ impl Answer<'_> {
     pub fn to_json(&self) -> serde_json::Result<Vec<u8>> {
         let mut out = Vec::with_capacity(512);
         write_message_head(&mut out, self.id, self.kind, self.role, self.model);
-        out.extend_from_slice(b",\"content\":[");
-        for (i, block) in self.content.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            block.write_json(&mut out)?;
-        }
-        out.push(b']');
+        out.extend_from_slice(b",\"content\":");
+        write_blocks(&mut out, &self.content)?;
         write_field(&mut out, b",\"stop_reason\":", self.stop_reason);
         write_optional_field(&mut out, b",\"stop_sequence\":", self.stop_sequence);
         out.extend_from_slice(b",\"usage\":");

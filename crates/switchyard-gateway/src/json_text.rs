@@ -1,10 +1,14 @@
-//! Writing text as JSON strings by hand, for the events a translated stream writes
-//! around their few strings (see `translate::stream::anthropic_event`).
+//! Writing JSON by hand where `serde_json` costs most: text as JSON strings, for the
+//! events a translated stream writes around their few strings (see
+//! `translate::stream::anthropic_event`) and the bodies of translated requests, which
+//! carry a conversation's worth of them.
 //!
 //! A word of eight bytes is checked for quotes, backslashes and control characters at
 //! once, and runs of plain bytes are copied whole. The output is byte for byte what
 //! `serde_json` writes (a test holds the two together), so an event reads the same
 //! either way.
+
+use serde::Serialize;
 
 const LOW_BITS: u64 = 0x0101_0101_0101_0101;
 const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
@@ -78,6 +82,22 @@ pub fn write_string(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
     write_escaped(out, text);
     out.push(b'"');
+}
+
+/// Serializes `fields` (a struct of optional fields) and joins them to the object being
+/// written in `out`, which already holds at least one field; then closes that object.
+/// For bodies written partly by hand: the conversation by hand, the options by `serde`.
+pub fn close_with_fields(out: &mut Vec<u8>, fields: &impl Serialize) -> serde_json::Result<()> {
+    let start = out.len();
+    serde_json::to_writer(&mut *out, fields)?;
+    if out.len() - start == 2 {
+        // `{}`: no fields to join.
+        out.truncate(start);
+        out.push(b'}');
+    } else {
+        out[start] = b',';
+    }
+    Ok(())
 }
 
 /// Appends `key`, a literal with its quotes and colon and any comma before it (such as

@@ -6,7 +6,7 @@
 //! by [`render_request`](super::render_request).
 
 use super::render::BlockOut;
-use crate::json_text::write_field;
+use crate::json_text::{close_with_fields, write_field};
 use serde::Serialize;
 use serde_json::Value;
 use std::borrow::Cow;
@@ -72,11 +72,7 @@ impl RequestOut<'_> {
             out.extend_from_slice(b",\"system\":");
             write_contents(&mut out, &self.system)?;
         }
-        // The options are an object of their own: its fields join the request's, and
-        // its closing brace closes the request (`max_tokens` is always there).
-        let options_start = out.len();
-        serde_json::to_writer(&mut out, &self.options)?;
-        out[options_start] = b',';
+        close_with_fields(&mut out, &self.options)?;
         Ok(out)
     }
 }

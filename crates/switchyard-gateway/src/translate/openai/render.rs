@@ -5,7 +5,7 @@
 //! into a `Value` tree first and then serialized from it.
 
 use super::super::*;
-use crate::json_text::{write_field, write_string};
+use crate::json_text::{close_with_fields, write_field, write_string};
 use serde::{Serialize, Serializer};
 use std::borrow::Cow;
 use std::sync::LazyLock;
@@ -73,16 +73,7 @@ impl ChatRequest<'_> {
             message.write_json(&mut out)?;
         }
         out.push(b']');
-        // The options are an object of their own: its fields join the request's, and
-        // its closing brace closes the request.
-        let options_start = out.len();
-        serde_json::to_writer(&mut out, &self.options)?;
-        if out.len() - options_start == 2 {
-            out.truncate(options_start);
-            out.push(b'}');
-        } else {
-            out[options_start] = b',';
-        }
+        close_with_fields(&mut out, &self.options)?;
         Ok(out)
     }
 }

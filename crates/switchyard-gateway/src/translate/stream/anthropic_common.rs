@@ -19,7 +19,7 @@ use super::cursor::Cursor;
 use super::fields::Text;
 use super::Event;
 
-/// The events the whole reading makes of `data` (none, for a block's end or a text
+/// The event the whole reading makes of `data` (none, for a block's end or a text
 /// block that opens empty), or `None` when `data` is not in one of the usual shapes.
 pub(super) fn read(data: &[u8]) -> Option<Option<Event>> {
     let mut cursor = Cursor {
@@ -28,7 +28,7 @@ pub(super) fn read(data: &[u8]) -> Option<Option<Event>> {
     };
     cursor.take(b'{')?;
     expect_key(&mut cursor, "type")?;
-    let events = match cursor.plain_string()? {
+    let event = match cursor.plain_string()? {
         "content_block_delta" => {
             let index = index(&mut cursor)?;
             cursor.take(b',')?;
@@ -48,7 +48,7 @@ pub(super) fn read(data: &[u8]) -> Option<Option<Event>> {
         _ => return None,
     };
     cursor.take(b'}')?;
-    cursor.at_end().then_some(events)
+    cursor.at_end().then_some(event)
 }
 
 /// `,"index":N`.

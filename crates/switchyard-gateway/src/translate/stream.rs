@@ -198,7 +198,7 @@ pub struct AnthropicParser {
 impl Parser for AnthropicParser {
     fn parse(&mut self, data: &[u8], out: &mut Vec<Event>) {
         match anthropic_common::read(data) {
-            Some(events) => out.extend(events),
+            Some(event) => out.extend(event),
             None => self.parse_whole(data, out),
         }
     }

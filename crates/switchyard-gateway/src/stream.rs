@@ -163,6 +163,13 @@ impl StreamObserver {
                 *client_wants_usage || has_choices
             }
             StreamObserver::Anthropic { usage, done, error } => {
+                // Most events are a block's: told apart by their raw bytes first. Both
+                // markers open a JSON string, which no line break can split, so an event
+                // whose data holds one has it in its raw bytes too (its `event:` line,
+                // unquoted, never matches); a comment line may, hence the second look.
+                if !MESSAGE_EVENT.is_in(event) && !ERROR.is_in(event) {
+                    return true;
+                }
                 let Some(data) = event_data(event) else {
                     return true;
                 };
@@ -625,6 +632,36 @@ mod tests {
             wanted.observe(USAGE),
             "a client that asked for usage keeps it"
         );
+    }
+
+    #[test]
+    fn an_anthropic_stream_is_observed_from_its_message_events_wherever_their_data_lines_break() {
+        let events: [&[u8]; 7] = [
+            b"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"usage\":{\"input_tokens\":12,\"cache_read_input_tokens\":30,\"output_tokens\":1}}}\n\n",
+            // A comment that names a message event is not one.
+            b": \"message_delta\" follows\nevent: ping\ndata: {\"type\":\"ping\"}\n\n",
+            b"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"no \\\"message_delta\\\" here\"}}\n\n",
+            // Data split over lines, as a pretty-printer would write it.
+            b"event: message_delta\ndata: {\"type\":\ndata: \"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\ndata: \"usage\":{\"output_tokens\":9}}\n\n",
+            b"event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+            b"event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n",
+            b"event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n",
+        ];
+        let mut observer = StreamObserver::anthropic();
+        for event in events {
+            assert!(
+                observer.observe(event),
+                "{}",
+                String::from_utf8_lossy(event)
+            );
+        }
+        let tokens = observer.tokens().expect("usage");
+        assert_eq!(
+            (tokens.input, tokens.cache_read, tokens.output),
+            (12, 30, 9)
+        );
+        assert!(observer.completed());
+        assert_eq!(observer.provider_error(), Some("Overloaded"));
     }
 
     fn run_of(events: &[&[u8]]) -> Bytes {

@@ -84,6 +84,23 @@ pub fn write_string(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
 }
 
+/// Appends `items` as a JSON array, each written by `write`.
+pub fn write_array<T>(
+    out: &mut Vec<u8>,
+    items: &[T],
+    mut write: impl FnMut(&mut Vec<u8>, &T) -> serde_json::Result<()>,
+) -> serde_json::Result<()> {
+    out.push(b'[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write(out, item)?;
+    }
+    out.push(b']');
+    Ok(())
+}
+
 /// Serializes `fields` (a struct of optional fields) and joins them to the object being
 /// written in `out`, which already holds at least one field; then closes that object.
 /// For bodies written partly by hand: the conversation by hand, the options by `serde`.

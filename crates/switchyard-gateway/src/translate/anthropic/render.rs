@@ -3,7 +3,7 @@
 
 use super::super::*;
 use super::{stop_name, write_message_head, Usage};
-use crate::json_text::{write_field, write_optional_field};
+use crate::json_text::{write_array, write_field, write_optional_field};
 use serde::Serialize;
 
 /// One content block as Anthropic takes it. Text, tool calls and their results, and
@@ -113,15 +113,7 @@ impl BlockOut<'_> {
 
 /// A list of blocks as JSON, written as [`BlockOut::write_json`] writes each.
 pub fn write_blocks(out: &mut Vec<u8>, blocks: &[BlockOut<'_>]) -> serde_json::Result<()> {
-    out.push(b'[');
-    for (i, block) in blocks.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        block.write_json(out)?;
-    }
-    out.push(b']');
-    Ok(())
+    write_array(out, blocks, |out, block| block.write_json(out))
 }
 
 /// A block's optional `cache_control`, then the block's closing brace.

@@ -6,7 +6,7 @@
 //! by [`render_request`](super::render_request).
 
 use super::render::BlockOut;
-use crate::json_text::{close_with_fields, write_field};
+use crate::json_text::{close_with_fields, write_array, write_field};
 use serde::Serialize;
 use serde_json::Value;
 use std::borrow::Cow;
@@ -57,17 +57,14 @@ impl RequestOut<'_> {
     pub fn to_json(&self) -> serde_json::Result<Vec<u8>> {
         let mut out = Vec::with_capacity(1024);
         write_field(&mut out, b"{\"model\":", self.model);
-        out.extend_from_slice(b",\"messages\":[");
-        for (i, message) in self.messages.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            write_field(&mut out, b"{\"role\":", message.role);
+        out.extend_from_slice(b",\"messages\":");
+        write_array(&mut out, &self.messages, |out, message| {
+            write_field(out, b"{\"role\":", message.role);
             out.extend_from_slice(b",\"content\":");
-            write_contents(&mut out, &message.content)?;
+            write_contents(out, &message.content)?;
             out.push(b'}');
-        }
-        out.push(b']');
+            Ok(())
+        })?;
         if !self.system.is_empty() {
             out.extend_from_slice(b",\"system\":");
             write_contents(&mut out, &self.system)?;
@@ -78,18 +75,10 @@ impl RequestOut<'_> {
 }
 
 fn write_contents(out: &mut Vec<u8>, contents: &[ContentOut<'_>]) -> serde_json::Result<()> {
-    out.push(b'[');
-    for (i, content) in contents.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        match content {
-            ContentOut::Block(block) => block.write_json(out)?,
-            ContentOut::Added(added) => serde_json::to_writer(&mut *out, added)?,
-        }
-    }
-    out.push(b']');
-    Ok(())
+    write_array(out, contents, |out, content| match content {
+        ContentOut::Block(block) => block.write_json(out),
+        ContentOut::Added(added) => serde_json::to_writer(out, added),
+    })
 }
 
 #[derive(Serialize)]

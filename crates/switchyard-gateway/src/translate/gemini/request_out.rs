@@ -180,7 +180,7 @@ impl GenerationConfig<'_> {
 }
 
 /// `generationConfig.thinkingConfig`: a level for Gemini 3, a budget for 2.5.
-#[derive(Serialize, Debug, PartialEq)]
+#[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ThinkingConfig {
     #[serde(skip_serializing_if = "Option::is_none")]

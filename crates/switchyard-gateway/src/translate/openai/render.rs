@@ -5,7 +5,7 @@
 //! into a `Value` tree first and then serialized from it.
 
 use super::super::*;
-use crate::json_text::{close_with_fields, write_field, write_string};
+use crate::json_text::{close_with_fields, write_array, write_field, write_string};
 use serde::{Serialize, Serializer};
 use std::borrow::Cow;
 use std::sync::LazyLock;
@@ -65,14 +65,10 @@ impl ChatRequest<'_> {
     pub fn to_json(&self) -> serde_json::Result<Vec<u8>> {
         let mut out = Vec::with_capacity(1024);
         write_field(&mut out, b"{\"model\":", self.model);
-        out.extend_from_slice(b",\"messages\":[");
-        for (i, message) in self.messages.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            message.write_json(&mut out)?;
-        }
-        out.push(b']');
+        out.extend_from_slice(b",\"messages\":");
+        write_array(&mut out, &self.messages, |out, message| {
+            message.write_json(out)
+        })?;
         close_with_fields(&mut out, &self.options)?;
         Ok(out)
     }
@@ -87,31 +83,19 @@ impl ChatMessage<'_> {
         out.extend_from_slice(b",\"content\":");
         match &self.content {
             Content::Text(text) => write_string(out, text),
-            Content::Parts(parts) => {
-                out.push(b'[');
-                for (i, part) in parts.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    part.write_json(out)?;
-                }
-                out.push(b']');
-            }
+            Content::Parts(parts) => write_array(out, parts, |out, part| part.write_json(out))?,
             Content::Null => out.extend_from_slice(b"null"),
         }
         if !self.tool_calls.is_empty() {
-            out.extend_from_slice(b",\"tool_calls\":[");
-            for (i, call) in self.tool_calls.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
+            out.extend_from_slice(b",\"tool_calls\":");
+            write_array(out, &self.tool_calls, |out, call| {
                 write_field(out, b"{\"id\":", call.id);
                 write_field(out, b",\"type\":", call.kind);
                 write_field(out, b",\"function\":{\"name\":", call.function.name);
                 write_field(out, b",\"arguments\":", &call.function.arguments);
                 out.extend_from_slice(b"}}");
-            }
-            out.push(b']');
+                Ok(())
+            })?;
         }
         if let Some(reasoning) = &self.reasoning_content {
             write_field(out, b",\"reasoning_content\":", reasoning);

@@ -400,7 +400,7 @@ impl<'a> Scanner<'a> {
     fn skip_string_body(&mut self) -> Result<(), ObjectError> {
         // Searching for quotes alone and then looking back is twice as fast as stopping
         // at every backslash: code in a conversation is dense with `\n` and `\t`.
-        while let Some(i) = memchr::memchr(b'"', &self.bytes[self.pos..]) {
+        while let Some(i) = find_quote(&self.bytes[self.pos..]) {
             let quote = self.pos + i;
             // The backslashes right before it; a run cannot reach back past `pos`,
             // which follows the opening quote or an escaped one.
@@ -556,6 +556,41 @@ pub fn last_field<'b>(bytes: &'b [u8], key: &str) -> Option<&'b [u8]> {
             _ => return None,
         }
     }
+}
+
+/// Where the first `"` in `bytes` is.
+///
+/// Most stretches between quotes in a conversation are short: keys, small values, and
+/// in code and JSON quoted inside text, an escaped quote every few dozen bytes. On
+/// those, setting `memchr`'s vector search up costs more than the search, so the first
+/// [`NEAR_QUOTE`] bytes are checked a word of eight at a time, and only a longer
+/// stretch is left to `memchr`. On an agent's conversation this skips strings about a
+/// quarter faster; on long prose it is as fast as `memchr` alone.
+fn find_quote(bytes: &[u8]) -> Option<usize> {
+    let near = &bytes[..bytes.len().min(NEAR_QUOTE)];
+    let mut words = near.chunks_exact(8);
+    for (index, word) in (&mut words).enumerate() {
+        let mut eight = [0u8; 8];
+        eight.copy_from_slice(word);
+        let quotes = bytes_equal_to(u64::from_le_bytes(eight), b'"');
+        if quotes != 0 {
+            // Little-endian: the lowest flag is the first quote.
+            return Some(index * 8 + (quotes.trailing_zeros() / 8) as usize);
+        }
+    }
+    let checked = near.len() - words.remainder().len();
+    memchr::memchr(b'"', &bytes[checked..]).map(|at| checked + at)
+}
+
+/// How far [`find_quote`] looks word by word before it hands over to `memchr`.
+const NEAR_QUOTE: usize = 64;
+
+/// The high bit of each byte of `word` that equals `byte`. The lowest flag is exact;
+/// above it a flag may be a false one (a borrow), which [`find_quote`] never reads.
+fn bytes_equal_to(word: u64, byte: u8) -> u64 {
+    const LOW_BITS: u64 = 0x0101_0101_0101_0101;
+    let differences = word ^ (u64::from(byte) * LOW_BITS);
+    differences.wrapping_sub(LOW_BITS) & !differences & (LOW_BITS << 7)
 }
 
 /// A cursor that walks a JSON text from its end towards its start: everything from
@@ -761,6 +796,27 @@ fn walk_object<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_first_quote_is_found_wherever_it_is() {
+        // Around the word boundaries and the hand-over to `memchr`, among bytes that
+        // differ from a quote by one bit (`\xa2` is `"` with its high bit set).
+        let fillers: [&[u8]; 3] = [b"a", b"\xa2#!", b"\\\x02\xff\x00"];
+        for filler in fillers {
+            for len in 0..150 {
+                let plain: Vec<u8> = filler.iter().copied().cycle().take(len).collect();
+                assert_eq!(find_quote(&plain), None, "{len}");
+                for at in 0..len {
+                    let mut bytes = plain.clone();
+                    bytes[at] = b'"';
+                    if at + 3 < len {
+                        bytes[at + 3] = b'"';
+                    }
+                    assert_eq!(find_quote(&bytes), Some(at), "{len} {at}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn a_value_ends_where_its_structure_does() {

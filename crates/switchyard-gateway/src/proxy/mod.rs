@@ -431,7 +431,14 @@ fn outbound_body(
         WireFormat::AnthropicMessages => ToolNames::default(),
         _ => ToolNames::for_tools(&request.tools, translate::MAX_TOOL_NAME),
     };
-    let body = convert::render_request(format, request, &attempt.model, &target, &names)?;
+    let body = convert::render_request(
+        format,
+        request,
+        &attempt.model,
+        &target,
+        &names,
+        inbound.body.len(),
+    )?;
     Ok(Outbound {
         body: RequestBody::from(body),
         names: Some(names),

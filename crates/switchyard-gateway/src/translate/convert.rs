@@ -27,26 +27,37 @@ pub fn parse_request(format: WireFormat, body: &[u8]) -> Result<Request, ApiErro
 }
 
 /// The request in the provider's format, for `model`, as the body to send.
+///
+/// `size_hint` is the length of the client's body, which the provider's is close to:
+/// the body is written into a buffer of about that size from the start, where growing
+/// one by doubling to the hundreds of kilobytes of an agent's request copied it over
+/// again three times.
 pub fn render_request(
     format: WireFormat,
     request: &Request,
     model: &str,
     target: &Target,
     names: &ToolNames,
+    size_hint: usize,
 ) -> Result<Vec<u8>, ApiError> {
+    let mut out = Vec::with_capacity(size_hint.saturating_add(size_hint / 8).max(1024));
     let written = match format {
-        WireFormat::OpenAiChat => openai::render_request(request, model, target, names).to_json(),
+        WireFormat::OpenAiChat => {
+            openai::render_request(request, model, target, names).write_json(&mut out)
+        }
         WireFormat::AnthropicMessages => {
-            anthropic::render_request(request, model, target).to_json()
+            anthropic::render_request(request, model, target).write_json(&mut out)
         }
-        WireFormat::Gemini => {
-            serde_json::to_vec(&gemini::render_request(request, model, target, names))
-        }
+        WireFormat::Gemini => serde_json::to_writer(
+            &mut out,
+            &gemini::render_request(request, model, target, names),
+        ),
         WireFormat::OpenAiResponses | WireFormat::OpenAiEmbeddings => {
             return Err(not_yet("translating requests to", format))
         }
     };
-    written.map_err(|e| ApiError::internal(format!("could not write the request: {e}")))
+    written.map_err(|e| ApiError::internal(format!("could not write the request: {e}")))?;
+    Ok(out)
 }
 
 /// A provider's complete answer, translated for the client.

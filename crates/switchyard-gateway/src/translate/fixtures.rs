@@ -73,8 +73,9 @@ fn every_fixture_translates_as_written() {
                 )
                 .expect("parses");
                 let names = ToolNames::for_tools(&request.tools, MAX_TOOL_NAME);
-                let body = convert::render_request(to, &request, model, &Target::default(), &names)
-                    .expect("renders");
+                let body =
+                    convert::render_request(to, &request, model, &Target::default(), &names, 0)
+                        .expect("renders");
                 serde_json::from_slice(&body).expect("JSON")
             }
             Some("response") => {

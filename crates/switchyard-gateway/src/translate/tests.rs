@@ -12,7 +12,8 @@ pub(crate) fn openai_value(
     names: &ToolNames,
 ) -> Value {
     let chat = openai::render_request(request, model, target, names);
-    let written = chat.to_json().expect("writes");
+    let mut written = Vec::new();
+    chat.write_json(&mut written).expect("writes");
     assert_eq!(
         String::from_utf8_lossy(&written),
         serde_json::to_string(&chat).expect("serializes")
@@ -26,7 +27,8 @@ pub(crate) fn openai_value(
 /// that the body written by hand is byte for byte what serializing the request writes.
 pub(crate) fn anthropic_value(request: &Request, model: &str, target: &Target) -> Value {
     let messages = anthropic::render_request(request, model, target);
-    let written = messages.to_json().expect("writes");
+    let mut written = Vec::new();
+    messages.write_json(&mut written).expect("writes");
     assert_eq!(
         String::from_utf8_lossy(&written),
         serde_json::to_string(&messages).expect("serializes")

@@ -53,7 +53,7 @@ pub enum BlockOut<'a> {
 
 impl BlockOut<'_> {
     /// The block as JSON, byte for byte what serializing it writes. The blocks that
-    /// carry a conversation's text are written here (see `RequestOut::to_json`); media
+    /// carry a conversation's text are written here (see `RequestOut::write_json`); media
     /// and redacted reasoning go through the serializer.
     pub fn write_json(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
         match self {

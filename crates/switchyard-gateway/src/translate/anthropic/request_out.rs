@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::Value;
 use std::borrow::Cow;
 
-/// Written by hand as well ([`RequestOut::to_json`]): the model, the messages and the
+/// Written by hand as well ([`RequestOut::write_json`]): the model, the messages and the
 /// system prompt, which carry the conversation's text; the options go through the
 /// serializer. A field added to a block or a message goes in both; the tests that
 /// compare the two catch one that is missed only if they set it.
@@ -50,15 +50,14 @@ pub struct RequestOptions<'a> {
 }
 
 impl RequestOut<'_> {
-    /// The request as JSON, byte for byte what serializing it writes (tests hold them
+    /// Appends the request as JSON, byte for byte what serializing it writes (tests hold them
     /// together). The conversation is written here: a serializer looks up each byte of
     /// a string in an escape table, and [`write_string`](crate::json_text::write_string)
     /// checks eight bytes at a time. The options go through the serializer.
-    pub fn to_json(&self) -> serde_json::Result<Vec<u8>> {
-        let mut out = Vec::with_capacity(1024);
-        write_field(&mut out, b"{\"model\":", self.model);
+    pub fn write_json(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        write_field(out, b"{\"model\":", self.model);
         out.extend_from_slice(b",\"messages\":");
-        write_array(&mut out, &self.messages, |out, message| {
+        write_array(out, &self.messages, |out, message| {
             write_field(out, b"{\"role\":", message.role);
             out.extend_from_slice(b",\"content\":");
             write_contents(out, &message.content)?;
@@ -67,10 +66,9 @@ impl RequestOut<'_> {
         })?;
         if !self.system.is_empty() {
             out.extend_from_slice(b",\"system\":");
-            write_contents(&mut out, &self.system)?;
+            write_contents(out, &self.system)?;
         }
-        close_with_fields(&mut out, &self.options)?;
-        Ok(out)
+        close_with_fields(out, &self.options)
     }
 }
 

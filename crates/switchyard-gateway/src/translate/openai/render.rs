@@ -57,20 +57,16 @@ struct ChatOptions<'a> {
 }
 
 impl ChatRequest<'_> {
-    /// The request as JSON, byte for byte what serializing it writes (a test holds them
+    /// Appends the request as JSON, byte for byte what serializing it writes (a test holds them
     /// together). The messages, which carry the whole conversation as text, are written
     /// here: a serializer looks up each byte of a string in an escape table, and that
     /// was the largest single cost of translating a request; [`write_string`] checks
     /// eight bytes at a time. The options go through the serializer.
-    pub fn to_json(&self) -> serde_json::Result<Vec<u8>> {
-        let mut out = Vec::with_capacity(1024);
-        write_field(&mut out, b"{\"model\":", self.model);
+    pub fn write_json(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        write_field(out, b"{\"model\":", self.model);
         out.extend_from_slice(b",\"messages\":");
-        write_array(&mut out, &self.messages, |out, message| {
-            message.write_json(out)
-        })?;
-        close_with_fields(&mut out, &self.options)?;
-        Ok(out)
+        write_array(out, &self.messages, |out, message| message.write_json(out))?;
+        close_with_fields(out, &self.options)
     }
 }
 

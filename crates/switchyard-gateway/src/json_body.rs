@@ -344,7 +344,42 @@ struct Scanner<'a> {
 
 /// Arrays and objects nested deeper than this inside a field are refused (about where
 /// `serde_json` stops too).
-const MAX_DEPTH: usize = 128;
+const MAX_DEPTH: u32 = u128::BITS;
+
+/// The arrays and objects open around a cursor stepping over a value, one bit each
+/// (set for an object), innermost in the lowest bit: stepping over nested values
+/// allocates nothing.
+#[derive(Default)]
+struct OpenBrackets {
+    kinds: u128,
+    depth: u32,
+}
+
+impl OpenBrackets {
+    /// Opens an object or an array; `false` when [`MAX_DEPTH`] are open already.
+    fn open(&mut self, object: bool) -> bool {
+        if self.depth == MAX_DEPTH {
+            return false;
+        }
+        self.kinds = (self.kinds << 1) | u128::from(object);
+        self.depth += 1;
+        true
+    }
+
+    /// Closes the innermost; `false` when nothing is open or it is of the other kind.
+    fn close(&mut self, object: bool) -> bool {
+        if self.depth == 0 || (self.kinds & 1 == 1) != object {
+            return false;
+        }
+        self.kinds >>= 1;
+        self.depth -= 1;
+        true
+    }
+
+    fn is_empty(&self) -> bool {
+        self.depth == 0
+    }
+}
 
 /// The bytes JSON allows outside strings: structure, whitespace, numbers and the letters
 /// of `true`, `false` and `null`. Anything else (a comment's `/`, a single quote, `#`)
@@ -445,18 +480,17 @@ impl<'a> Scanner<'a> {
 
     /// Skips an array or object, checking that its brackets pair up.
     fn skip_nested(&mut self) -> Result<(), ObjectError> {
-        let mut open: Vec<u8> = Vec::with_capacity(16);
+        let mut open = OpenBrackets::default();
         while let Some(byte) = self.next() {
             match byte {
                 b'"' => self.skip_string_body()?,
                 b'{' | b'[' => {
-                    if open.len() == MAX_DEPTH {
+                    if !open.open(byte == b'{') {
                         return Err(self.error_at(self.pos - 1, "nesting too deep"));
                     }
-                    open.push(if byte == b'{' { b'}' } else { b']' });
                 }
                 b'}' | b']' => {
-                    if open.pop() != Some(byte) {
+                    if !open.close(byte == b'}') {
                         return Err(self.error_at(self.pos - 1, "mismatched bracket"));
                     }
                     if open.is_empty() {
@@ -654,7 +688,7 @@ impl TailScanner<'_> {
 
     /// With a closing bracket just before the cursor: moves to its opening bracket.
     fn skip_nested(&mut self) -> Option<()> {
-        let mut open: Vec<u8> = Vec::new();
+        let mut open = OpenBrackets::default();
         loop {
             let byte = self.peek()?;
             match byte {
@@ -662,14 +696,14 @@ impl TailScanner<'_> {
                     self.skip_string()?;
                     continue;
                 }
+                // Read backwards: a closing bracket opens a value.
                 b'}' | b']' => {
-                    if open.len() == MAX_DEPTH {
+                    if !open.open(byte == b'}') {
                         return None;
                     }
-                    open.push(if byte == b'}' { b'{' } else { b'[' });
                 }
                 b'{' | b'[' => {
-                    if open.pop() != Some(byte) {
+                    if !open.close(byte == b'{') {
                         return None;
                     }
                     if open.is_empty() {
@@ -1042,6 +1076,51 @@ mod tests {
         );
         assert_eq!(last_field(br#"{"a":-1.5e3}"#, "a"), Some(&b"-1.5e3"[..]));
         assert_eq!(last_field(b" { } ", "a"), None);
+    }
+
+    #[test]
+    fn brackets_pair_up_at_every_depth_both_ways() {
+        // Objects and arrays alternating, as deep as allowed; each level's closing
+        // bracket swapped for the other kind in turn.
+        for depth in [1, 2, 63, 64, 65, 127, 128] {
+            let opening: Vec<u8> = (0..depth)
+                .map(|level| if level % 2 == 0 { b'[' } else { b'{' })
+                .collect();
+            let closing: Vec<u8> = opening
+                .iter()
+                .rev()
+                .map(|&b| if b == b'[' { b']' } else { b'}' })
+                .collect();
+            // Each object level holds the next as `"k"`, the innermost holds `0`.
+            let value = |closing: &[u8]| {
+                let mut value = Vec::new();
+                for &b in &opening {
+                    value.push(b);
+                    if b == b'{' {
+                        value.extend_from_slice(b"\"k\":");
+                    }
+                }
+                value.push(b'0');
+                value.extend_from_slice(closing);
+                value
+            };
+            let body = |value: &[u8]| [br#"{"a":"#, value, br#","z":1}"#].concat();
+            let good = body(&value(&closing));
+            assert!(JsonObject::parse(&good).is_ok(), "depth {depth}");
+            assert_eq!(last_field(&good, "z"), Some(&b"1"[..]), "depth {depth}");
+            assert_eq!(last_field(&good, "a"), Some(&value(&closing)[..]));
+            for swapped in 0..depth {
+                let mut wrong = closing.clone();
+                wrong[swapped] = if wrong[swapped] == b']' { b'}' } else { b']' };
+                let bad = body(&value(&wrong));
+                let error = JsonObject::parse(&bad).unwrap_err();
+                assert!(
+                    error.to_string().starts_with("mismatched bracket"),
+                    "depth {depth}, swapped {swapped}: {error}"
+                );
+                assert_eq!(last_field(&bad, "a"), None, "depth {depth} {swapped}");
+            }
+        }
     }
 
     #[test]

@@ -1121,6 +1121,23 @@ mod tests {
                 assert_eq!(last_field(&bad, "a"), None, "depth {depth} {swapped}");
             }
         }
+        // One level past the limit: refused by both readers, whatever the kinds.
+        for open in [b'[', b'{'] {
+            let close = if open == b'[' { b']' } else { b'}' };
+            let mut value = vec![open; 129];
+            if open == b'{' {
+                value = "{\"k\":".repeat(128).into_bytes();
+                value.extend_from_slice(b"{}");
+                value.extend(std::iter::repeat_n(close, 128));
+            } else {
+                value.extend(std::iter::repeat_n(close, 129));
+            }
+            let body = [br#"{"a":"#, &value[..], br#","z":1}"#].concat();
+            let error = JsonObject::parse(&body).unwrap_err();
+            assert!(error.to_string().starts_with("nesting too deep"), "{error}");
+            assert_eq!(last_field(&body, "a"), None);
+            assert_eq!(last_field(&body, "z"), Some(&b"1"[..]));
+        }
     }
 
     #[test]

@@ -336,6 +336,16 @@ fn decode_key(quoted: &[u8]) -> Option<Cow<'_, str>> {
     }
 }
 
+/// Whether the quoted key `quoted` is `key`; `None` when it is not a valid key. Keys
+/// of plain ASCII, nearly all of them, are compared as they are rather than decoded.
+fn key_is(quoted: &[u8], key: &str) -> Option<bool> {
+    let inner = &quoted[1..quoted.len() - 1];
+    if inner.iter().all(|&b| b.is_ascii() && b != b'\\') {
+        return Some(inner == key.as_bytes());
+    }
+    decode_key(quoted).map(|decoded| decoded == key)
+}
+
 /// A cursor over the body's bytes that knows JSON's structure and nothing more.
 struct Scanner<'a> {
     bytes: &'a [u8],
@@ -432,6 +442,9 @@ impl<'a> Scanner<'a> {
     }
 
     /// From just after an opening quote to just after its closing quote.
+    // The hottest loop of a large request, inlined into every caller whatever their
+    // number: called, it costs an agent's request 0.5% more instructions.
+    #[inline(always)]
     fn skip_string_body(&mut self) -> Result<(), ObjectError> {
         // Searching for quotes alone and then looking back is twice as fast as stopping
         // at every backslash: code in a conversation is dense with `\n` and `\t`.
@@ -580,7 +593,7 @@ pub fn last_field<'b>(bytes: &'b [u8], key: &str) -> Option<&'b [u8]> {
             return None;
         }
         scan.skip_string()?;
-        if decode_key(&bytes[scan.end..key_end])? == key {
+        if key_is(&bytes[scan.end..key_end], key)? {
             return Some(value);
         }
         scan.skip_whitespace();
@@ -590,6 +603,29 @@ pub fn last_field<'b>(bytes: &'b [u8], key: &str) -> Option<&'b [u8]> {
             _ => return None,
         }
     }
+}
+
+/// The raw JSON text of the first field of the object in `bytes`, if its key is `key`.
+///
+/// For a field writers put first (an event's `type`), whatever else the object holds:
+/// nothing after the field is read.
+pub fn first_field<'b>(bytes: &'b [u8], key: &str) -> Option<&'b [u8]> {
+    let mut scan = Scanner::new(bytes);
+    scan.skip_whitespace();
+    scan.take(b'{')?;
+    scan.skip_whitespace();
+    let key_start = scan.pos;
+    scan.take(b'"')?;
+    scan.skip_string_body().ok()?;
+    if !key_is(&bytes[key_start..scan.pos], key)? {
+        return None;
+    }
+    scan.skip_whitespace();
+    scan.take(b':')?;
+    scan.skip_whitespace();
+    let value_start = scan.pos;
+    scan.skip_value().ok()?;
+    Some(&bytes[value_start..scan.pos])
 }
 
 /// Where the first `"` in `bytes` is.
@@ -849,6 +885,34 @@ mod tests {
                     assert_eq!(find_quote(&bytes), Some(at), "{len} {at}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn the_first_field_is_read_when_it_has_the_key_asked_for() {
+        let cases: [(&[u8], Option<&[u8]>); 8] = [
+            (
+                br#"{"type":"message_start","message":{"type":"x"}}"#,
+                Some(br#""message_start""#),
+            ),
+            (
+                br#" { "type" : {"a":[1,"]"]} , oops"#,
+                Some(br#"{"a":[1,"]"]}"#),
+            ),
+            (br#"{"t\u0079pe":7}"#, Some(b"7")),
+            (br#"{"kind":"x","type":"y"}"#, None),
+            (br#"{}"#, None),
+            (br#"["type","x"]"#, None),
+            (br#"{"type":"unterminated}"#, None),
+            (br#"{"type":tru}"#, None),
+        ];
+        for (bytes, value) in cases {
+            assert_eq!(
+                first_field(bytes, "type"),
+                value,
+                "{}",
+                String::from_utf8_lossy(bytes)
+            );
         }
     }
 

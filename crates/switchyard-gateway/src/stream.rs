@@ -2,6 +2,8 @@
 //! usage from it and recording the request when the stream ends, fails, or the
 //! client goes away (dropping this stream also drops, and so cancels, the upstream).
 
+mod anthropic_news;
+
 use crate::errors::{ApiError, Dialect, ErrorKind};
 use crate::json_body::last_field;
 use crate::providers::WireFormat;
@@ -9,6 +11,7 @@ use crate::recorder::{PendingRecord, CLIENT_DISCONNECTED};
 use crate::sse::{event_data, event_ranges, Marker, SseSplitter};
 use crate::upstream::UpstreamBody;
 use crate::usage::{usage_field, AnthropicUsage, OpenAiUsage};
+use anthropic_news::News;
 use axum::http::StatusCode;
 use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
@@ -63,20 +66,6 @@ struct ResponsesEvent {
 struct ResponsesBody {
     usage: Option<crate::usage::ResponsesUsage>,
     error: Option<AnthropicError>,
-}
-
-#[derive(Deserialize)]
-struct AnthropicEvent {
-    #[serde(rename = "type")]
-    kind: String,
-    message: Option<AnthropicMessage>,
-    usage: Option<AnthropicUsage>,
-    error: Option<AnthropicError>,
-}
-
-#[derive(Deserialize)]
-struct AnthropicMessage {
-    usage: Option<AnthropicUsage>,
 }
 
 #[derive(Deserialize)]
@@ -177,27 +166,13 @@ impl StreamObserver {
                 if !interesting {
                     return true;
                 }
-                if let Ok(e) = serde_json::from_slice::<AnthropicEvent>(&data) {
-                    let reported = match e.kind.as_str() {
-                        "message_start" => e.message.and_then(|m| m.usage),
-                        "message_delta" => e.usage,
-                        "message_stop" => {
-                            *done = true;
-                            None
-                        }
-                        "error" => {
-                            *error = Some(
-                                e.error
-                                    .and_then(|e| e.message)
-                                    .unwrap_or_else(|| "provider reported an error".into()),
-                            );
-                            None
-                        }
-                        _ => None,
-                    };
-                    if let Some(r) = reported {
-                        usage.get_or_insert_with(AnthropicUsage::default).update(r);
-                    }
+                match anthropic_news::read(&data) {
+                    News::Usage(reported) => usage
+                        .get_or_insert_with(AnthropicUsage::default)
+                        .update(reported),
+                    News::Stop => *done = true,
+                    News::Error(message) => *error = Some(message),
+                    News::Nothing => {}
                 }
                 true
             }

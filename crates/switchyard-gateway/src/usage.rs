@@ -89,7 +89,7 @@ fn openai_style_counts(
 }
 
 /// Anthropic usage; in streams, `message_start` and `message_delta` each carry some of it.
-#[derive(Debug, Default, Deserialize, Clone)]
+#[derive(Debug, Default, Deserialize, Clone, PartialEq)]
 pub struct AnthropicUsage {
     input_tokens: Option<u64>,
     output_tokens: Option<u64>,
@@ -98,7 +98,7 @@ pub struct AnthropicUsage {
     cache_creation: Option<CacheCreation>,
 }
 
-#[derive(Debug, Default, Deserialize, Clone)]
+#[derive(Debug, Default, Deserialize, Clone, PartialEq)]
 struct CacheCreation {
     ephemeral_5m_input_tokens: Option<u64>,
     ephemeral_1h_input_tokens: Option<u64>,

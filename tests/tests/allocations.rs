@@ -126,7 +126,7 @@ const ROUTES: [Route; 15] = [
         Api::Messages,
         "anthropic/agent-model",
         true,
-        68.3,
+        65.3,
     ),
     route(
         "Responses pass-through",

@@ -336,8 +336,9 @@ fn decode_key(quoted: &[u8]) -> Option<Cow<'_, str>> {
     }
 }
 
-/// Whether the quoted key `quoted` is `key`; `None` when it is not a valid key. Keys
-/// of plain ASCII, nearly all of them, are compared as they are rather than decoded.
+/// Whether the quoted key `quoted` is `key`; `None` when it cannot be decoded (invalid
+/// UTF-8, a bad escape). Keys of plain ASCII, nearly all of them, are compared as they
+/// are rather than decoded.
 fn key_is(quoted: &[u8], key: &str) -> Option<bool> {
     let inner = &quoted[1..quoted.len() - 1];
     if inner.iter().all(|&b| b.is_ascii() && b != b'\\') {
@@ -914,6 +915,10 @@ mod tests {
                 String::from_utf8_lossy(bytes)
             );
         }
+        // A key that cannot be decoded, met on the way to the one asked for.
+        assert_eq!(last_field(b"{\"a\":1,\"\xff\":2}", "a"), None);
+        assert_eq!(last_field(br#"{"a":1,"\q":2}"#, "a"), None);
+        assert_eq!(last_field(br#"{"a":1,"\u0062":2}"#, "a"), Some(&b"1"[..]));
     }
 
     #[test]

@@ -639,6 +639,19 @@ mod tests {
         assert_eq!(observer.provider_error(), Some("Overloaded"));
     }
 
+    #[test]
+    fn an_anthropic_stream_is_complete_once_its_message_stops() {
+        let start: &[u8] = b"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":3}}}\n\n";
+        let stop: &[u8] = b"event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+        let mut observer = StreamObserver::anthropic();
+        assert!(observer.observe(start));
+        assert!(!observer.completed(), "a stream cut before its end");
+        assert!(observer.observe(stop));
+        assert!(observer.completed());
+        assert_eq!(observer.provider_error(), None);
+        assert_eq!(observer.tokens().map(|t| t.input), Some(3));
+    }
+
     fn run_of(events: &[&[u8]]) -> Bytes {
         Bytes::from(events.concat())
     }

@@ -17,6 +17,7 @@ use super::AnthropicError;
 use crate::json_body::{first_field, last_field};
 use crate::usage::{usage_field, AnthropicUsage};
 use serde::Deserialize;
+use std::borrow::Cow;
 
 /// What one event's data says.
 #[derive(Debug, PartialEq)]
@@ -59,9 +60,10 @@ fn read_usual(data: &[u8]) -> Option<News> {
 }
 
 #[derive(Deserialize)]
-struct Event {
-    #[serde(rename = "type")]
-    kind: String,
+struct Event<'a> {
+    /// Borrowed unless written with escapes: reading a `message_stop` allocates nothing.
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
     message: Option<Message>,
     usage: Option<AnthropicUsage>,
     error: Option<AnthropicError>,
@@ -77,7 +79,7 @@ fn read_whole(data: &[u8]) -> News {
     let Ok(event) = serde_json::from_slice::<Event>(data) else {
         return News::Nothing;
     };
-    let usage = match event.kind.as_str() {
+    let usage = match event.kind.as_ref() {
         "message_start" => event.message.and_then(|m| m.usage),
         "message_delta" => event.usage,
         "message_stop" => return News::Stop,

@@ -241,6 +241,19 @@ pub fn compare(
             pairs,
             *stream,
         ));
+        // Behind the queue a load it cannot serve leaves, LiteLLM may finish nothing within
+        // a short window (`--quick`): the table then shows 0 rps and no latencies, which
+        // needs saying.
+        for pair in pairs
+            .iter()
+            .filter(|p| p.gateway.ok == 0 && p.gateway.errors == 0)
+        {
+            text.push_str(&format!(
+                "  {}: LiteLLM finished none of its requests within the {:.1} s measured (the level before left it a backlog, or each took longer); longer windows, without --quick, give it a figure\n",
+                pair.load,
+                pair.gateway.elapsed.as_secs_f64(),
+            ));
+        }
         json_sections.insert(
             if *stream { "stream" } else { "json" }.into(),
             Value::Array(

@@ -1191,16 +1191,9 @@ mod tests {
             }
         }
         // One level past the limit: refused by both readers, whatever the kinds.
-        for open in [b'[', b'{'] {
-            let close = if open == b'[' { b']' } else { b'}' };
-            let mut value = vec![open; 129];
-            if open == b'{' {
-                value = "{\"k\":".repeat(128).into_bytes();
-                value.extend_from_slice(b"{}");
-                value.extend(std::iter::repeat_n(close, 128));
-            } else {
-                value.extend(std::iter::repeat_n(close, 129));
-            }
+        let arrays = [b"[".repeat(129), b"]".repeat(129)].concat();
+        let objects = ["{\"k\":".repeat(128), "{}".into(), "}".repeat(128)].concat();
+        for value in [arrays, objects.into_bytes()] {
             let body = [br#"{"a":"#, &value[..], br#","z":1}"#].concat();
             let error = JsonObject::parse(&body).unwrap_err();
             assert!(error.to_string().starts_with("nesting too deep"), "{error}");

@@ -7,10 +7,10 @@
 //! two are read here in part instead: the type where Anthropic writes it, first (or as
 //! the last top-level `type`, where it is not), the usage from the end (the last
 //! `usage`, of the message for `message_start`), and the rest of the event is not
-//! looked at, as the OpenAI observer reads a chunk's usage. Every other type is known
-//! to say nothing without reading further, but for three that serde reads as before:
-//! `error`, `message_stop` (a stream's end is taken only from an event read whole,
-//! and it is a few bytes), and a type written with escapes; so is an event whose type
+//! looked at, as the OpenAI observer reads a chunk's usage. Events of other types
+//! record nothing and are let go unread, except these, which serde reads whole as
+//! before: `error`, `message_stop` (a stream's end is taken only from an event read
+//! whole, and it is a few bytes), a type written with escapes, and an event whose type
 //! cannot be found.
 
 use super::AnthropicError;

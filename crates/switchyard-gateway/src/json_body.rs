@@ -13,6 +13,7 @@
 //! array, invalid UTF-8) goes to the provider, which rejects it in its own words. The
 //! fields the gateway reads are parsed in full when it reads them.
 
+use crate::swar::bytes_equal_to;
 use crate::upstream::RequestBody;
 use bytes::Bytes;
 use serde::de::IgnoredAny;
@@ -655,14 +656,6 @@ fn find_quote(bytes: &[u8]) -> Option<usize> {
 
 /// How far [`find_quote`] looks word by word before it hands over to `memchr`.
 const NEAR_QUOTE: usize = 64;
-
-/// The high bit of each byte of `word` that equals `byte`. The lowest flag is exact;
-/// above it a flag may be a false one (a borrow), which [`find_quote`] never reads.
-fn bytes_equal_to(word: u64, byte: u8) -> u64 {
-    const LOW_BITS: u64 = 0x0101_0101_0101_0101;
-    let differences = word ^ (u64::from(byte) * LOW_BITS);
-    differences.wrapping_sub(LOW_BITS) & !differences & (LOW_BITS << 7)
-}
 
 /// A cursor that walks a JSON text from its end towards its start: everything from
 /// `end` on has been read.

@@ -8,10 +8,8 @@
 //! `serde_json` writes (a test holds the two together), so an event reads the same
 //! either way.
 
+use crate::swar::{bytes_below, bytes_equal_to};
 use serde::Serialize;
-
-const LOW_BITS: u64 = 0x0101_0101_0101_0101;
-const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
 
 /// Appends `text` as the contents of a JSON string (no quotes), escaped as
 /// `serde_json` escapes it: `"`, `\` and the control characters below 0x20.
@@ -49,12 +47,7 @@ fn write_escaped(out: &mut Vec<u8>, text: &str) {
 /// (bytes from 0x80 up, parts of longer UTF-8 characters, are never flagged); above
 /// the lowest flagged byte, a flag may be a false one.
 fn needs_escape(word: u64) -> u64 {
-    let control = word.wrapping_sub(0x20 * LOW_BITS) & !word;
-    let quote = word ^ (u64::from(b'"') * LOW_BITS);
-    let backslash = word ^ (u64::from(b'\\') * LOW_BITS);
-    let quote = quote.wrapping_sub(LOW_BITS) & !quote;
-    let backslash = backslash.wrapping_sub(LOW_BITS) & !backslash;
-    (control | quote | backslash) & HIGH_BITS
+    bytes_below(word, 0x20) | bytes_equal_to(word, b'"') | bytes_equal_to(word, b'\\')
 }
 
 fn write_escape(out: &mut Vec<u8>, byte: u8) {

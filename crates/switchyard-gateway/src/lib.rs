@@ -30,6 +30,7 @@ pub mod spend;
 pub mod sse;
 pub mod state;
 pub mod stream;
+mod swar;
 pub mod tool_names;
 pub mod translate;
 pub mod ui;

@@ -189,10 +189,11 @@ async fn unknown_route(uri: axum::http::Uri) -> crate::errors::ApiError {
 async fn follow_config(state: Arc<AppState>, mut stop: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(RELOAD_POLL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut watch = None;
     loop {
         tokio::select! {
             _ = tick.tick() => {
-                if let Err(e) = state.reload_if_changed().await {
+                if let Err(e) = state.reload_if_changed(&mut watch).await {
                     tracing::warn!(error = %e, "checking for configuration changes failed");
                 }
             }

@@ -7,6 +7,7 @@
 mod alerts;
 pub mod analytics;
 mod config_doc;
+mod config_watch;
 mod keys;
 mod migrations;
 mod recent;
@@ -15,6 +16,7 @@ mod retention;
 mod writer;
 
 pub use alerts::AlertEvent;
+pub use config_watch::ConfigWatch;
 pub use keys::{GatewayKeyRow, KeyHash};
 pub use recent::RecentRequest;
 pub use record::{AttemptRecord, RequestRecord, TokenCounts};
@@ -54,7 +56,8 @@ pub enum StoreError {
 pub type Result<T> = std::result::Result<T, StoreError>;
 
 /// Handle on the database file. Cheap to clone; every call opens its own short-lived
-/// reader or writer connection, so a `Store` can be used from any thread.
+/// reader or writer connection, so a `Store` can be used from any thread (a
+/// [`ConfigWatch`], polled every second, keeps one instead).
 #[derive(Clone, Debug)]
 pub struct Store {
     path: PathBuf,
@@ -111,11 +114,10 @@ impl Store {
 }
 
 fn read_config_version(conn: &Connection) -> Result<i64> {
-    let v: String = conn.query_row(
-        "SELECT value FROM meta WHERE key = 'config_version'",
-        [],
-        |r| r.get(0),
-    )?;
+    // Cached: a [`ConfigWatch`] reads it every second over the same connection.
+    let v: String = conn
+        .prepare_cached("SELECT value FROM meta WHERE key = 'config_version'")?
+        .query_row([], |r| r.get(0))?;
     Ok(v.parse().unwrap_or(0))
 }
 

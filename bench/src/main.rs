@@ -17,7 +17,7 @@
 //! - streams paced as providers send them (one event a millisecond), pass-through and
 //!   translated, at the fixed rates up to 1,000 rps;
 //! - resident memory idle, after 100,000 and 1,000,000 requests, and under 256
-//!   concurrent streams; start-up time to the first answered request;
+//!   concurrent streams; start-up time to the first answered request; CPU while idle;
 //! - optionally the same latency and memory figures for LiteLLM's proxy.
 //!
 //! Prints a table and writes JSON with the machine's core count. Run it with
@@ -25,6 +25,7 @@
 
 mod agent;
 mod floor;
+mod idle;
 mod instructions;
 mod litellm;
 mod load;
@@ -536,6 +537,7 @@ fn run_in(
     let gateway_addr = SocketAddr::from(([127, 0, 0, 1], port));
     std::thread::sleep(Duration::from_secs(1));
     let idle_rss = gateway.rss()?;
+    let idle_cpu = idle::watch(&gateway, args.quick);
     let startup_median = median(startups.clone());
     results.json.insert(
         "startup_ms".into(),
@@ -564,6 +566,9 @@ fn run_in(
         &mut results,
     ))?;
 
+    if let Some(idle) = &idle_cpu {
+        results.json.insert("idle_cpu".into(), idle.to_json());
+    }
     let mut memory = json!({ "idle_mib": mib(idle_rss) });
     if let Some(Value::Object(extra)) = results.json.remove("memory") {
         if let Value::Object(m) = &mut memory {
@@ -800,6 +805,9 @@ fn run_in(
             .collect::<Vec<_>>()
             .join(", ")
     ));
+    if let Some(idle) = &idle_cpu {
+        printed.push_str(&idle.line());
+    }
     printed.push_str("\nTargets (2-core development machine):\n");
     for (what, pass, figure) in &results.checks {
         printed.push_str(&format!(

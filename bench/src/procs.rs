@@ -243,6 +243,26 @@ pub fn cpu_time(pid: u32) -> Option<Duration> {
     ))
 }
 
+/// Time on a CPU and times scheduled onto one, summed over a process's threads, from
+/// `/proc/PID/task/*/schedstat` (nanoseconds, unlike `stat`'s clock ticks: an idle
+/// process uses well under a tick a second). Only threads alive at the reading count:
+/// a thread that ended takes its figures with it. `None` where the kernel does not keep
+/// them.
+pub fn scheduled(pid: u32) -> Option<(Duration, u64)> {
+    let mut on_cpu = 0u64;
+    let mut slices = 0u64;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        // A thread that ended since the listing is skipped.
+        let Ok(line) = std::fs::read_to_string(task.ok()?.path().join("schedstat")) else {
+            continue;
+        };
+        let mut fields = line.split_whitespace();
+        on_cpu += fields.next()?.parse::<u64>().ok()?;
+        slices += fields.nth(1)?.parse::<u64>().ok()?;
+    }
+    Some((Duration::from_nanos(on_cpu), slices))
+}
+
 /// Resident memory of a process and all its descendants (LiteLLM runs workers), in bytes.
 pub fn rss_tree(pid: u32) -> Result<u64> {
     let mut total = rss_of(pid)?;
@@ -540,4 +560,35 @@ pub fn get_json(addr: SocketAddr, path: &str, token: &str) -> Result<serde_json:
     };
     let end = body.rfind('}').map(|i| i + 1).unwrap_or(body.len());
     Ok(serde_json::from_str(&body[..end])?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scheduled_counts_the_cpu_time_of_every_thread() {
+        let pid = std::process::id();
+        let (before, slices_before) = scheduled(pid).expect("per-thread scheduling figures");
+        // Work on another thread, which must be counted too (while it lives: see above).
+        let (worked, done) = std::sync::mpsc::channel::<()>();
+        let (read, reading_taken) = std::sync::mpsc::channel::<()>();
+        let worker = std::thread::spawn(move || {
+            let started = Instant::now();
+            while started.elapsed() < Duration::from_millis(30) {
+                std::hint::spin_loop();
+            }
+            worked.send(()).unwrap();
+            reading_taken.recv().unwrap();
+        });
+        done.recv().unwrap();
+        let (after, slices_after) = scheduled(pid).unwrap();
+        read.send(()).unwrap();
+        worker.join().unwrap();
+        assert!(
+            after >= before + Duration::from_millis(25),
+            "{before:?} -> {after:?}"
+        );
+        assert!(slices_after > slices_before);
+    }
 }

@@ -10,6 +10,7 @@ pub mod alerts;
 pub mod analytics_api;
 pub mod auth;
 pub mod config;
+mod config_follower;
 pub mod count_tokens;
 pub mod dispatch;
 pub mod errors;

@@ -2,11 +2,12 @@
 //! shutdown write every queued request record before returning.
 
 use crate::auth::load_or_create_admin_token;
+use crate::config_follower::ConfigFollower;
 use crate::dispatch::GatewayService;
 use crate::secrets::SecretStore;
 use crate::snapshot::Snapshot;
 use crate::spend::SpendTracker;
-use crate::state::{AppState, Parts, RELOAD_POLL};
+use crate::state::{AppState, Parts};
 use crate::upstream::{ClientBuildError, UpstreamClient};
 use crate::workers::{self, ServeThreads};
 use crate::{admin, alerts, count_tokens, models, proxy, ui};
@@ -20,7 +21,6 @@ use std::time::Duration;
 use switchyard_store::{LogWriter, Store, StoreError};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 /// The port the gateway listens on unless told otherwise. Chosen away from the ports
 /// other local LLM tools use (1234, 3456, 4000, 8000, 11434, 15721).
@@ -63,6 +63,8 @@ pub enum LaunchError {
     Upstream(#[from] ClientBuildError),
     #[error("cannot start the threads that serve requests: {source}")]
     Workers { source: std::io::Error },
+    #[error("cannot start the thread that follows configuration changes: {source}")]
+    ConfigThread { source: std::io::Error },
 }
 
 /// A gateway serving in the background of the current tokio runtime.
@@ -70,7 +72,7 @@ pub struct RunningGateway {
     state: Arc<AppState>,
     stop: watch::Sender<bool>,
     server: workers::Server,
-    poller: JoinHandle<()>,
+    config: ConfigFollower,
     writer: LogWriter,
 }
 
@@ -135,16 +137,17 @@ pub async fn launch(options: GatewayOptions) -> Result<RunningGateway, LaunchErr
     let server = workers::serve(
         listener,
         GatewayService::new(state.clone(), router(state.clone())),
-        stop_rx.clone(),
+        stop_rx,
         options.threads,
     )
     .map_err(|source| LaunchError::Workers { source })?;
-    let poller = tokio::spawn(follow_config(state.clone(), stop_rx));
+    let config = ConfigFollower::start(state.clone(), tokio::runtime::Handle::current())
+        .map_err(|source| LaunchError::ConfigThread { source })?;
     Ok(RunningGateway {
         state,
         stop,
         server,
-        poller,
+        config,
         writer,
     })
 }
@@ -183,23 +186,6 @@ async fn unknown_route(uri: axum::http::Uri) -> crate::errors::ApiError {
          /v1/responses, /v1/models; the dashboard is at /ui/.",
         uri.path()
     ))
-}
-
-/// Polls the store so that changes made by the CLI apply without a restart.
-async fn follow_config(state: Arc<AppState>, mut stop: watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(RELOAD_POLL);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut watch = None;
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {
-                if let Err(e) = state.reload_if_changed(&mut watch).await {
-                    tracing::warn!(error = %e, "checking for configuration changes failed");
-                }
-            }
-            _ = stop.changed() => return,
-        }
-    }
 }
 
 impl RunningGateway {
@@ -244,7 +230,8 @@ impl RunningGateway {
             tracing::warn!("open requests did not finish in time; closing them");
             server.force_stop().await;
         }
-        let _ = self.poller.await;
+        let config = self.config;
+        let _ = tokio::task::spawn_blocking(move || config.stop()).await;
         let writer = self.writer;
         // Every connection is closed by now, and a request's record is queued when the
         // request ends or is dropped; the writer drains the queue.

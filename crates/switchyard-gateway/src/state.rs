@@ -9,7 +9,7 @@ use arc_swap::ArcSwap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use switchyard_store::{AlertEvent, ConfigWatch, LogSender, Store, StoreError};
+use switchyard_store::{AlertEvent, LogSender, Store, StoreError};
 use tokio::sync::broadcast;
 
 /// How often a running gateway checks the store for changes made elsewhere (the CLI).
@@ -79,35 +79,6 @@ impl AppState {
         tracing::info!(version = snapshot.version, "configuration loaded");
         self.spend.configure(&snapshot);
         self.snapshot.store(Arc::new(snapshot));
-        Ok(())
-    }
-
-    /// Reloads if the store's config version moved since the current snapshot. `watch`
-    /// is the connection the checks read over, kept between them by the caller: opened
-    /// on the first check, and again on the check after one that failed.
-    pub async fn reload_if_changed(
-        &self,
-        watch: &mut Option<ConfigWatch>,
-    ) -> Result<(), StoreError> {
-        let store = self.store.clone();
-        let kept = watch.take();
-        let (kept, version) = tokio::task::spawn_blocking(move || {
-            let kept = match kept {
-                Some(kept) => kept,
-                None => match store.config_watch() {
-                    Ok(opened) => opened,
-                    Err(e) => return (None, Err(e)),
-                },
-            };
-            let version = kept.version();
-            (version.is_ok().then_some(kept), version)
-        })
-        .await
-        .map_err(|e| StoreError::Task(e.to_string()))?;
-        *watch = kept;
-        if version? != self.snapshot().version {
-            self.reload().await?;
-        }
         Ok(())
     }
 

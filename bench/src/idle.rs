@@ -1,9 +1,8 @@
 //! The gateway's CPU use while nobody calls it: what a tray app costs a laptop between
 //! an agent's requests. Read from the kernel's per-thread scheduling figures, which
-//! count nanoseconds, where `/proc/PID/stat` counts 10 ms ticks. They cover the threads
-//! alive at each reading: the gateway's own live as long as it does, and the one
-//! blocking-pool thread the configuration check uses is kept alive by it (the pool lets
-//! a thread go after 10 s unused).
+//! count nanoseconds, where `/proc/PID/stat` counts 10 ms ticks. A thread that ends
+//! within the watch (the blocking pool lets a thread go after 10 s unused) takes its
+//! figures with it; what it did in the watch is then missed, not what it did before.
 
 use crate::procs::{scheduled, Proc};
 use serde_json::{json, Value};
@@ -52,12 +51,12 @@ impl IdleCpu {
 /// keeps no per-thread scheduling figures.
 pub fn watch(gateway: &Proc, quick: bool) -> Option<IdleCpu> {
     let watched = if quick { WATCHED_QUICK } else { WATCHED };
-    let (cpu_before, slices_before) = scheduled(gateway.pid())?;
+    let before = scheduled(gateway.pid())?;
     std::thread::sleep(watched);
-    let (cpu_after, slices_after) = scheduled(gateway.pid())?;
+    let (on_cpu, slices) = scheduled(gateway.pid())?.since(&before);
     Some(IdleCpu {
         watched,
-        on_cpu: cpu_after.saturating_sub(cpu_before),
-        slices: slices_after.saturating_sub(slices_before),
+        on_cpu,
+        slices,
     })
 }

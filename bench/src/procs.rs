@@ -3,6 +3,7 @@
 //! Also resident memory from `/proc` and the start-up probe.
 
 use anyhow::{anyhow, bail, Context, Result};
+use std::collections::HashMap;
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -243,24 +244,44 @@ pub fn cpu_time(pid: u32) -> Option<Duration> {
     ))
 }
 
-/// Time on a CPU and times scheduled onto one, summed over a process's threads, from
+/// Each thread's time on a CPU and times scheduled onto one, by thread id, from
 /// `/proc/PID/task/*/schedstat` (nanoseconds, unlike `stat`'s clock ticks: an idle
-/// process uses well under a tick a second). Only threads alive at the reading count:
-/// a thread that ended takes its figures with it. `None` where the kernel does not keep
-/// them.
-pub fn scheduled(pid: u32) -> Option<(Duration, u64)> {
-    let mut on_cpu = 0u64;
-    let mut slices = 0u64;
+/// process uses well under a tick a second). `None` where the kernel does not keep them.
+pub fn scheduled(pid: u32) -> Option<Scheduled> {
+    let mut threads = HashMap::new();
     for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let task = task.ok()?;
         // A thread that ended since the listing is skipped.
-        let Ok(line) = std::fs::read_to_string(task.ok()?.path().join("schedstat")) else {
+        let Ok(line) = std::fs::read_to_string(task.path().join("schedstat")) else {
             continue;
         };
         let mut fields = line.split_whitespace();
-        on_cpu += fields.next()?.parse::<u64>().ok()?;
-        slices += fields.nth(1)?.parse::<u64>().ok()?;
+        let on_cpu = fields.next()?.parse::<u64>().ok()?;
+        let slices = fields.nth(1)?.parse::<u64>().ok()?;
+        threads.insert(task.file_name(), (on_cpu, slices));
     }
-    Some((Duration::from_nanos(on_cpu), slices))
+    Some(Scheduled { threads })
+}
+
+/// A process's threads' scheduling figures at one moment (see [`scheduled`]).
+pub struct Scheduled {
+    threads: HashMap<OsString, (u64, u64)>,
+}
+
+impl Scheduled {
+    /// CPU time and times scheduled since `earlier`, over the threads alive now (a
+    /// thread started since counts whole). A thread that ended in between is left out
+    /// rather than subtracted: its figures went with it, and summing the threads at
+    /// each end would take its whole life off the difference.
+    pub fn since(&self, earlier: &Scheduled) -> (Duration, u64) {
+        let (mut on_cpu, mut slices) = (0u64, 0u64);
+        for (thread, (cpu_now, slices_now)) in &self.threads {
+            let (cpu_then, slices_then) = earlier.threads.get(thread).copied().unwrap_or_default();
+            on_cpu += cpu_now.saturating_sub(cpu_then);
+            slices += slices_now.saturating_sub(slices_then);
+        }
+        (Duration::from_nanos(on_cpu), slices)
+    }
 }
 
 /// Resident memory of a process and all its descendants (LiteLLM runs workers), in bytes.
@@ -566,29 +587,36 @@ pub fn get_json(addr: SocketAddr, path: &str, token: &str) -> Result<serde_json:
 mod tests {
     use super::*;
 
+    fn spin(time: Duration) {
+        let started = Instant::now();
+        while started.elapsed() < time {
+            std::hint::spin_loop();
+        }
+    }
+
     #[test]
     fn scheduled_counts_the_cpu_time_of_every_thread() {
         let pid = std::process::id();
-        let (before, slices_before) = scheduled(pid).expect("per-thread scheduling figures");
-        // Work on another thread, which must be counted too (while it lives: see above).
+        let before = scheduled(pid).expect("per-thread scheduling figures");
+        // Work on another thread, which must be counted too: read while it lives.
         let (worked, done) = std::sync::mpsc::channel::<()>();
         let (read, reading_taken) = std::sync::mpsc::channel::<()>();
         let worker = std::thread::spawn(move || {
-            let started = Instant::now();
-            while started.elapsed() < Duration::from_millis(30) {
-                std::hint::spin_loop();
-            }
+            spin(Duration::from_millis(30));
             worked.send(()).unwrap();
             reading_taken.recv().unwrap();
         });
         done.recv().unwrap();
-        let (after, slices_after) = scheduled(pid).unwrap();
+        let during = scheduled(pid).unwrap();
         read.send(()).unwrap();
         worker.join().unwrap();
-        assert!(
-            after >= before + Duration::from_millis(25),
-            "{before:?} -> {after:?}"
-        );
-        assert!(slices_after > slices_before);
+        let (on_cpu, slices) = during.since(&before);
+        assert!(on_cpu >= Duration::from_millis(25), "{on_cpu:?}");
+        assert!(slices > 0);
+        // The worker has ended and its figures are gone from later readings: the work
+        // done since on this thread counts in full, not less what the worker had used.
+        spin(Duration::from_millis(30));
+        let after = scheduled(pid).unwrap();
+        assert!(after.since(&during).0 >= Duration::from_millis(25));
     }
 }

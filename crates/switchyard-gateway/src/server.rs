@@ -133,6 +133,10 @@ pub async fn launch(options: GatewayOptions) -> Result<RunningGateway, LaunchErr
         webhooks,
         state.alert_events.clone(),
     ));
+    // Started before the workers: if it fails, nothing serves yet; if they fail, the
+    // follower is dropped and its thread ends at its next check.
+    let config = ConfigFollower::start(state.clone(), tokio::runtime::Handle::current())
+        .map_err(|source| LaunchError::ConfigThread { source })?;
     let (stop, stop_rx) = watch::channel(false);
     let server = workers::serve(
         listener,
@@ -141,8 +145,6 @@ pub async fn launch(options: GatewayOptions) -> Result<RunningGateway, LaunchErr
         options.threads,
     )
     .map_err(|source| LaunchError::Workers { source })?;
-    let config = ConfigFollower::start(state.clone(), tokio::runtime::Handle::current())
-        .map_err(|source| LaunchError::ConfigThread { source })?;
     Ok(RunningGateway {
         state,
         stop,

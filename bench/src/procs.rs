@@ -260,6 +260,10 @@ pub fn scheduled(pid: u32) -> Option<Scheduled> {
         let slices = fields.nth(1)?.parse::<u64>().ok()?;
         threads.insert(task.file_name(), (on_cpu, slices));
     }
+    // A kernel that keeps no such figures may still write the file, with zeros.
+    if threads.values().all(|&(on_cpu, _)| on_cpu == 0) {
+        return None;
+    }
     Some(Scheduled { threads })
 }
 
@@ -587,9 +591,17 @@ pub fn get_json(addr: SocketAddr, path: &str, token: &str) -> Result<serde_json:
 mod tests {
     use super::*;
 
+    /// This thread's own time on a CPU.
+    fn thread_cpu() -> Duration {
+        let line = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap();
+        Duration::from_nanos(line.split_whitespace().next().unwrap().parse().unwrap())
+    }
+
+    /// Works until this thread has had `time` on a CPU (not on the clock: a busy
+    /// machine may give it less than the time that passes).
     fn spin(time: Duration) {
-        let started = Instant::now();
-        while started.elapsed() < time {
+        let started = thread_cpu();
+        while thread_cpu() < started + time {
             std::hint::spin_loop();
         }
     }

@@ -36,7 +36,9 @@ impl ConfigFollower {
     /// the runtime's threads.
     pub(crate) fn stop(self) {
         let _ = self.stop.send(());
-        let _ = self.thread.join();
+        if self.thread.join().is_err() {
+            tracing::error!("the thread following configuration changes had panicked");
+        }
     }
 }
 
@@ -118,7 +120,9 @@ mod tests {
         let second = other_process.bump_config_version().unwrap();
         assert!(reaches(&gateway, second).await, "a later change is loaded");
         // Stops the following thread and returns; a thread that did not stop would
-        // hold the shutdown forever.
-        gateway.shutdown().await;
+        // hold the shutdown.
+        tokio::time::timeout(Duration::from_secs(10), gateway.shutdown())
+            .await
+            .expect("shutdown returns");
     }
 }

@@ -134,7 +134,7 @@ pub async fn launch(options: GatewayOptions) -> Result<RunningGateway, LaunchErr
         state.alert_events.clone(),
     ));
     // Started before the workers: if it fails, nothing serves yet; if they fail, the
-    // follower is dropped and its thread ends at its next check.
+    // follower is dropped, which ends its thread.
     let config = ConfigFollower::start(state.clone(), tokio::runtime::Handle::current())
         .map_err(|source| LaunchError::ConfigThread { source })?;
     let (stop, stop_rx) = watch::channel(false);

@@ -10,8 +10,8 @@
 use crate::{read_config_version, Result, Store};
 use rusqlite::Connection;
 
-/// A connection kept for reading the configuration version. `Send`: it is moved to a
-/// blocking thread for each check.
+/// A connection kept for reading the configuration version; the gateway's configuration
+/// follower keeps it on its thread.
 pub struct ConfigWatch {
     conn: Connection,
 }

@@ -8,13 +8,17 @@
 //! runtime again for the answer, about six thread wake-ups a second on an idle
 //! gateway. This thread sleeps, reads and sleeps again.
 
-use crate::state::{AppState, RELOAD_POLL};
+use crate::state::AppState;
 use std::io;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Duration;
 use switchyard_store::{ConfigWatch, Store, StoreError};
 use tokio::runtime::Handle;
+
+/// How often the store is checked: the README promises changes apply within a second.
+const CHECK_EVERY: Duration = Duration::from_secs(1);
 
 /// The following thread; it stops when told to or when this is dropped.
 pub(crate) struct ConfigFollower {
@@ -46,23 +50,19 @@ fn follow(state: &AppState, runtime: &Handle, stopped: &mpsc::Receiver<()>) {
     // Opened at the first check, and again at the check after one that failed.
     let mut watch: Option<ConfigWatch> = None;
     loop {
-        match stopped.recv_timeout(RELOAD_POLL) {
+        match stopped.recv_timeout(CHECK_EVERY) {
             Err(RecvTimeoutError::Timeout) => {}
             // Told to stop, or the gateway that started it is gone.
             Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
         }
-        let version = read_version(&state.store, &mut watch);
-        let changed = match version {
-            Ok(version) => version != state.snapshot().version,
-            Err(e) => {
-                tracing::warn!(error = %e, "checking for configuration changes failed");
-                continue;
+        match read_version(&state.store, &mut watch) {
+            Ok(version) if version != state.snapshot().version => {
+                if let Err(e) = runtime.block_on(state.reload()) {
+                    tracing::warn!(error = %e, "reloading the changed configuration failed");
+                }
             }
-        };
-        if changed {
-            if let Err(e) = runtime.block_on(state.reload()) {
-                tracing::warn!(error = %e, "reloading the changed configuration failed");
-            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "checking for configuration changes failed"),
         }
     }
 }

@@ -8,12 +8,9 @@ use crate::upstream::UpstreamClient;
 use arc_swap::ArcSwap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use switchyard_store::{AlertEvent, LogSender, Store, StoreError};
 use tokio::sync::broadcast;
-
-/// How often a running gateway checks the store for changes made elsewhere (the CLI).
-pub const RELOAD_POLL: Duration = Duration::from_secs(1);
 
 /// What a gateway is made of, handed to [`AppState::new`].
 pub struct Parts {
